@@ -1,0 +1,57 @@
+/*
+ * libcompcoll: the library's entry points, as interpose/ sees them.
+ */
+#ifndef COMPCOLL_H
+#define COMPCOLL_H
+
+#include <mpi.h>
+#include <stddef.h>
+
+#include "compcoll_config.h"
+#include "compcoll_registry.h"
+#include "compcoll_status.h"
+
+/* Entry points of the library: interpose/ marks them exported. */
+#define COMPCOLL_EXPORT __attribute__((visibility("default")))
+
+typedef struct compcoll_method {
+    int         id;          /* compcoll_method_id_t */
+    const char *name;
+    const char *description;
+    compcoll_status_t (*allreduce)(compcoll_comm_t *cc, compcoll_tensor_t *t,
+                                   const float *g, float *out, size_t n);
+} compcoll_method_t;
+
+extern const compcoll_method_t compcoll_method_scalecom;
+extern const compcoll_method_t compcoll_method_dense;
+
+/*
+ * Process set-up after PMPI_Init(_thread) succeeded, local only.  A bad
+ * configuration returns COMPCOLL_ERR_INVALID_PARAM with the messages kept
+ * for compcoll_init_report(); every other failure degrades (one warning).
+ */
+compcoll_status_t compcoll_init(int thread_level);
+/* Print the configuration errors of a failed compcoll_init. */
+void              compcoll_init_report(void);
+/* Stats, state and transports torn down; before PMPI_Finalize. */
+void              compcoll_finalize(void);
+int               compcoll_initialized(void);
+
+/* Rank-invariant eligibility; *why says why not, for the trace. */
+int compcoll_allreduce_eligible(int count, MPI_Datatype dt, MPI_Op op,
+                                MPI_Comm comm, const char **why);
+compcoll_status_t compcoll_allreduce(const void *sbuf, void *rbuf, int count,
+                                     MPI_Comm comm);
+/* Count a call that went to PMPI. */
+void compcoll_note_passthrough(const char *what, int count, const char *why);
+
+/* The method and kernels this process runs. */
+const compcoll_method_t      *compcoll_method(void);
+const compcoll_kernel_ops_t  *compcoll_kernels(void);
+const compcoll_transport_ops_t *compcoll_transport(void);
+compcoll_select_scratch_t    *compcoll_select_scratch(void);
+
+/* Monotonic seconds. */
+double compcoll_time(void);
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * libcompcoll: statistics, reported by rank 0 at MPI_Finalize.
+ */
+#ifndef COMPCOLL_STATS_H
+#define COMPCOLL_STATS_H
+
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct compcoll_stats_tensor {
+    struct compcoll_stats_tensor *next;
+    char                          key[96];
+    uint64_t                      count;
+    uint64_t                      calls;
+    uint64_t                      k;
+};
+
+typedef struct {
+    uint64_t calls_compressed;  /* sparse exchanges */
+    uint64_t calls_dense;       /* library calls summed densely */
+    uint64_t calls_passthrough; /* calls handed to PMPI */
+    uint64_t calls_no_memory;   /* sparse calls on a rank without memory */
+    uint64_t bytes_dense;       /* what a dense ring all-reduce would send */
+    uint64_t bytes_sent;        /* what the transport sent */
+    uint64_t elements_in;       /* elements of the library's calls */
+    uint64_t elements_sent;     /* values exchanged */
+    double   time_select;       /* leader's index selection */
+    double   time_host;         /* fused memory/output passes */
+    double   time_comm;         /* transport time */
+    uint64_t tensors_unlisted;  /* records beyond the list's bound */
+    uint64_t transport_fallbacks; /* communicators moved to mpi */
+} compcoll_stats_t;
+
+extern compcoll_stats_t compcoll_stats;
+
+/* A record for the report's tensor list (NULL beyond its bound). */
+struct compcoll_stats_tensor *compcoll_stats_tensor_new(const char *key,
+                                                        size_t count,
+                                                        size_t k);
+/* Collective over world: reduce, then rank 0 prints or writes. */
+void compcoll_stats_report(MPI_Comm world);
+void compcoll_stats_free(void);
+
+#endif

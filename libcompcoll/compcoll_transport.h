@@ -1,0 +1,67 @@
+/*
+ * libcompcoll: the transport interface.
+ *
+ * A transport moves the bytes of one compressed call between the ranks of a
+ * communicator.  Each transport is one table of operations, chosen per
+ * communicator when its state is created, never re-decided per call.
+ *
+ * Rules every implementation keeps:
+ *  - All MPI traffic goes through PMPI_* (the library is an MPI profiler).
+ *  - comm_create is collective over the communicator and returns the same
+ *    status on every rank: when one rank cannot set up, every rank gets
+ *    COMPCOLL_ERR_UNAVAILABLE and the caller falls back to another transport.
+ *  - Operations are blocking and collective; every rank of the communicator
+ *    calls them in the same order with the same sizes.
+ *  - bytes_sent counts payload bytes this rank put on the wire (for the mpi
+ *    transport, the bytes its algorithm model sends; see the man page).
+ */
+#ifndef COMPCOLL_TRANSPORT_H
+#define COMPCOLL_TRANSPORT_H
+
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "compcoll_status.h"
+#include "compcoll_wire.h"
+
+typedef struct compcoll_transport_ops compcoll_transport_ops_t;
+
+/* Per-communicator transport state; implementations embed it first. */
+typedef struct compcoll_tcomm {
+    const compcoll_transport_ops_t *ops;
+    int                             rank;
+    int                             size;
+    uint64_t                        bytes_sent;
+} compcoll_tcomm_t;
+
+struct compcoll_transport_ops {
+    const char *name;
+
+    /* Process-wide set-up and tear-down; init is local (no communication). */
+    compcoll_status_t (*init)(void);
+    void              (*finalize)(void);
+
+    /* Collective over comm.  comm is the user's communicator: an
+     * implementation that needs MPI traffic of its own dups it. */
+    compcoll_status_t (*comm_create)(MPI_Comm comm, compcoll_tcomm_t **tcomm_p);
+    void              (*comm_destroy)(compcoll_tcomm_t *tcomm);
+
+    /* Broadcast bytes from root to every rank, in place. */
+    compcoll_status_t (*bcast)(compcoll_tcomm_t *tcomm, void *buf,
+                               size_t bytes, int root);
+
+    /* In-place sum of count fp32 values across ranks.  Values travel as
+     * `wire`; partial sums are kept in fp32.  Every rank ends with the same
+     * bits in buf. */
+    compcoll_status_t (*allreduce)(compcoll_tcomm_t *tcomm, float *buf,
+                                   size_t count, compcoll_wire_t wire);
+};
+
+/* The transports this build has (ucx only when configured with UCX). */
+extern const compcoll_transport_ops_t compcoll_mpi_transport;
+#ifdef HAVE_UCX
+extern const compcoll_transport_ops_t compcoll_ucx_transport;
+#endif
+
+#endif

@@ -1,0 +1,521 @@
+#include "compcoll_config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define CFG_PREFIX     "COMPCOLL_"
+#define CFG_UCX_PREFIX "COMPCOLL_UCX_" /* handed to UCX, not ours to check */
+
+compcoll_config_t compcoll_cfg;
+
+/* ------------------------------------------------------------ parsers */
+
+typedef struct {
+    unsigned long min;
+    unsigned long max;
+} cfg_range_t;
+
+static compcoll_status_t cfg_parse_bool(const char *v, void *field,
+                                        const void *arg, char *err, size_t len)
+{
+    static const char *const yes[] = {"y", "yes", "1", "on", "true"};
+    static const char *const no[]  = {"n", "no", "0", "off", "false"};
+    size_t                   i;
+
+    for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (strcasecmp(v, yes[i]) == 0) {
+            *(int *)field = 1;
+            return COMPCOLL_OK;
+        }
+        if (strcasecmp(v, no[i]) == 0) {
+            *(int *)field = 0;
+            return COMPCOLL_OK;
+        }
+    }
+    snprintf(err, len, "expected y or n (also yes/no, 1/0, on/off, true/false)");
+    return COMPCOLL_ERR_INVALID_PARAM;
+}
+
+static compcoll_status_t cfg_parse_enum(const char *v, void *field,
+                                        const void *arg, char *err, size_t len)
+{
+    const compcoll_cfg_enum_t *e = arg;
+    size_t                     used = 0;
+
+    for (; e->name != NULL; e++) {
+        if (strcasecmp(v, e->name) == 0) {
+            if (e->unavailable != NULL) {
+                snprintf(err, len, "'%s' is not available yet: %s", e->name,
+                         e->unavailable);
+                return COMPCOLL_ERR_NOT_SUPPORTED;
+            }
+            *(int *)field = e->value;
+            return COMPCOLL_OK;
+        }
+    }
+    used = (size_t)snprintf(err, len, "expected one of:");
+    for (e = arg; e->name != NULL && used < len; e++) {
+        used += (size_t)snprintf(err + used, len - used, " %s", e->name);
+    }
+    return COMPCOLL_ERR_INVALID_PARAM;
+}
+
+/* A plain decimal integer: no sign, no spaces, no trailing characters. */
+static int cfg_strtoul(const char *v, unsigned long long *out)
+{
+    char *end;
+
+    if (!isdigit((unsigned char)v[0])) {
+        return -1;
+    }
+    errno = 0;
+    *out  = strtoull(v, &end, 10);
+    return (errno == 0) ? (int)(end - v) : -1;
+}
+
+static compcoll_status_t cfg_parse_uint(const char *v, void *field,
+                                        const void *arg, char *err, size_t len)
+{
+    const cfg_range_t  *r = arg;
+    unsigned long long  x;
+    int                 n = cfg_strtoul(v, &x);
+
+    if (n < 0 || v[n] != '\0' || x < r->min || x > r->max) {
+        snprintf(err, len, "expected an integer from %lu to %lu", r->min,
+                 r->max);
+        return COMPCOLL_ERR_INVALID_PARAM;
+    }
+    *(unsigned *)field = (unsigned)x;
+    return COMPCOLL_OK;
+}
+
+static compcoll_status_t cfg_parse_beta(const char *v, void *field,
+                                        const void *arg, char *err, size_t len)
+{
+    char  *end;
+    double x;
+
+    errno = 0;
+    x     = strtod(v, &end);
+    if (end == v || *end != '\0' || errno != 0 || !isfinite(x) || x <= 0.0 ||
+        x > 1.0) {
+        snprintf(err, len, "expected a number in (0, 1], e.g. 1 or 0.5");
+        return COMPCOLL_ERR_INVALID_PARAM;
+    }
+    *(double *)field = x;
+    return COMPCOLL_OK;
+}
+
+/* Sizes: "0" (no cap) or an integer with an optional binary unit. */
+static compcoll_status_t cfg_parse_size(const char *v, void *field,
+                                        const void *arg, char *err, size_t len)
+{
+    static const struct {
+        const char *suffix;
+        unsigned    shift;
+    } units[] = {{"", 0},    {"b", 0},   {"k", 10},  {"kb", 10}, {"m", 20},
+                 {"mb", 20}, {"g", 30},  {"gb", 30}, {"t", 40},  {"tb", 40}};
+    unsigned long long x;
+    int                n = cfg_strtoul(v, &x);
+    size_t             i;
+
+    if (n >= 0) {
+        for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+            if (strcasecmp(v + n, units[i].suffix) == 0) {
+                if (x > (SIZE_MAX >> units[i].shift)) {
+                    break;
+                }
+                *(size_t *)field = (size_t)(x << units[i].shift);
+                return COMPCOLL_OK;
+            }
+        }
+    }
+    snprintf(err, len,
+             "expected a size such as 512m, 4g or 1073741824 (units k, m, g, "
+             "t: powers of 1024), or 0 for no cap");
+    return COMPCOLL_ERR_INVALID_PARAM;
+}
+
+static compcoll_status_t cfg_parse_stats(const char *v, void *field,
+                                         const void *arg, char *err,
+                                         size_t len)
+{
+    compcoll_config_t *cfg = (compcoll_config_t *)((char *)field -
+                              offsetof(compcoll_config_t, stats));
+    size_t             n   = strlen(v);
+
+    cfg->stats_path[0] = '\0';
+    if (strcmp(v, "0") == 0) {
+        cfg->stats = COMPCOLL_STATS_OFF;
+        return COMPCOLL_OK;
+    }
+    if (strcmp(v, "1") == 0) {
+        cfg->stats = COMPCOLL_STATS_SUMMARY;
+        return COMPCOLL_OK;
+    }
+    if (n > 5 && strcmp(v + n - 5, ".json") == 0 &&
+        n < sizeof(cfg->stats_path)) {
+        memcpy(cfg->stats_path, v, n + 1);
+        cfg->stats = COMPCOLL_STATS_JSON;
+        return COMPCOLL_OK;
+    }
+    snprintf(err, len, "expected 0, 1, or a file path ending in .json");
+    return COMPCOLL_ERR_INVALID_PARAM;
+}
+
+/* ------------------------------------------------------------ the table */
+
+static const compcoll_cfg_enum_t cfg_methods[] = {
+    {"scalecom", COMPCOLL_METHOD_SCALECOM, NULL},
+    {"adacomp", COMPCOLL_METHOD_ADACOMP,
+     "this release implements scalecom, dense and none"},
+    {"topk", COMPCOLL_METHOD_TOPK,
+     "this release implements scalecom, dense and none"},
+    {"dense", COMPCOLL_METHOD_DENSE, NULL},
+    {"none", COMPCOLL_METHOD_NONE, NULL},
+    {NULL, 0, NULL}};
+
+static const compcoll_cfg_enum_t cfg_selects[] = {
+    {"exact", COMPCOLL_SELECT_EXACT, NULL},
+    {"chunk", COMPCOLL_SELECT_CHUNK, NULL},
+    {"sample", COMPCOLL_SELECT_SAMPLE, NULL},
+    {NULL, 0, NULL}};
+
+static const compcoll_cfg_enum_t cfg_wires[] = {
+    {"fp32", COMPCOLL_WIRE_FP32, NULL},
+    {"fp16", COMPCOLL_WIRE_FP16, NULL},
+    {"bf16", COMPCOLL_WIRE_BF16, NULL},
+    {NULL, 0, NULL}};
+
+static const compcoll_cfg_enum_t cfg_transports[] = {
+    {"ucx", COMPCOLL_TRANSPORT_UCX, NULL},
+    {"mpi", COMPCOLL_TRANSPORT_MPI, NULL},
+    {NULL, 0, NULL}};
+
+static const compcoll_cfg_enum_t cfg_keys[] = {
+    {"address", COMPCOLL_KEY_ADDRESS, NULL},
+    {"sequence", COMPCOLL_KEY_SEQUENCE, NULL},
+    {NULL, 0, NULL}};
+
+static const compcoll_cfg_enum_t cfg_hiers[] = {
+    {"auto", COMPCOLL_HIER_AUTO, NULL},
+    {"y", COMPCOLL_HIER_YES,
+     "this release compresses across all ranks of a communicator; use auto or n"},
+    {"yes", COMPCOLL_HIER_YES,
+     "this release compresses across all ranks of a communicator; use auto or n"},
+    {"n", COMPCOLL_HIER_NO, NULL},
+    {"no", COMPCOLL_HIER_NO, NULL},
+    {NULL, 0, NULL}};
+
+static const compcoll_cfg_enum_t cfg_levels[] = {
+    {"error", COMPCOLL_LOG_ERROR, NULL},
+    {"warn", COMPCOLL_LOG_WARN, NULL},
+    {"info", COMPCOLL_LOG_INFO, NULL},
+    {"debug", COMPCOLL_LOG_DEBUG, NULL},
+    {"trace", COMPCOLL_LOG_TRACE, NULL},
+    {NULL, 0, NULL}};
+
+static const cfg_range_t cfg_ratio_range  = {1, INT_MAX};
+static const cfg_range_t cfg_count_range  = {1, INT_MAX};
+static const cfg_range_t cfg_warmup_range = {0, UINT_MAX};
+
+#define CFG_FIELD(_f) offsetof(compcoll_config_t, _f)
+
+const compcoll_cfg_field_t compcoll_cfg_table[] = {
+    {"COMPCOLL_ENABLE", "y", "y|n",
+     "Master switch. With n every MPI call goes to the MPI library unchanged "
+     "and no transport is set up.",
+     CFG_FIELD(enable), cfg_parse_bool, NULL},
+    {"COMPCOLL_METHOD", "scalecom", "scalecom|adacomp|topk|dense|none",
+     "Method for eligible calls. scalecom: cyclic local top-k with low-pass "
+     "error feedback. dense: uncompressed sum over the library's transport. "
+     "none: every call goes to the MPI library. adacomp and topk are not "
+     "available in this release.",
+     CFG_FIELD(method), cfg_parse_enum, cfg_methods},
+    {"COMPCOLL_RATIO", "100", "integer >= 1",
+     "Compression ratio: a compressed tensor of n elements sends "
+     "k = ceil(n / COMPCOLL_RATIO) values.",
+     CFG_FIELD(ratio), cfg_parse_uint, &cfg_ratio_range},
+    {"COMPCOLL_MIN_COUNT", "8192", "integer >= 1",
+     "Smallest element count that is compressed; calls with fewer elements go "
+     "to the MPI library unchanged.",
+     CFG_FIELD(min_count), cfg_parse_uint, &cfg_count_range},
+    {"COMPCOLL_SELECT", "exact", "exact|chunk|sample",
+     "How the leader picks its k indices. exact: the k largest |a| (ties go "
+     "to the lower index). chunk: the largest |a| of each of k equal chunks. "
+     "sample: a threshold estimated from a random sample, then trimmed to k; "
+     "it selects the same indices as exact.",
+     CFG_FIELD(select), cfg_parse_enum, cfg_selects},
+    {"COMPCOLL_BETA", "1", "number in (0, 1]",
+     "Low-pass filter of the error-feedback memory: "
+     "m <- (1 - beta) m + beta (a - C(a)). 1 is classic error feedback.",
+     CFG_FIELD(beta), cfg_parse_beta, NULL},
+    {"COMPCOLL_WARMUP", "0", "integer >= 0",
+     "Number of calls per tensor that are summed densely (in fp32) before "
+     "compression starts.",
+     CFG_FIELD(warmup), cfg_parse_uint, &cfg_warmup_range},
+    {"COMPCOLL_WIRE_TYPE", "fp32", "fp32|fp16|bf16",
+     "Encoding of the values on the wire. Sums are accumulated in fp32; the "
+     "rounding error of fp16 or bf16 is not fed back into the memory.",
+     CFG_FIELD(wire), cfg_parse_enum, cfg_wires},
+    {"COMPCOLL_TRANSPORT", "ucx", "ucx|mpi",
+     "Transport of the library's own traffic. ucx: the library's own UCX "
+     "context (tuned with COMPCOLL_UCX_* variables, e.g. COMPCOLL_UCX_TLS). "
+     "mpi: PMPI collectives. When UCX cannot be set up on every rank of a "
+     "communicator, that communicator uses mpi, with one warning.",
+     CFG_FIELD(transport), cfg_parse_enum, cfg_transports},
+    {"COMPCOLL_KEY", "address", "address|sequence",
+     "What identifies a tensor's error-feedback memory. address: "
+     "(communicator, buffer address, count). sequence: (communicator, count, "
+     "position in the repeating sequence of compressed calls), for programs "
+     "that pass fresh buffers every step.",
+     CFG_FIELD(key), cfg_parse_enum, cfg_keys},
+    {"COMPCOLL_MAX_MEMORY", "8g", "size, e.g. 512m, 4g; 0 = no cap",
+     "Cap on the error-feedback memory of one process. A tensor that does not "
+     "fit gets no memory: its calls are summed densely while this process "
+     "leads them, with one warning.",
+     CFG_FIELD(max_memory), cfg_parse_size, NULL},
+    {"COMPCOLL_HIERARCHICAL", "auto", "auto|y|n",
+     "Dense reduction inside a node and compression between nodes. This "
+     "release compresses across all ranks; auto behaves as n and y is "
+     "refused.",
+     CFG_FIELD(hierarchical), cfg_parse_enum, cfg_hiers},
+    {"COMPCOLL_STATS", "0", "0|1|PATH.json",
+     "Statistics at MPI_Finalize. 1: a summary table on standard error of "
+     "rank 0. A path ending in .json: rank 0 writes the statistics there as "
+     "one JSON object.",
+     CFG_FIELD(stats), cfg_parse_stats, NULL},
+    {"COMPCOLL_LOG_LEVEL", "warn", "error|warn|info|debug|trace",
+     "Messages printed on standard error. trace prints one line per "
+     "intercepted call with its decision and the reason.",
+     CFG_FIELD(log_level), cfg_parse_enum, cfg_levels},
+};
+
+const size_t compcoll_cfg_table_size =
+    sizeof(compcoll_cfg_table) / sizeof(compcoll_cfg_table[0]);
+
+/* ------------------------------------------------------------ lookup */
+
+static const char *cfg_env(char *const *envp, const char *name)
+{
+    size_t len = strlen(name);
+
+    for (; envp != NULL && *envp != NULL; envp++) {
+        if (strncmp(*envp, name, len) == 0 && (*envp)[len] == '=') {
+            return *envp + len + 1;
+        }
+    }
+    return NULL;
+}
+
+const char *compcoll_cfg_value(const compcoll_cfg_field_t *field,
+                               char *const *envp)
+{
+    const char *v = cfg_env(envp, field->name);
+
+    return v ? v : field->dflt;
+}
+
+static const compcoll_cfg_field_t *cfg_find(const char *name, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < compcoll_cfg_table_size; i++) {
+        if (strlen(compcoll_cfg_table[i].name) == len &&
+            strncmp(compcoll_cfg_table[i].name, name, len) == 0) {
+            return &compcoll_cfg_table[i];
+        }
+    }
+    return NULL;
+}
+
+const char *compcoll_cfg_enum_name(const char *var, int value)
+{
+    const compcoll_cfg_field_t *f = cfg_find(var, strlen(var));
+    const compcoll_cfg_enum_t  *e;
+
+    if (f == NULL || f->parse != cfg_parse_enum) {
+        return "?";
+    }
+    for (e = f->arg; e->name != NULL; e++) {
+        if (e->value == value) {
+            return e->name;
+        }
+    }
+    return "?";
+}
+
+/* Levenshtein distance over the part after COMPCOLL_. */
+static size_t cfg_distance(const char *a, size_t la, const char *b, size_t lb)
+{
+    size_t row[64];
+    size_t i, j, diag, up;
+
+    if (lb >= sizeof(row) / sizeof(row[0])) {
+        return SIZE_MAX;
+    }
+    for (j = 0; j <= lb; j++) {
+        row[j] = j;
+    }
+    for (i = 1; i <= la; i++) {
+        diag   = row[0];
+        row[0] = i;
+        for (j = 1; j <= lb; j++) {
+            up     = row[j];
+            row[j] = diag + (toupper((unsigned char)a[i - 1]) != b[j - 1]);
+            if (up + 1 < row[j]) {
+                row[j] = up + 1;
+            }
+            if (row[j - 1] + 1 < row[j]) {
+                row[j] = row[j - 1] + 1;
+            }
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+const char *compcoll_cfg_closest(const char *name)
+{
+    const size_t plen  = strlen(CFG_PREFIX);
+    const char  *best  = NULL;
+    size_t       bestd = SIZE_MAX;
+    size_t       i, d, len;
+
+    if (strncasecmp(name, CFG_PREFIX, plen) == 0) {
+        name += plen;
+    }
+    len = strcspn(name, "=");
+    for (i = 0; i < compcoll_cfg_table_size; i++) {
+        const char *cand = compcoll_cfg_table[i].name + plen;
+
+        d = cfg_distance(name, len, cand, strlen(cand));
+        if (d < bestd) {
+            bestd = d;
+            best  = compcoll_cfg_table[i].name;
+        }
+    }
+    /* Suggest only what is plausibly a typo: at most a third changed. */
+    return (bestd <= (len + 2) / 3) ? best : NULL;
+}
+
+/* ------------------------------------------------------------ parse */
+
+compcoll_status_t compcoll_cfg_parse(compcoll_config_t *cfg, char *const *envp,
+                                     compcoll_cfg_report_fn_t report,
+                                     compcoll_cfg_report_fn_t warn, void *ctx)
+{
+    compcoll_status_t result = COMPCOLL_OK;
+    char              err[256], msg[PATH_MAX + 512];
+    size_t            i;
+
+    memset(cfg, 0, sizeof(*cfg));
+    for (i = 0; i < compcoll_cfg_table_size; i++) {
+        const compcoll_cfg_field_t *f     = &compcoll_cfg_table[i];
+        const char                 *value = cfg_env(envp, f->name);
+        void                       *field = (char *)cfg + f->offset;
+
+        /* The default is valid by construction: parse it first so a
+         * rejected user value still leaves a usable configuration. */
+        err[0] = '\0';
+        if (f->parse(f->dflt, field, f->arg, err, sizeof(err)) != COMPCOLL_OK) {
+            snprintf(msg, sizeof(msg), "internal: default of %s rejected: %s",
+                     f->name, err);
+            report(ctx, msg);
+            result = COMPCOLL_ERR_INVALID_PARAM;
+        }
+        if (value == NULL) {
+            continue;
+        }
+        if (f->parse(value, field, f->arg, err, sizeof(err)) != COMPCOLL_OK) {
+            snprintf(msg, sizeof(msg), "invalid %s='%s': %s", f->name, value,
+                     err);
+            report(ctx, msg);
+            f->parse(f->dflt, field, f->arg, err, sizeof(err));
+            result = COMPCOLL_ERR_INVALID_PARAM;
+        }
+    }
+
+    for (; envp != NULL && *envp != NULL; envp++) {
+        const char *e   = *envp;
+        size_t      len = strcspn(e, "=");
+        const char *best;
+
+        if (strncmp(e, CFG_PREFIX, strlen(CFG_PREFIX)) != 0 ||
+            strncmp(e, CFG_UCX_PREFIX, strlen(CFG_UCX_PREFIX)) == 0 ||
+            cfg_find(e, len) != NULL) {
+            continue;
+        }
+        best = compcoll_cfg_closest(e);
+        if (best != NULL) {
+            snprintf(msg, sizeof(msg),
+                     "unknown variable %.*s is ignored; did you mean %s?",
+                     (int)len, e, best);
+        } else {
+            snprintf(msg, sizeof(msg),
+                     "unknown variable %.*s is ignored; `compcoll-info -c` "
+                     "lists the valid ones",
+                     (int)len, e);
+        }
+        warn(ctx, msg);
+    }
+    return result;
+}
+
+/* ------------------------------------------------------------ printing */
+
+void compcoll_cfg_print_table(FILE *out, char *const *envp)
+{
+    size_t i;
+
+    for (i = 0; i < compcoll_cfg_table_size; i++) {
+        const compcoll_cfg_field_t *f = &compcoll_cfg_table[i];
+        const char                 *v = cfg_env(envp, f->name);
+
+        fprintf(out, "%s=%s%s\n", f->name, v ? v : f->dflt,
+                v ? "" : "  (default)");
+        fprintf(out, "    values: %s; default: %s\n", f->syntax, f->dflt);
+        fprintf(out, "    %s\n\n", f->doc);
+    }
+}
+
+/* roff-escape: backslashes and a leading dot or quote. */
+static void cfg_print_roff(FILE *out, const char *s)
+{
+    if (*s == '.' || *s == '\'') {
+        fputs("\\&", out);
+    }
+    for (; *s != '\0'; s++) {
+        if (*s == '\\') {
+            fputs("\\e", out);
+        } else if (*s == '-') {
+            fputs("\\-", out);
+        } else {
+            fputc(*s, out);
+        }
+    }
+}
+
+void compcoll_cfg_print_man(FILE *out)
+{
+    size_t i;
+
+    for (i = 0; i < compcoll_cfg_table_size; i++) {
+        const compcoll_cfg_field_t *f = &compcoll_cfg_table[i];
+
+        fputs(".TP\n.B ", out);
+        cfg_print_roff(out, f->name);
+        fputs("\n", out);
+        cfg_print_roff(out, f->syntax);
+        fputs("; default \\fB", out);
+        cfg_print_roff(out, f->dflt);
+        fputs("\\fR.\n", out);
+        cfg_print_roff(out, f->doc);
+        fputs("\n", out);
+    }
+}

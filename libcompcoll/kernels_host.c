@@ -1,0 +1,125 @@
+/*
+ * Host kernels: the fused memory/output pass, the scatter and the dense
+ * preparation.  Loops are written so the compiler vectorises the runs
+ * between selected indices; selected indices are handled one by one.
+ */
+#include "compcoll_kernels.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void *compcoll_buf_reserve(compcoll_buf_t *buf, size_t bytes)
+{
+    void *p;
+
+    if (bytes <= buf->size && buf->ptr != NULL) {
+        return buf->ptr;
+    }
+    bytes = bytes + bytes / 4 + 64; /* grow geometrically, never per call */
+    p     = realloc(buf->ptr, bytes);
+    if (p == NULL) {
+        return NULL;
+    }
+    buf->ptr  = p;
+    buf->size = bytes;
+    return p;
+}
+
+void compcoll_buf_release(compcoll_buf_t *buf)
+{
+    free(buf->ptr);
+    buf->ptr  = NULL;
+    buf->size = 0;
+}
+
+/* m += beta * g; out = 0 over [lo, hi).  restrict is honest here except
+ * when out aliases g, which host_compress routes to the aliasing loop. */
+static void host_run_mem(float *restrict m, const float *restrict g,
+                         float *restrict out, size_t lo, size_t hi, float beta)
+{
+    size_t i;
+
+    for (i = lo; i < hi; i++) {
+        m[i] += beta * g[i];
+        out[i] = 0.0f;
+    }
+}
+
+static void host_run_mem_inplace(float *restrict m, float *restrict g,
+                                 size_t lo, size_t hi, float beta)
+{
+    size_t i;
+
+    for (i = lo; i < hi; i++) {
+        m[i] += beta * g[i];
+        g[i] = 0.0f;
+    }
+}
+
+static void host_compress(float *m, const float *g, float *out, size_t n,
+                          const uint32_t *idx, size_t k, float beta,
+                          float *vals)
+{
+    const float keep = 1.0f - beta;
+    size_t      lo   = 0, j;
+
+    if (m == NULL) {
+        /* No memory: the values are the gradient's own; nothing to keep. */
+        for (j = 0; j < k; j++) {
+            vals[j] = g[idx[j]];
+        }
+        memset(out, 0, n * sizeof(float));
+        return;
+    }
+    for (j = 0; j <= k; j++) {
+        size_t hi = (j < k) ? idx[j] : n;
+
+        if (out == g) {
+            host_run_mem_inplace(m, out, lo, hi, beta);
+        } else {
+            host_run_mem(m, g, out, lo, hi, beta);
+        }
+        if (j < k) {
+            vals[j] = m[hi] + g[hi];
+            m[hi]  *= keep;
+            out[hi] = 0.0f;
+            lo      = hi + 1;
+        }
+    }
+}
+
+static void host_scatter(float *out, const uint32_t *idx, const float *vals,
+                         size_t k)
+{
+    size_t j;
+
+    for (j = 0; j < k; j++) {
+        out[idx[j]] = vals[j];
+    }
+}
+
+static void host_dense(float *m, const float *g, float *out, size_t n,
+                       float beta)
+{
+    const float keep = 1.0f - beta;
+    size_t      i;
+
+    if (m == NULL) {
+        if (out != g) {
+            memcpy(out, g, n * sizeof(float));
+        }
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        out[i] = m[i] + g[i];
+        m[i] *= keep;
+    }
+}
+
+const compcoll_kernel_ops_t compcoll_host_kernels = {
+    .name     = "host",
+    .select   = compcoll_host_select,
+    .compress = host_compress,
+    .scatter  = host_scatter,
+    .dense    = host_dense,
+};

@@ -1,0 +1,181 @@
+/*
+ * The mpi transport: PMPI collectives on a private duplicate of the user's
+ * communicator.  It is the fallback when UCX cannot be set up, and needs no
+ * set-up that can fail.  fp16/bf16 values are summed by a user-defined op
+ * that decodes, adds in fp32 and encodes again.
+ *
+ * bytes_sent is modelled, since MPICH does not report its traffic: a
+ * broadcast sends (p - 1) copies of the message in all, a large all-reduce
+ * 2 (p - 1) / p of the data per rank; each rank is charged its share.
+ */
+#include <stdlib.h>
+
+#include "compcoll_kernels.h"
+#include "compcoll_log.h"
+#include "compcoll_transport.h"
+
+typedef struct {
+    compcoll_tcomm_t super;
+    MPI_Comm         comm;
+    compcoll_buf_t   wire;
+} mpi_tcomm_t;
+
+static MPI_Op mpi_op_fp16 = MPI_OP_NULL;
+static MPI_Op mpi_op_bf16 = MPI_OP_NULL;
+
+static void mpi_sum_fp16(void *in, void *inout, int *len, MPI_Datatype *dt)
+{
+    const uint16_t *a = in;
+    uint16_t       *b = inout;
+    int             i;
+
+    for (i = 0; i < *len; i++) {
+        b[i] = compcoll_f32_to_fp16(compcoll_fp16_to_f32(a[i]) +
+                                    compcoll_fp16_to_f32(b[i]));
+    }
+}
+
+static void mpi_sum_bf16(void *in, void *inout, int *len, MPI_Datatype *dt)
+{
+    const uint16_t *a = in;
+    uint16_t       *b = inout;
+    int             i;
+
+    for (i = 0; i < *len; i++) {
+        b[i] = compcoll_f32_to_bf16(compcoll_bf16_to_f32(a[i]) +
+                                    compcoll_bf16_to_f32(b[i]));
+    }
+}
+
+static compcoll_status_t mpi_init(void)
+{
+    compcoll_status_t status = COMPCOLL_OK;
+
+    if (mpi_op_fp16 != MPI_OP_NULL) {
+        return COMPCOLL_OK;
+    }
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Op_create(mpi_sum_fp16, 1, &mpi_op_fp16),
+                            status, out);
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Op_create(mpi_sum_bf16, 1, &mpi_op_bf16),
+                            status, out);
+out:
+    return status;
+}
+
+static void mpi_finalize(void)
+{
+    if (mpi_op_fp16 != MPI_OP_NULL) {
+        PMPI_Op_free(&mpi_op_fp16);
+    }
+    if (mpi_op_bf16 != MPI_OP_NULL) {
+        PMPI_Op_free(&mpi_op_bf16);
+    }
+}
+
+static compcoll_status_t mpi_comm_create(MPI_Comm comm,
+                                         compcoll_tcomm_t **tcomm_p)
+{
+    compcoll_status_t status = COMPCOLL_OK;
+    mpi_tcomm_t      *tc     = calloc(1, sizeof(*tc));
+
+    if (tc == NULL) {
+        return COMPCOLL_ERR_NO_MEMORY;
+    }
+    tc->comm = MPI_COMM_NULL;
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Comm_dup(comm, &tc->comm), status, err);
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Comm_rank(comm, &tc->super.rank), status, err);
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Comm_size(comm, &tc->super.size), status, err);
+    tc->super.ops = &compcoll_mpi_transport;
+    *tcomm_p      = &tc->super;
+    return COMPCOLL_OK;
+
+err:
+    if (tc->comm != MPI_COMM_NULL) {
+        PMPI_Comm_free(&tc->comm);
+    }
+    free(tc);
+    return status;
+}
+
+static void mpi_comm_destroy(compcoll_tcomm_t *tcomm)
+{
+    mpi_tcomm_t *tc = (mpi_tcomm_t *)tcomm;
+
+    PMPI_Comm_free(&tc->comm);
+    compcoll_buf_release(&tc->wire);
+    free(tc);
+}
+
+/* MPI counts are int: large buffers go in pieces. */
+#define MPI_CHUNK ((size_t)1 << 30)
+
+static compcoll_status_t mpi_bcast(compcoll_tcomm_t *tcomm, void *buf,
+                                   size_t bytes, int root)
+{
+    mpi_tcomm_t      *tc     = (mpi_tcomm_t *)tcomm;
+    compcoll_status_t status = COMPCOLL_OK;
+    size_t            off;
+
+    for (off = 0; off < bytes; off += MPI_CHUNK) {
+        size_t len = (bytes - off < MPI_CHUNK) ? bytes - off : MPI_CHUNK;
+
+        COMPCOLL_MPI_CHECK_GOTO(PMPI_Bcast((char *)buf + off, (int)len,
+                                           MPI_BYTE, root, tc->comm),
+                                status, out);
+    }
+    tcomm->bytes_sent += bytes * (uint64_t)(tcomm->size - 1) /
+                         (uint64_t)tcomm->size;
+out:
+    return status;
+}
+
+static compcoll_status_t mpi_allreduce(compcoll_tcomm_t *tcomm, float *buf,
+                                       size_t count, compcoll_wire_t wire)
+{
+    mpi_tcomm_t      *tc     = (mpi_tcomm_t *)tcomm;
+    compcoll_status_t status = COMPCOLL_OK;
+    size_t            off;
+    uint16_t         *w = NULL;
+
+    if (wire != COMPCOLL_WIRE_FP32) {
+        w = compcoll_buf_reserve(&tc->wire, count * sizeof(uint16_t));
+        if (w == NULL) {
+            return COMPCOLL_ERR_NO_MEMORY;
+        }
+        compcoll_wire_encode(wire, w, buf, count);
+    }
+    for (off = 0; off < count; off += MPI_CHUNK) {
+        int len = (int)((count - off < MPI_CHUNK) ? count - off : MPI_CHUNK);
+
+        if (wire == COMPCOLL_WIRE_FP32) {
+            COMPCOLL_MPI_CHECK_GOTO(PMPI_Allreduce(MPI_IN_PLACE, buf + off, len,
+                                                   MPI_FLOAT, MPI_SUM,
+                                                   tc->comm),
+                                    status, out);
+        } else {
+            COMPCOLL_MPI_CHECK_GOTO(
+                PMPI_Allreduce(MPI_IN_PLACE, w + off, len, MPI_UINT16_T,
+                               wire == COMPCOLL_WIRE_FP16 ? mpi_op_fp16
+                                                          : mpi_op_bf16,
+                               tc->comm),
+                status, out);
+        }
+    }
+    if (w != NULL) {
+        compcoll_wire_decode(wire, buf, w, count);
+    }
+    tcomm->bytes_sent += 2 * (uint64_t)(tcomm->size - 1) * count *
+                         compcoll_wire_size(wire) / (uint64_t)tcomm->size;
+out:
+    return status;
+}
+
+const compcoll_transport_ops_t compcoll_mpi_transport = {
+    .name         = "mpi",
+    .init         = mpi_init,
+    .finalize     = mpi_finalize,
+    .comm_create  = mpi_comm_create,
+    .comm_destroy = mpi_comm_destroy,
+    .bcast        = mpi_bcast,
+    .allreduce    = mpi_allreduce,
+};

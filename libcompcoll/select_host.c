@@ -1,0 +1,307 @@
+/*
+ * Host index selection for the leader of a ScaleCom call.
+ *
+ * Keys are the bits of |a| (see compcoll_kernels.h), so selection is an
+ * integer problem and never needs a sort:
+ *
+ *  exact:  radix select.  Pass 1 histograms the top 16 key bits of every
+ *          element; the bucket holding the k-th largest key is found from the
+ *          top.  Pass 2 lists the indices of the buckets above it (all taken)
+ *          and the (index, key) pairs of that bucket (candidates).  A second
+ *          histogram on the low 15 bits of the candidates fixes the exact
+ *          threshold key and how many elements equal to it are taken; ties
+ *          go to the lower index.  Two passes over m and g, no full sort.
+ *  chunk:  the arg-max key of each of k near-equal chunks [j n/k, (j+1) n/k).
+ *          One pass.
+ *  sample: the threshold of the top k/n fraction of a random sample, lowered
+ *          by a safety margin, collects candidates in one pass; exact top-k
+ *          among them trims to k.  When the candidates do not cover k (or
+ *          overflow their bound) it falls back to exact, so its result is
+ *          always the exact set; it is the cheaper way there for large n.
+ */
+#include "compcoll_kernels.h"
+
+#include <math.h>
+#include <string.h>
+
+#define SEL_HI_BITS  16
+#define SEL_LO_BITS  15
+#define SEL_HI_SIZE  (1u << SEL_HI_BITS)
+#define SEL_LO_SIZE  (1u << SEL_LO_BITS)
+#define SEL_LO_MASK  (SEL_LO_SIZE - 1u)
+
+/* Below this many elements sampling cannot beat exact: use exact. */
+#define SEL_SAMPLE_MIN_N 65536
+
+typedef struct {
+    uint32_t idx;
+    uint32_t key;
+} sel_cand_t;
+
+static inline uint32_t sel_key(const float *m, const float *g, size_t i)
+{
+    return compcoll_abs_key(m ? m[i] + g[i] : g[i]);
+}
+
+/*
+ * The bucket b with count(> b) < q <= count(>= b), scanning from the top;
+ * *above = count(> b).  Requires 0 < q <= total count.
+ */
+static uint32_t sel_hist_find(const uint32_t *hist, uint32_t nbuckets,
+                              size_t q, size_t *above)
+{
+    size_t   cum = 0;
+    uint32_t b   = nbuckets - 1;
+
+    while (cum + hist[b] < q) {
+        cum += hist[b];
+        b--;
+    }
+    *above = cum;
+    return b;
+}
+
+/*
+ * Candidates (ascending idx) whose keys share their top SEL_HI_BITS: the
+ * threshold key T and how many elements equal to T to take so that exactly
+ * q are taken.
+ */
+static void sel_lo_threshold(const sel_cand_t *cand, size_t nc, size_t q,
+                             uint32_t *hist, uint32_t hi, uint32_t *thresh,
+                             size_t *ties)
+{
+    size_t   above, j;
+    uint32_t b;
+
+    memset(hist, 0, SEL_LO_SIZE * sizeof(*hist));
+    for (j = 0; j < nc; j++) {
+        hist[cand[j].key & SEL_LO_MASK]++;
+    }
+    b       = sel_hist_find(hist, SEL_LO_SIZE, q, &above);
+    *thresh = (hi << SEL_LO_BITS) | b;
+    *ties   = q - above;
+}
+
+/*
+ * Merge the surely-taken indices (ascending) with the candidates above the
+ * threshold and the first `ties` candidates equal to it.
+ */
+static size_t sel_merge(const uint32_t *sure, size_t ns, const sel_cand_t *cand,
+                        size_t nc, uint32_t thresh, size_t ties, uint32_t *idx)
+{
+    size_t i = 0, j = 0, out = 0;
+
+    while (j < nc) {
+        uint32_t key = cand[j].key;
+
+        if (key > thresh || (key == thresh && ties > 0)) {
+            ties -= (key == thresh);
+            while (i < ns && sure[i] < cand[j].idx) {
+                idx[out++] = sure[i++];
+            }
+            idx[out++] = cand[j].idx;
+        }
+        j++;
+    }
+    while (i < ns) {
+        idx[out++] = sure[i++];
+    }
+    return out;
+}
+
+static compcoll_status_t sel_exact(const float *m, const float *g, size_t n,
+                                   size_t k, uint32_t *idx,
+                                   compcoll_select_scratch_t *s)
+{
+    uint32_t   *hist, *sure, thresh, b;
+    sel_cand_t *cand;
+    size_t      above, nc = 0, ns = 0, ties, i;
+
+    hist = compcoll_buf_reserve(&s->keys, SEL_HI_SIZE * sizeof(uint32_t));
+    if (hist == NULL) {
+        return COMPCOLL_ERR_NO_MEMORY;
+    }
+    memset(hist, 0, SEL_HI_SIZE * sizeof(uint32_t));
+    for (i = 0; i < n; i++) {
+        hist[sel_key(m, g, i) >> SEL_LO_BITS]++;
+    }
+    b    = sel_hist_find(hist, SEL_HI_SIZE, k, &above);
+    sure = compcoll_buf_reserve(&s->above, (above + 1) * sizeof(uint32_t));
+    cand = compcoll_buf_reserve(&s->cand, (hist[b] + 1) * sizeof(sel_cand_t));
+    if (sure == NULL || cand == NULL) {
+        return COMPCOLL_ERR_NO_MEMORY;
+    }
+    for (i = 0; i < n; i++) {
+        uint32_t key = sel_key(m, g, i);
+        uint32_t hi  = key >> SEL_LO_BITS;
+
+        if (hi > b) {
+            sure[ns++] = (uint32_t)i;
+        } else if (hi == b) {
+            cand[nc].idx   = (uint32_t)i;
+            cand[nc++].key = key;
+        }
+    }
+    sel_lo_threshold(cand, nc, k - above, hist, b, &thresh, &ties);
+    return (sel_merge(sure, ns, cand, nc, thresh, ties, idx) == k)
+               ? COMPCOLL_OK
+               : COMPCOLL_ERR_PROTOCOL;
+}
+
+/* Exact top-q of an arbitrary candidate list (ascending idx), into idx. */
+static compcoll_status_t sel_from_candidates(sel_cand_t *cand, size_t nc,
+                                             size_t q, uint32_t *idx,
+                                             compcoll_select_scratch_t *s)
+{
+    uint32_t   *hist, b, thresh;
+    size_t      above, ties, j, nb = 0;
+    sel_cand_t *bucket;
+
+    hist = compcoll_buf_reserve(&s->keys, SEL_HI_SIZE * sizeof(uint32_t));
+    if (hist == NULL) {
+        return COMPCOLL_ERR_NO_MEMORY;
+    }
+    memset(hist, 0, SEL_HI_SIZE * sizeof(uint32_t));
+    for (j = 0; j < nc; j++) {
+        hist[cand[j].key >> SEL_LO_BITS]++;
+    }
+    b = sel_hist_find(hist, SEL_HI_SIZE, q, &above);
+    /* Compact the boundary bucket behind the list; keep the rest in place
+     * by threshold: keys with hi > b are surely taken. */
+    bucket = cand + nc;
+    for (j = 0; j < nc; j++) {
+        if ((cand[j].key >> SEL_LO_BITS) == b) {
+            bucket[nb++] = cand[j];
+        }
+    }
+    sel_lo_threshold(bucket, nb, q - above, hist, b, &thresh, &ties);
+    return (sel_merge(NULL, 0, cand, nc, thresh, ties, idx) == q)
+               ? COMPCOLL_OK
+               : COMPCOLL_ERR_PROTOCOL;
+}
+
+static void sel_chunk(const float *m, const float *g, size_t n, size_t k,
+                      uint32_t *idx)
+{
+    size_t j;
+
+    for (j = 0; j < k; j++) {
+        size_t   lo   = (size_t)((uint64_t)j * n / k);
+        size_t   hi   = (size_t)((uint64_t)(j + 1) * n / k);
+        size_t   best = lo, i;
+        uint32_t bk   = sel_key(m, g, lo);
+
+        for (i = lo + 1; i < hi; i++) {
+            uint32_t key = sel_key(m, g, i);
+
+            if (key > bk) {
+                bk   = key;
+                best = i;
+            }
+        }
+        idx[j] = (uint32_t)best;
+    }
+}
+
+static uint64_t sel_rand(uint64_t *state)
+{
+    uint64_t x = *state;
+
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545f4914f6cdd1dull;
+}
+
+static compcoll_status_t sel_sample(const float *m, const float *g, size_t n,
+                                    size_t k, uint32_t *idx,
+                                    compcoll_select_scratch_t *s)
+{
+    size_t      ns, r, cap, nc = 0, i, above, ties;
+    double      expect;
+    sel_cand_t *cand;
+    uint32_t   *hist, thresh, b;
+
+    if (n < SEL_SAMPLE_MIN_N) {
+        return sel_exact(m, g, n, k, idx, s);
+    }
+    if (s->rng == 0) {
+        s->rng = 0x9e3779b97f4a7c15ull;
+    }
+    ns = n / 128;
+    if (ns < 32768) {
+        ns = 32768;
+    }
+    /* Rank in the sample of the threshold: the expected count of the top
+     * k/n fraction, plus 25 % and four standard deviations of margin, so the
+     * candidates cover k with high probability. */
+    expect = (double)k * (double)ns / (double)n;
+    r      = (size_t)(1.25 * expect + 4.0 * sqrt(expect) + 8.0);
+    if (r > ns) {
+        r = ns;
+    }
+    cap  = 2 * k + (size_t)(16.0 * sqrt((double)k)) + 1024;
+    cand = compcoll_buf_reserve(&s->cand,
+                                (cap > ns ? cap : ns) * 2 * sizeof(sel_cand_t));
+    hist = compcoll_buf_reserve(&s->keys, SEL_HI_SIZE * sizeof(uint32_t));
+    if (cand == NULL || hist == NULL) {
+        return COMPCOLL_ERR_NO_MEMORY;
+    }
+
+    /* Threshold of the sample's top r. */
+    for (i = 0; i < ns; i++) {
+        cand[i].idx = 0;
+        cand[i].key = sel_key(m, g, sel_rand(&s->rng) % n);
+    }
+    memset(hist, 0, SEL_HI_SIZE * sizeof(uint32_t));
+    for (i = 0; i < ns; i++) {
+        hist[cand[i].key >> SEL_LO_BITS]++;
+    }
+    b = sel_hist_find(hist, SEL_HI_SIZE, r, &above);
+    for (i = 0; i < ns; i++) {
+        if ((cand[i].key >> SEL_LO_BITS) == b) {
+            cand[nc++] = cand[i];
+        }
+    }
+    sel_lo_threshold(cand, nc, r - above, hist, b, &thresh, &ties);
+
+    /* One pass: everything at or above the threshold, bounded by cap. */
+    nc = 0;
+    for (i = 0; i < n; i++) {
+        uint32_t key = sel_key(m, g, i);
+
+        if (key >= thresh) {
+            if (nc == cap) {
+                break;
+            }
+            cand[nc].idx   = (uint32_t)i;
+            cand[nc++].key = key;
+        }
+    }
+    if (i < n || nc < k) {
+        s->sample_fallbacks++;
+        return sel_exact(m, g, n, k, idx, s);
+    }
+    return sel_from_candidates(cand, nc, k, idx, s);
+}
+
+compcoll_status_t compcoll_host_select(compcoll_select_t mode, const float *m,
+                                       const float *g, size_t n, size_t k,
+                                       uint32_t *idx,
+                                       compcoll_select_scratch_t *scratch)
+{
+    if (k == 0 || k > n || n > UINT32_MAX) {
+        return COMPCOLL_ERR_INVALID_PARAM;
+    }
+    switch (mode) {
+    case COMPCOLL_SELECT_EXACT:
+        return sel_exact(m, g, n, k, idx, scratch);
+    case COMPCOLL_SELECT_CHUNK:
+        sel_chunk(m, g, n, k, idx);
+        return COMPCOLL_OK;
+    case COMPCOLL_SELECT_SAMPLE:
+        return sel_sample(m, g, n, k, idx, scratch);
+    }
+    return COMPCOLL_ERR_INVALID_PARAM;
+}

@@ -1,0 +1,246 @@
+/*
+ * Statistics: counters kept per process, reduced to rank 0 of
+ * MPI_COMM_WORLD at MPI_Finalize.  Call counts are per rank (every rank
+ * makes the same calls); bytes and elements are summed over ranks; times
+ * are given as the mean and the maximum over ranks.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "compcoll_stats.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compcoll.h"
+#include "compcoll_log.h"
+
+#define STATS_MAX_TENSORS 4096
+
+compcoll_stats_t compcoll_stats;
+
+static struct compcoll_stats_tensor *stats_head, *stats_tail;
+static size_t                        stats_ntensors;
+
+struct compcoll_stats_tensor *compcoll_stats_tensor_new(const char *key,
+                                                        size_t count, size_t k)
+{
+    struct compcoll_stats_tensor *r;
+
+    if (stats_ntensors == STATS_MAX_TENSORS ||
+        (r = calloc(1, sizeof(*r))) == NULL) {
+        compcoll_stats.tensors_unlisted++;
+        return NULL;
+    }
+    snprintf(r->key, sizeof(r->key), "%s", key);
+    r->count = count;
+    r->k     = k;
+    if (stats_tail != NULL) {
+        stats_tail->next = r;
+    } else {
+        stats_head = r;
+    }
+    stats_tail = r;
+    stats_ntensors++;
+    return r;
+}
+
+void compcoll_stats_free(void)
+{
+    while (stats_head != NULL) {
+        struct compcoll_stats_tensor *r = stats_head;
+
+        stats_head = r->next;
+        free(r);
+    }
+    stats_tail     = NULL;
+    stats_ntensors = 0;
+    memset(&compcoll_stats, 0, sizeof(compcoll_stats));
+}
+
+/* The figures of the report, after the reduction. */
+typedef struct {
+    int      ranks;
+    uint64_t sum[6];   /* bytes_dense, bytes_sent, elements in/sent,
+                          calls_no_memory, transport_fallbacks */
+    double   tsum[3];  /* select, host, comm */
+    double   tmax[3];
+} stats_report_t;
+
+static const char *stats_method(void)
+{
+    return compcoll_method() ? compcoll_method()->name : "none";
+}
+
+static const char *stats_transport(void)
+{
+    return compcoll_transport() ? compcoll_transport()->name : "none";
+}
+
+static void stats_print_bytes(FILE *out, const char *label, uint64_t b,
+                              const char *note)
+{
+    static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double                   v      = (double)b;
+    int                      u      = 0;
+
+    while (v >= 1024.0 && u < 4) {
+        v /= 1024.0;
+        u++;
+    }
+    fprintf(out, "  %-22s %12.2f %-3s  %s\n", label, v, unit[u], note);
+}
+
+static void stats_print_summary(FILE *out, const stats_report_t *r)
+{
+    const compcoll_stats_t        *s = &compcoll_stats;
+    struct compcoll_stats_tensor  *t;
+    static const char *const       tname[] = {"time select", "time host pass",
+                                              "time comm"};
+    int                            i;
+
+    fprintf(out, "libcompcoll %s statistics: %d ranks, method %s, transport "
+                 "%s\n", PACKAGE_VERSION, r->ranks, stats_method(),
+            stats_transport());
+    fprintf(out, "  %-22s %12llu      per rank\n", "calls compressed",
+            (unsigned long long)s->calls_compressed);
+    fprintf(out, "  %-22s %12llu      per rank (warm-up, no memory, dense)\n",
+            "calls dense", (unsigned long long)s->calls_dense);
+    fprintf(out, "  %-22s %12llu      per rank\n", "calls passthrough",
+            (unsigned long long)s->calls_passthrough);
+    fprintf(out, "  %-22s %12llu      all ranks\n", "elements in",
+            (unsigned long long)r->sum[2]);
+    fprintf(out, "  %-22s %12llu      all ranks\n", "values sent",
+            (unsigned long long)r->sum[3]);
+    stats_print_bytes(out, "bytes dense", r->sum[0],
+                      "all ranks, a ring all-reduce of the same calls");
+    stats_print_bytes(out, "bytes sent", r->sum[1], "all ranks, by the transport");
+    if (r->sum[1] > 0) {
+        fprintf(out, "  %-22s %12.2f x\n", "compression ratio",
+                (double)r->sum[0] / (double)r->sum[1]);
+    } else {
+        fprintf(out, "  %-22s %12s\n", "compression ratio", "n/a");
+    }
+    for (i = 0; i < 3; i++) {
+        fprintf(out, "  %-22s %12.6f s    mean per rank (max %.6f s)\n",
+                tname[i], r->tsum[i] / r->ranks, r->tmax[i]);
+    }
+    if (r->sum[4] > 0) {
+        fprintf(out, "  %-22s %12llu      all ranks (COMPCOLL_MAX_MEMORY)\n",
+                "calls without memory", (unsigned long long)r->sum[4]);
+    }
+    if (r->sum[5] > 0) {
+        fprintf(out, "  communicators that fell back to the mpi transport: "
+                     "%llu\n", (unsigned long long)r->sum[5]);
+    }
+    fprintf(out, "  tensors (rank 0): %zu%s\n", stats_ntensors,
+            s->tensors_unlisted ? " listed, more not listed" : "");
+    if (stats_head != NULL) {
+        fprintf(out, "    %-48s %12s %10s %10s\n", "key", "count", "calls",
+                "k");
+    }
+    for (t = stats_head; t != NULL; t = t->next) {
+        fprintf(out, "    %-48s %12llu %10llu %10llu\n", t->key,
+                (unsigned long long)t->count, (unsigned long long)t->calls,
+                (unsigned long long)t->k);
+    }
+}
+
+static void stats_write_json(FILE *out, const stats_report_t *r)
+{
+    const compcoll_stats_t       *s = &compcoll_stats;
+    const compcoll_config_t      *c = &compcoll_cfg;
+    struct compcoll_stats_tensor *t;
+
+    fprintf(out, "{\n  \"version\": \"%s\",\n", PACKAGE_VERSION);
+    fprintf(out, "  \"method\": \"%s\",\n  \"transport\": \"%s\",\n",
+            stats_method(), stats_transport());
+    fprintf(out, "  \"ranks\": %d,\n", r->ranks);
+    fprintf(out, "  \"ratio\": %u,\n  \"select\": \"%s\",\n  \"beta\": %g,\n"
+                 "  \"wire_type\": \"%s\",\n",
+            c->ratio, compcoll_cfg_enum_name("COMPCOLL_SELECT", c->select),
+            c->beta, compcoll_cfg_enum_name("COMPCOLL_WIRE_TYPE", c->wire));
+    fprintf(out, "  \"calls_compressed\": %llu,\n  \"calls_dense\": %llu,\n"
+                 "  \"calls_passthrough\": %llu,\n",
+            (unsigned long long)s->calls_compressed,
+            (unsigned long long)s->calls_dense,
+            (unsigned long long)s->calls_passthrough);
+    fprintf(out, "  \"calls_without_memory\": %llu,\n"
+                 "  \"transport_fallbacks\": %llu,\n",
+            (unsigned long long)r->sum[4], (unsigned long long)r->sum[5]);
+    fprintf(out, "  \"elements_in\": %llu,\n  \"elements_sent\": %llu,\n",
+            (unsigned long long)r->sum[2], (unsigned long long)r->sum[3]);
+    fprintf(out, "  \"bytes_dense\": %llu,\n  \"bytes_sent\": %llu,\n",
+            (unsigned long long)r->sum[0], (unsigned long long)r->sum[1]);
+    if (r->sum[1] > 0) {
+        fprintf(out, "  \"compression_ratio\": %.6g,\n",
+                (double)r->sum[0] / (double)r->sum[1]);
+    } else {
+        fprintf(out, "  \"compression_ratio\": null,\n");
+    }
+    fprintf(out, "  \"time_select_s\": %.9g,\n  \"time_host_s\": %.9g,\n"
+                 "  \"time_comm_s\": %.9g,\n",
+            r->tsum[0] / r->ranks, r->tsum[1] / r->ranks,
+            r->tsum[2] / r->ranks);
+    fprintf(out, "  \"time_select_max_s\": %.9g,\n  \"time_host_max_s\": "
+                 "%.9g,\n  \"time_comm_max_s\": %.9g,\n",
+            r->tmax[0], r->tmax[1], r->tmax[2]);
+    fprintf(out, "  \"tensors_unlisted\": %llu,\n  \"tensors\": [",
+            (unsigned long long)s->tensors_unlisted);
+    for (t = stats_head; t != NULL; t = t->next) {
+        fprintf(out, "%s\n    {\"key\": \"%s\", \"count\": %llu, \"calls\": "
+                     "%llu, \"k\": %llu}",
+                t == stats_head ? "" : ",", t->key,
+                (unsigned long long)t->count, (unsigned long long)t->calls,
+                (unsigned long long)t->k);
+    }
+    fprintf(out, "%s]\n}\n", stats_head ? "\n  " : "");
+}
+
+void compcoll_stats_report(MPI_Comm world)
+{
+    const compcoll_stats_t *s = &compcoll_stats;
+    stats_report_t          r;
+    uint64_t                mine[6] = {s->bytes_dense, s->bytes_sent,
+                                       s->elements_in, s->elements_sent,
+                                       s->calls_no_memory,
+                                       s->transport_fallbacks};
+    double                  tmine[3] = {s->time_select, s->time_host,
+                                        s->time_comm};
+    int                     rank;
+    FILE                   *out;
+
+    memset(&r, 0, sizeof(r));
+    PMPI_Comm_rank(world, &rank);
+    PMPI_Comm_size(world, &r.ranks);
+    if (PMPI_Reduce(mine, r.sum, 6, MPI_UINT64_T, MPI_SUM, 0, world) !=
+            MPI_SUCCESS ||
+        PMPI_Reduce(tmine, r.tsum, 3, MPI_DOUBLE, MPI_SUM, 0, world) !=
+            MPI_SUCCESS ||
+        PMPI_Reduce(tmine, r.tmax, 3, MPI_DOUBLE, MPI_MAX, 0, world) !=
+            MPI_SUCCESS) {
+        compcoll_warn("statistics reduction failed; no report");
+        return;
+    }
+    if (rank != 0) {
+        return;
+    }
+    if (compcoll_cfg.stats == COMPCOLL_STATS_SUMMARY) {
+        stats_print_summary(stderr, &r);
+        return;
+    }
+    out = fopen(compcoll_cfg.stats_path, "w");
+    if (out == NULL) {
+        compcoll_error("cannot write COMPCOLL_STATS=%s: %s",
+                       compcoll_cfg.stats_path, strerror(errno));
+        return;
+    }
+    stats_write_json(out, &r);
+    if (fclose(out) != 0) {
+        compcoll_error("writing COMPCOLL_STATS=%s failed: %s",
+                       compcoll_cfg.stats_path, strerror(errno));
+    }
+}

@@ -1,0 +1,267 @@
+/*
+ * The configuration parser: defaults, every kind of bad value for every
+ * variable, accepted spellings, unknown-name suggestions, and the man page
+ * rows generated from the table.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../tap/tap.h"
+#include "compcoll_config.h"
+
+static char reported[8192];
+static char warned[8192];
+
+static void keep(void *ctx, const char *msg)
+{
+    char  *buf  = ctx ? warned : reported;
+    size_t used = strlen(buf);
+
+    snprintf(buf + used, 8192 - used, "%s\n", msg);
+}
+
+static void keep_warn(void *ctx, const char *msg)
+{
+    keep((void *)1, msg);
+}
+
+/* Parse with exactly the given NULL-terminated environment. */
+static compcoll_status_t parse(compcoll_config_t *cfg, char **env)
+{
+    reported[0] = warned[0] = '\0';
+    return compcoll_cfg_parse(cfg, env, keep, keep_warn, NULL);
+}
+
+static compcoll_status_t parse1(compcoll_config_t *cfg, const char *name,
+                                const char *value)
+{
+    static char  buf[512];
+    char        *env[2] = {buf, NULL};
+
+    snprintf(buf, sizeof(buf), "%s=%s", name, value);
+    return parse(cfg, env);
+}
+
+typedef struct {
+    const char *name;
+    const char *bad[8];
+} bad_case_t;
+
+static const bad_case_t bad_cases[] = {
+    {"COMPCOLL_ENABLE", {"", "maybe", "2", "yess", " y", NULL}},
+    {"COMPCOLL_METHOD", {"", "scalecomm", "SGD", "dense,none", NULL}},
+    {"COMPCOLL_RATIO", {"", "0", "-5", "abc", "10x", "1.5", "2147483648",
+                        "99999999999999999999"}},
+    {"COMPCOLL_MIN_COUNT", {"", "0", "-1", "1e3", "12 ", "4294967296", NULL}},
+    {"COMPCOLL_SELECT", {"", "topk", "exactly", NULL}},
+    {"COMPCOLL_BETA", {"", "0", "-0.5", "1.01", "nan", "inf", "0.5x", "abc"}},
+    {"COMPCOLL_WARMUP", {"", "-1", "ten", "3.5", "4294967296", NULL}},
+    {"COMPCOLL_WIRE_TYPE", {"", "fp8", "float16", "int8", NULL}},
+    {"COMPCOLL_TRANSPORT", {"", "tcp", "nccl", NULL}},
+    {"COMPCOLL_KEY", {"", "name", "addr", NULL}},
+    {"COMPCOLL_MAX_MEMORY", {"", "-1", "4x", "g", "1.5g", "4 g",
+                             "99999999999999999999t", NULL}},
+    {"COMPCOLL_HIERARCHICAL", {"", "maybe", "2", NULL}},
+    {"COMPCOLL_STATS", {"", "2", "yes", "out.txt", ".json", NULL}},
+    {"COMPCOLL_LOG_LEVEL", {"", "verbose", "5", "warning", NULL}},
+};
+
+static void test_defaults(void)
+{
+    compcoll_config_t cfg;
+    char             *env[] = {NULL};
+
+    ok(parse(&cfg, env) == COMPCOLL_OK && reported[0] == '\0',
+       "empty environment parses");
+    ok(cfg.enable == 1 && cfg.method == COMPCOLL_METHOD_SCALECOM &&
+           cfg.ratio == 100 && cfg.min_count == 8192 &&
+           cfg.select == COMPCOLL_SELECT_EXACT && cfg.beta == 1.0 &&
+           cfg.warmup == 0 && cfg.wire == COMPCOLL_WIRE_FP32 &&
+           cfg.transport == COMPCOLL_TRANSPORT_UCX &&
+           cfg.key == COMPCOLL_KEY_ADDRESS &&
+           cfg.max_memory == (size_t)8 << 30 &&
+           cfg.hierarchical == COMPCOLL_HIER_AUTO &&
+           cfg.stats == COMPCOLL_STATS_OFF &&
+           cfg.log_level == COMPCOLL_LOG_WARN,
+       "defaults are the documented ones");
+}
+
+static void test_bad_values(void)
+{
+    compcoll_config_t cfg;
+    size_t            i, j;
+
+    for (i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+        for (j = 0; j < 8 && bad_cases[i].bad[j] != NULL; j++) {
+            char              want[256];
+            compcoll_status_t st;
+
+            st = parse1(&cfg, bad_cases[i].name, bad_cases[i].bad[j]);
+            snprintf(want, sizeof(want), "%s='%s'", bad_cases[i].name,
+                     bad_cases[i].bad[j]);
+            ok(st == COMPCOLL_ERR_INVALID_PARAM &&
+                   strstr(reported, want) != NULL &&
+                   strstr(reported, "expected") != NULL,
+               "%s rejected with a message naming it", want);
+        }
+    }
+}
+
+static void test_not_available(void)
+{
+    compcoll_config_t cfg;
+    const char *const cases[][2] = {{"COMPCOLL_METHOD", "adacomp"},
+                                    {"COMPCOLL_METHOD", "topk"},
+                                    {"COMPCOLL_HIERARCHICAL", "y"}};
+    size_t            i;
+
+    for (i = 0; i < 3; i++) {
+        compcoll_status_t st = parse1(&cfg, cases[i][0], cases[i][1]);
+
+        ok(st == COMPCOLL_ERR_INVALID_PARAM &&
+               strstr(reported, cases[i][0]) != NULL &&
+               strstr(reported, "not available yet") != NULL,
+           "%s=%s refused as not available yet", cases[i][0], cases[i][1]);
+    }
+}
+
+static void test_good_values(void)
+{
+    compcoll_config_t cfg;
+
+    ok(parse1(&cfg, "COMPCOLL_RATIO", "1") == COMPCOLL_OK && cfg.ratio == 1,
+       "RATIO=1");
+    ok(parse1(&cfg, "COMPCOLL_RATIO", "2147483647") == COMPCOLL_OK &&
+           cfg.ratio == 2147483647u,
+       "RATIO=INT_MAX");
+    ok(parse1(&cfg, "COMPCOLL_BETA", "0.25") == COMPCOLL_OK &&
+           cfg.beta == 0.25,
+       "BETA=0.25");
+    ok(parse1(&cfg, "COMPCOLL_BETA", "1e-3") == COMPCOLL_OK &&
+           cfg.beta == 1e-3,
+       "BETA=1e-3");
+    ok(parse1(&cfg, "COMPCOLL_MAX_MEMORY", "4g") == COMPCOLL_OK &&
+           cfg.max_memory == (size_t)4 << 30,
+       "MAX_MEMORY=4g");
+    ok(parse1(&cfg, "COMPCOLL_MAX_MEMORY", "512MB") == COMPCOLL_OK &&
+           cfg.max_memory == (size_t)512 << 20,
+       "MAX_MEMORY=512MB");
+    ok(parse1(&cfg, "COMPCOLL_MAX_MEMORY", "12345") == COMPCOLL_OK &&
+           cfg.max_memory == 12345,
+       "MAX_MEMORY in bytes");
+    ok(parse1(&cfg, "COMPCOLL_MAX_MEMORY", "0") == COMPCOLL_OK &&
+           cfg.max_memory == 0,
+       "MAX_MEMORY=0 (no cap)");
+    ok(parse1(&cfg, "COMPCOLL_ENABLE", "No") == COMPCOLL_OK &&
+           cfg.enable == 0,
+       "ENABLE=No");
+    ok(parse1(&cfg, "COMPCOLL_METHOD", "DENSE") == COMPCOLL_OK &&
+           cfg.method == COMPCOLL_METHOD_DENSE,
+       "METHOD is case-insensitive");
+    ok(parse1(&cfg, "COMPCOLL_STATS", "/tmp/x/stats.json") == COMPCOLL_OK &&
+           cfg.stats == COMPCOLL_STATS_JSON &&
+           strcmp(cfg.stats_path, "/tmp/x/stats.json") == 0,
+       "STATS=path.json");
+    ok(parse1(&cfg, "COMPCOLL_STATS", "1") == COMPCOLL_OK &&
+           cfg.stats == COMPCOLL_STATS_SUMMARY,
+       "STATS=1");
+    ok(parse1(&cfg, "COMPCOLL_WIRE_TYPE", "bf16") == COMPCOLL_OK &&
+           cfg.wire == COMPCOLL_WIRE_BF16,
+       "WIRE_TYPE=bf16");
+    ok(parse1(&cfg, "COMPCOLL_WARMUP", "0") == COMPCOLL_OK && cfg.warmup == 0,
+       "WARMUP=0");
+}
+
+static void test_many_errors(void)
+{
+    compcoll_config_t cfg;
+    char              a[] = "COMPCOLL_RATIO=zero", b[] = "COMPCOLL_BETA=2",
+                      c[] = "COMPCOLL_SELECT=chunk";
+    char             *env[] = {a, b, c, NULL};
+
+    ok(parse(&cfg, env) == COMPCOLL_ERR_INVALID_PARAM &&
+           strstr(reported, "COMPCOLL_RATIO") != NULL &&
+           strstr(reported, "COMPCOLL_BETA") != NULL &&
+           cfg.select == COMPCOLL_SELECT_CHUNK && cfg.ratio == 100,
+       "every bad variable is reported; good ones still apply");
+}
+
+static void test_unknown(void)
+{
+    compcoll_config_t cfg;
+    char              a[] = "COMPCOLL_RATOI=10", b[] = "COMPCOLL_UCX_TLS=tcp",
+                      c[] = "COMPCOLL_QWERTYUIOPASDF=1", d[] = "COMPCOL_X=1";
+    char             *env[] = {a, b, c, d, NULL};
+
+    ok(parse(&cfg, env) == COMPCOLL_OK, "unknown names do not fail");
+    ok(strstr(warned, "COMPCOLL_RATOI") != NULL &&
+           strstr(warned, "did you mean COMPCOLL_RATIO?") != NULL,
+       "a typo gets the closest name");
+    ok(strstr(warned, "COMPCOLL_UCX_TLS") == NULL,
+       "COMPCOLL_UCX_* is left to UCX");
+    ok(strstr(warned, "COMPCOLL_QWERTYUIOPASDF") != NULL &&
+           strstr(warned, "compcoll-info -c") != NULL,
+       "a name like no other points to compcoll-info -c");
+    ok(strstr(warned, "COMPCOL_X") == NULL, "other prefixes are not ours");
+    ok(compcoll_cfg_closest("COMPCOLL_WIRETYPE") != NULL &&
+           strcmp(compcoll_cfg_closest("COMPCOLL_WIRETYPE"),
+                  "COMPCOLL_WIRE_TYPE") == 0,
+       "closest(WIRETYPE) is WIRE_TYPE");
+    ok(compcoll_cfg_closest("COMPCOLL_min_count") != NULL &&
+           strcmp(compcoll_cfg_closest("COMPCOLL_min_count"),
+                  "COMPCOLL_MIN_COUNT") == 0,
+       "closest ignores case");
+}
+
+static void test_man(void)
+{
+    char   *text = NULL;
+    size_t  len  = 0, i, rows = 0;
+    FILE   *f    = open_memstream(&text, &len);
+    int     all  = 1;
+    char   *p;
+
+    compcoll_cfg_print_man(f);
+    fclose(f);
+    for (p = text; (p = strstr(p, ".TP\n.B ")) != NULL; p++) {
+        rows++;
+    }
+    for (i = 0; i < compcoll_cfg_table_size; i++) {
+        char want[128];
+
+        snprintf(want, sizeof(want), ".B %s\n", compcoll_cfg_table[i].name);
+        all &= strstr(text, want) != NULL;
+    }
+    ok(rows == compcoll_cfg_table_size && all,
+       "man rows: one per variable (%zu)", rows);
+    free(text);
+}
+
+int main(void)
+{
+    size_t nbad = 0, i, j;
+
+    for (i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+        for (j = 0; j < 8 && bad_cases[i].bad[j] != NULL; j++) {
+            nbad++;
+        }
+    }
+    for (i = 0; i < compcoll_cfg_table_size; i++) {
+        int found = 0;
+
+        for (j = 0; j < sizeof(bad_cases) / sizeof(bad_cases[0]); j++) {
+            found |= strcmp(bad_cases[j].name, compcoll_cfg_table[i].name) == 0;
+        }
+        ok(found, "bad values are tried for %s", compcoll_cfg_table[i].name);
+    }
+    test_defaults();
+    test_bad_values();
+    test_not_available();
+    test_good_values();
+    test_many_errors();
+    test_unknown();
+    test_man();
+    diag("%zu bad values tried", nbad);
+    return tap_done();
+}

@@ -1,0 +1,230 @@
+/*
+ * Index selection against brute force on random data: exact and sample
+ * against a full sort by (|a| descending, index ascending); chunk against a
+ * plain per-chunk scan.  Data sets include heavy ties, infinities and NaNs,
+ * with and without a memory term.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../tap/tap.h"
+#include "compcoll_kernels.h"
+
+static uint64_t rng = 88172645463325252ull;
+
+static double urand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (double)(rng >> 11) * 0x1p-53;
+}
+
+typedef struct {
+    uint32_t key;
+    uint32_t idx;
+} pair_t;
+
+static uint32_t key_of(float a)
+{
+    uint32_t u;
+
+    memcpy(&u, &a, sizeof(u));
+    return u & 0x7fffffffu;
+}
+
+static int by_key_desc(const void *x, const void *y)
+{
+    const pair_t *a = x, *b = y;
+
+    if (a->key != b->key) {
+        return a->key > b->key ? -1 : 1;
+    }
+    return a->idx < b->idx ? -1 : 1;
+}
+
+static int by_u32(const void *x, const void *y)
+{
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+
+    return (a > b) - (a < b);
+}
+
+static void brute_topk(const float *m, const float *g, size_t n, size_t k,
+                       uint32_t *out)
+{
+    pair_t *p = malloc(n * sizeof(*p));
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        p[i].key = key_of(m ? m[i] + g[i] : g[i]);
+        p[i].idx = (uint32_t)i;
+    }
+    qsort(p, n, sizeof(*p), by_key_desc);
+    for (i = 0; i < k; i++) {
+        out[i] = p[i].idx;
+    }
+    qsort(out, k, sizeof(*out), by_u32);
+    free(p);
+}
+
+static void brute_chunk(const float *m, const float *g, size_t n, size_t k,
+                        uint32_t *out)
+{
+    size_t j, i;
+
+    for (j = 0; j < k; j++) {
+        size_t lo = j * n / k, hi = (j + 1) * n / k, best = lo;
+
+        for (i = lo; i < hi; i++) {
+            if (key_of(m ? m[i] + g[i] : g[i]) >
+                key_of(m ? m[best] + g[best] : g[best])) {
+                best = i;
+            }
+        }
+        out[j] = (uint32_t)best;
+    }
+}
+
+enum { DIST_UNIFORM, DIST_HEAVY, DIST_TIES, DIST_SPECIAL, DIST_EQUAL, NDIST };
+static const char *const dist_name[] = {"uniform", "heavy-tailed", "ties",
+                                        "inf/nan", "all-equal"};
+
+static void fill(float *x, size_t n, int dist)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        double u = urand() * 2.0 - 1.0;
+
+        switch (dist) {
+        case DIST_UNIFORM:
+            x[i] = (float)u;
+            break;
+        case DIST_HEAVY:
+            x[i] = (float)(u * u * u * exp(8.0 * urand()));
+            break;
+        case DIST_TIES:
+            x[i] = (float)(floor(u * 8.0) / 8.0); /* 16 values */
+            break;
+        case DIST_SPECIAL:
+            x[i] = (float)u;
+            if (urand() < 0.001) {
+                x[i] = (urand() < 0.5) ? INFINITY : -INFINITY;
+            } else if (urand() < 0.001) {
+                x[i] = NAN;
+            }
+            break;
+        case DIST_EQUAL:
+            x[i] = (urand() < 0.5) ? 0.75f : -0.75f;
+            break;
+        }
+    }
+}
+
+static int same(const uint32_t *a, const uint32_t *b, size_t k, size_t *at)
+{
+    size_t i;
+
+    for (i = 0; i < k; i++) {
+        if (a[i] != b[i]) {
+            *at = i;
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int main(void)
+{
+    static const size_t sizes[] = {1, 2, 7, 100, 1000, 4097, 70001, 300000};
+    compcoll_select_scratch_t s;
+    size_t                    si, ki, at = 0;
+    int                       d, withm;
+
+    memset(&s, 0, sizeof(s));
+    for (si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
+        size_t    n = sizes[si];
+        size_t    ks[4] = {1, (n + 99) / 100, (n + 6) / 7, n};
+        float    *g = malloc(n * sizeof(float)), *m = malloc(n * sizeof(float));
+        uint32_t *want = malloc(n * sizeof(uint32_t));
+        uint32_t *got  = malloc(n * sizeof(uint32_t));
+
+        for (d = 0; d < NDIST; d++) {
+            for (withm = 0; withm < 2; withm++) {
+                int ok_exact = 1, ok_sample = 1, ok_chunk = 1;
+                char why[160] = "";
+
+                fill(g, n, d);
+                fill(m, n, d == DIST_EQUAL ? DIST_UNIFORM : d);
+                if (d == DIST_EQUAL) {
+                    memset(m, 0, n * sizeof(float)); /* keep the ties */
+                }
+                for (ki = 0; ki < 4; ki++) {
+                    size_t       k  = ks[ki];
+                    const float *mm = withm ? m : NULL;
+
+                    brute_topk(mm, g, n, k, want);
+                    if (compcoll_host_select(COMPCOLL_SELECT_EXACT, mm, g, n,
+                                             k, got, &s) != COMPCOLL_OK ||
+                        !same(got, want, k, &at)) {
+                        ok_exact = 0;
+                        snprintf(why, sizeof(why), "exact k=%zu at %zu", k, at);
+                    }
+                    if (compcoll_host_select(COMPCOLL_SELECT_SAMPLE, mm, g, n,
+                                             k, got, &s) != COMPCOLL_OK ||
+                        !same(got, want, k, &at)) {
+                        ok_sample = 0;
+                        snprintf(why, sizeof(why), "sample k=%zu at %zu", k,
+                                 at);
+                    }
+                    brute_chunk(mm, g, n, k, want);
+                    if (compcoll_host_select(COMPCOLL_SELECT_CHUNK, mm, g, n,
+                                             k, got, &s) != COMPCOLL_OK ||
+                        !same(got, want, k, &at)) {
+                        ok_chunk = 0;
+                        snprintf(why, sizeof(why), "chunk k=%zu at %zu", k, at);
+                    }
+                }
+                ok(ok_exact && ok_sample && ok_chunk,
+                   "n=%zu %s%s: exact, sample and chunk match brute force%s%s",
+                   n, dist_name[d], withm ? " with memory" : "",
+                   why[0] ? ": " : "", why);
+            }
+        }
+        free(g);
+        free(m);
+        free(want);
+        free(got);
+    }
+
+    {
+        /* Equal magnitudes overflow the sample's candidate bound: it must
+         * fall back to exact and still be right. */
+        size_t    n = 200000, k = 2000;
+        float    *g = malloc(n * sizeof(float));
+        uint32_t *want = malloc(k * sizeof(uint32_t)), *got = malloc(k * 4);
+        uint64_t  before = s.sample_fallbacks;
+
+        fill(g, n, DIST_EQUAL);
+        brute_topk(NULL, g, n, k, want);
+        ok(compcoll_host_select(COMPCOLL_SELECT_SAMPLE, NULL, g, n, k, got,
+                                &s) == COMPCOLL_OK &&
+               same(got, want, k, &at) && s.sample_fallbacks == before + 1,
+           "sample falls back to exact when candidates overflow");
+        ok(compcoll_host_select(COMPCOLL_SELECT_EXACT, NULL, g, n, 0, got,
+                                &s) == COMPCOLL_ERR_INVALID_PARAM &&
+               compcoll_host_select(COMPCOLL_SELECT_EXACT, NULL, g, 10, 11,
+                                    got, &s) == COMPCOLL_ERR_INVALID_PARAM,
+           "k = 0 and k > n are refused");
+        free(g);
+        free(want);
+        free(got);
+    }
+    compcoll_buf_release(&s.cand);
+    compcoll_buf_release(&s.above);
+    compcoll_buf_release(&s.keys);
+    return tap_done();
+}

@@ -1,0 +1,297 @@
+/*
+ * ucx_transport: the collectives, over UCP tagged messages.
+ *
+ * bcast is a binomial tree; allreduce is a ring reduce-scatter followed by a
+ * ring allgather, so each rank sends about 2*count values whatever p is.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "compcoll_ucx.h"
+
+#include <string.h>
+
+/* A binomial tree node has at most one child per bit of the rank. */
+#define COMPCOLL_UCX_MAX_CHILDREN (COMPCOLL_UCX_TAG_RANK_BITS + 1)
+
+static uint64_t compcoll_ucx_tag(const compcoll_ucx_comm_t *ucomm,
+                                 uint32_t seq, int src)
+{
+    uint64_t seq_bits = seq & ((UINT32_C(1) << COMPCOLL_UCX_TAG_SEQ_BITS) - 1);
+
+    return ucomm->tag_id | (seq_bits << COMPCOLL_UCX_TAG_SEQ_SHIFT) |
+           (uint64_t)src;
+}
+
+/* Every call takes a sequence number, even one that moves no data, so that
+ * the members' counters never drift apart. */
+static compcoll_status_t compcoll_ucx_begin(compcoll_ucx_comm_t *ucomm,
+                                            const char *what, uint32_t *seq)
+{
+    *seq = ucomm->seq++;
+    if (!compcoll_ucx_ctx.ready || (ucomm->epoch != compcoll_ucx_ctx.epoch)) {
+        compcoll_error("UCX: %s on a communicator whose UCX context was "
+                       "finalized", what);
+        return COMPCOLL_ERR_UNAVAILABLE;
+    }
+    return COMPCOLL_OK;
+}
+
+static compcoll_status_t compcoll_ucx_post_send(compcoll_ucx_comm_t *ucomm,
+                                                compcoll_ucx_op_t *op, int peer,
+                                                const void *buf, size_t bytes,
+                                                uint64_t tag, const char *what)
+{
+    ucp_request_param_t param;
+    void               *req;
+
+    param.op_attr_mask = 0; /* contiguous bytes, no callback */
+    req = ucp_tag_send_nbx(ucomm->eps[peer], buf, bytes, tag, &param);
+    if (UCS_PTR_IS_ERR(req)) {
+        compcoll_error("UCX: %s: ucp_tag_send_nbx to rank %d failed: %s", what,
+                       peer, ucs_status_string(UCS_PTR_STATUS(req)));
+        return COMPCOLL_ERR_TRANSPORT;
+    }
+    op->req      = req;
+    op->is_recv  = 0;
+    op->expected = bytes;
+    op->peer     = peer;
+    ucomm->super.bytes_sent += bytes;
+    return COMPCOLL_OK;
+}
+
+static compcoll_status_t compcoll_ucx_post_recv(compcoll_ucx_op_t *op, int peer,
+                                                void *buf, size_t bytes,
+                                                uint64_t tag, const char *what)
+{
+    ucp_request_param_t param;
+    ucp_tag_recv_info_t info;
+    void               *req;
+
+    /* recv_info fills info only when the receive completes at once. */
+    param.op_attr_mask       = UCP_OP_ATTR_FIELD_RECV_INFO;
+    param.recv_info.tag_info = &info;
+    req = ucp_tag_recv_nbx(compcoll_ucx_ctx.worker, buf, bytes, tag,
+                           COMPCOLL_UCX_TAG_MASK_ALL, &param);
+    if (UCS_PTR_IS_ERR(req)) {
+        compcoll_error("UCX: %s: ucp_tag_recv_nbx from rank %d failed: %s",
+                       what, peer, ucs_status_string(UCS_PTR_STATUS(req)));
+        return COMPCOLL_ERR_TRANSPORT;
+    }
+    op->req      = req;
+    op->is_recv  = 1;
+    op->expected = bytes;
+    op->peer     = peer;
+    if ((req == NULL) && (info.length != bytes)) {
+        compcoll_error("UCX: %s: rank %d sent %zu bytes, expected %zu "
+                       "(ranks disagree on the call's size)", what, peer,
+                       info.length, bytes);
+        return COMPCOLL_ERR_PROTOCOL;
+    }
+    return COMPCOLL_OK;
+}
+
+/* Wait for a step's ops; after a failed post, release the others first. */
+static compcoll_status_t compcoll_ucx_finish(compcoll_ucx_op_t *ops, int nops,
+                                             compcoll_status_t status,
+                                             const char *what)
+{
+    if (status != COMPCOLL_OK) {
+        compcoll_ucx_abandon(ops, nops);
+        return status;
+    }
+    return compcoll_ucx_wait(ops, nops, what);
+}
+
+/* ------------------------------------------------------------------ bcast */
+
+compcoll_status_t compcoll_ucx_bcast(compcoll_tcomm_t *tcomm, void *buf,
+                                     size_t bytes, int root)
+{
+    compcoll_ucx_comm_t *ucomm = (compcoll_ucx_comm_t *)tcomm;
+    compcoll_ucx_op_t    ops[COMPCOLL_UCX_MAX_CHILDREN];
+    compcoll_status_t    status;
+    int                  p = tcomm->size, r = tcomm->rank;
+    int                  vr, mask, nops = 0;
+    uint32_t             seq;
+
+    status = compcoll_ucx_begin(ucomm, "bcast", &seq);
+    if ((status != COMPCOLL_OK) || (bytes == 0) || (p == 1)) {
+        return status;
+    }
+    if ((root < 0) || (root >= p)) {
+        compcoll_error("UCX: bcast root %d outside a communicator of %d ranks",
+                       root, p);
+        return COMPCOLL_ERR_INVALID_PARAM;
+    }
+
+    /* Ranks relative to the root; the parent is vr with its lowest set bit
+     * cleared, the children vr + each smaller power of two. */
+    vr = (r - root + p) % p;
+    for (mask = 1; mask < p; mask <<= 1) {
+        if (vr & mask) {
+            int parent = (vr - mask + root) % p;
+
+            memset(ops, 0, sizeof(ops[0]));
+            status = compcoll_ucx_post_recv(&ops[0], parent, buf, bytes,
+                                            compcoll_ucx_tag(ucomm, seq, parent),
+                                            "bcast");
+            status = compcoll_ucx_finish(ops, 1, status, "bcast");
+            if (status != COMPCOLL_OK) {
+                return status;
+            }
+            break;
+        }
+    }
+
+    memset(ops, 0, sizeof(ops));
+    for (mask >>= 1; (mask > 0) && (status == COMPCOLL_OK); mask >>= 1) {
+        if (vr + mask < p) {
+            status = compcoll_ucx_post_send(ucomm, &ops[nops++],
+                                            (vr + mask + root) % p, buf, bytes,
+                                            compcoll_ucx_tag(ucomm, seq, r),
+                                            "bcast");
+        }
+    }
+    return compcoll_ucx_finish(ops, nops, status, "bcast");
+}
+
+/* -------------------------------------------------------------- allreduce */
+
+static void compcoll_ucx_segment(size_t count, int p, int i, size_t *off,
+                                 size_t *len)
+{
+    size_t lo = (size_t)i * count / (size_t)p;
+    size_t hi = (size_t)(i + 1) * count / (size_t)p;
+
+    *off = lo;
+    *len = hi - lo;
+}
+
+/* One ring step: receive segment rseg from the left into rptr while sending
+ * segment sseg to the right from sptr.  Empty segments move nothing; both
+ * neighbours compute the same sizes, so they skip the same messages.  For a
+ * 16-bit wire the outgoing segment is encoded into sptr between posting the
+ * receive and the send, so the peer's data may already be landing. */
+static compcoll_status_t compcoll_ucx_ring_step(compcoll_ucx_comm_t *ucomm,
+                                                uint32_t seq, void *rptr,
+                                                size_t rbytes, void *sptr,
+                                                size_t sbytes,
+                                                const float *encode_src,
+                                                compcoll_wire_t wire,
+                                                const char *what)
+{
+    int               p     = ucomm->super.size, r = ucomm->super.rank;
+    int               left  = (r + p - 1) % p, right = (r + 1) % p;
+    compcoll_ucx_op_t ops[2];
+    compcoll_status_t status = COMPCOLL_OK;
+
+    memset(ops, 0, sizeof(ops));
+    if (rbytes != 0) {
+        status = compcoll_ucx_post_recv(&ops[0], left, rptr, rbytes,
+                                        compcoll_ucx_tag(ucomm, seq, left),
+                                        what);
+    }
+    if ((status == COMPCOLL_OK) && (sbytes != 0)) {
+        if (encode_src != NULL) {
+            compcoll_wire_encode(wire, sptr, encode_src,
+                                 sbytes / compcoll_wire_size(wire));
+        }
+        status = compcoll_ucx_post_send(ucomm, &ops[1], right, sptr, sbytes,
+                                        compcoll_ucx_tag(ucomm, seq, r), what);
+    }
+    return compcoll_ucx_finish(ops, 2, status, what);
+}
+
+compcoll_status_t compcoll_ucx_allreduce(compcoll_tcomm_t *tcomm, float *buf,
+                                         size_t count, compcoll_wire_t wire)
+{
+    compcoll_ucx_comm_t *ucomm = (compcoll_ucx_comm_t *)tcomm;
+    int                  p     = tcomm->size, r = tcomm->rank;
+    int                  fp32  = (wire == COMPCOLL_WIRE_FP32);
+    size_t               wsize = compcoll_wire_size(wire);
+    size_t               soff, slen, roff, rlen, need;
+    compcoll_status_t    status;
+    unsigned char       *wbuf;
+    uint32_t             seq;
+    int                  s;
+
+    status = compcoll_ucx_begin(ucomm, "allreduce", &seq);
+    if ((status != COMPCOLL_OK) || (count == 0)) {
+        return status;
+    }
+
+    /* fp32 needs room for one incoming segment (sends and allgather
+     * receives use buf itself); a 16-bit wire keeps the whole vector encoded,
+     * each segment at its own offset, so that the allgather forwards the
+     * owner's encoding untouched. */
+    if (p == 1) {
+        need = fp32 ? 0 : count * wsize;
+    } else {
+        need = fp32 ? ((count + (size_t)p - 1) / (size_t)p) * sizeof(float)
+                    : count * wsize;
+    }
+    status = compcoll_ucx_comm_scratch(ucomm, need);
+    if (status != COMPCOLL_OK) {
+        return status;
+    }
+    wbuf = ucomm->scratch;
+
+    if (p == 1) {
+        /* Round through the wire type as p > 1 would, so that results do not
+         * depend on the job's size. */
+        if (!fp32) {
+            compcoll_wire_encode(wire, wbuf, buf, count);
+            compcoll_wire_decode(wire, buf, wbuf, count);
+        }
+        return COMPCOLL_OK;
+    }
+
+    /* Reduce-scatter: at step s this rank passes on its partial of segment
+     * r-s and adds the left neighbour's partial of segment r-s-1; after p-1
+     * steps it holds the full sum of segment r+1. */
+    for (s = 0; s < p - 1; s++) {
+        void *rptr, *sptr;
+
+        compcoll_ucx_segment(count, p, (r - s + p) % p, &soff, &slen);
+        compcoll_ucx_segment(count, p, (r - s - 1 + 2 * p) % p, &roff, &rlen);
+        rptr = fp32 ? (void *)wbuf : (void *)(wbuf + roff * wsize);
+        sptr = fp32 ? (void *)(buf + soff) : (void *)(wbuf + soff * wsize);
+        status = compcoll_ucx_ring_step(ucomm, seq, rptr, rlen * wsize, sptr,
+                                        slen * wsize,
+                                        fp32 ? NULL : buf + soff, wire,
+                                        "allreduce");
+        if (status != COMPCOLL_OK) {
+            return status;
+        }
+        compcoll_wire_decode_add(wire, buf + roff, rptr, rlen);
+    }
+
+    /* The owner keeps decode(encode(sum)), exactly what every other rank
+     * will decode, so all ranks end with the same bits. */
+    if (!fp32) {
+        compcoll_ucx_segment(count, p, (r + 1) % p, &soff, &slen);
+        compcoll_wire_encode(wire, wbuf + soff * wsize, buf + soff, slen);
+        compcoll_wire_decode(wire, buf + soff, wbuf + soff * wsize, slen);
+    }
+
+    /* Allgather: at step s pass on segment r+1-s, receive segment r-s. */
+    for (s = 0; s < p - 1; s++) {
+        void *rptr, *sptr;
+
+        compcoll_ucx_segment(count, p, (r + 1 - s + p) % p, &soff, &slen);
+        compcoll_ucx_segment(count, p, (r - s + p) % p, &roff, &rlen);
+        rptr = fp32 ? (void *)(buf + roff) : (void *)(wbuf + roff * wsize);
+        sptr = fp32 ? (void *)(buf + soff) : (void *)(wbuf + soff * wsize);
+        status = compcoll_ucx_ring_step(ucomm, seq, rptr, rlen * wsize, sptr,
+                                        slen * wsize, NULL, wire, "allreduce");
+        if (status != COMPCOLL_OK) {
+            return status;
+        }
+        if (!fp32) {
+            compcoll_wire_decode(wire, buf + roff, rptr, rlen);
+        }
+    }
+    return COMPCOLL_OK;
+}

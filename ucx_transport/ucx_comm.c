@@ -1,0 +1,206 @@
+/*
+ * ucx_transport: per-communicator set-up and tear-down.
+ *
+ * comm_create is the only place this transport talks MPI: it swaps worker
+ * addresses and agrees on an id over the user's communicator with PMPI
+ * collectives.  Every branch below keeps every rank in the same sequence of
+ * collectives, whatever failed locally, so that no rank is left waiting.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "compcoll_ucx.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Each rank's contribution to the address exchange: this flag byte, then its
+ * worker address when the flag is COMPCOLL_UCX_BLOB_OK. */
+#define COMPCOLL_UCX_BLOB_NONE 0
+#define COMPCOLL_UCX_BLOB_OK   1
+
+compcoll_status_t compcoll_ucx_comm_create(MPI_Comm comm,
+                                           compcoll_tcomm_t **tcomm_p)
+{
+    compcoll_ucx_context_t *ctx     = &compcoll_ucx_ctx;
+    compcoll_status_t       status  = COMPCOLL_OK;
+    compcoll_ucx_comm_t    *ucomm   = NULL;
+    unsigned char           no_blob = COMPCOLL_UCX_BLOB_NONE;
+    unsigned char          *mine    = &no_blob;
+    unsigned char          *all     = NULL;
+    int                    *lens    = NULL, *displs;
+    int                     my_len  = 1, total = 0;
+    int                     rank, size, i, ok, all_ok;
+    uint64_t                agree[2], agreed[2];
+
+    *tcomm_p = NULL;
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Comm_rank(comm, &rank), status, out);
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Comm_size(comm, &size), status, out);
+
+    /* Without these this rank cannot even take part in the exchange. */
+    lens = malloc(2 * (size_t)size * sizeof(*lens));
+    if (lens == NULL) {
+        compcoll_error("UCX: cannot allocate the address exchange for %d "
+                       "ranks", size);
+        return COMPCOLL_ERR_NO_MEMORY;
+    }
+    displs = lens + size;
+
+    ok = ctx->ready;
+    if (ok && (size > COMPCOLL_UCX_MAX_RANKS)) {
+        compcoll_warn("UCX: a communicator of %d ranks exceeds the %d that "
+                      "the tag layout can name", size, COMPCOLL_UCX_MAX_RANKS);
+        ok = 0;
+    }
+    if (ok && (ctx->address_len < (size_t)INT_MAX)) {
+        mine = malloc(1 + ctx->address_len);
+        if (mine != NULL) {
+            mine[0] = COMPCOLL_UCX_BLOB_OK;
+            memcpy(mine + 1, ctx->address, ctx->address_len);
+            my_len = 1 + (int)ctx->address_len;
+        } else {
+            mine = &no_blob;
+            ok   = 0;
+        }
+    } else {
+        ok = 0;
+    }
+
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Allgather(&my_len, 1, MPI_INT, lens, 1,
+                                           MPI_INT, comm),
+                            status, out);
+
+    /* Any rank that cannot hold the exchange makes everyone stop before the
+     * Allgatherv, agreed in the same reduction that picks the id. */
+    agree[1] = 0;
+    for (i = 0; i < size; i++) {
+        displs[i] = total;
+        if ((lens[i] < 1) || (lens[i] > INT_MAX - total)) {
+            agree[1] = 1;
+            break;
+        }
+        total += lens[i];
+    }
+    if (agree[1] == 0) {
+        all   = malloc((size_t)total);
+        ucomm = calloc(1, sizeof(*ucomm));
+        if ((all == NULL) || (ucomm == NULL) ||
+            ((ucomm->eps = calloc((size_t)size, sizeof(ucp_ep_h))) == NULL)) {
+            compcoll_error("UCX: cannot allocate communicator state for %d "
+                           "ranks", size);
+            agree[1] = 1;
+        }
+    }
+
+    /* An id above every member's past ids cannot be in use by any
+     * communicator that shares a member with this one. */
+    agree[0] = ctx->next_comm_id;
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Allreduce(agree, agreed, 2, MPI_UINT64_T,
+                                           MPI_MAX, comm),
+                            status, out);
+    ctx->next_comm_id = agreed[0] + 1;
+    if (agreed[1] != 0) {
+        status = COMPCOLL_ERR_UNAVAILABLE;
+        goto out;
+    }
+
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Allgatherv(mine, my_len, MPI_BYTE, all, lens,
+                                            displs, MPI_BYTE, comm),
+                            status, out);
+
+    for (i = 0; ok && (i < size); i++) {
+        const unsigned char *blob = all + displs[i];
+
+        if (i == rank) {
+            continue;
+        }
+        if ((blob[0] != COMPCOLL_UCX_BLOB_OK) || (lens[i] < 2)) {
+            compcoll_info("UCX: rank %d of this communicator has no UCX "
+                          "transport", i);
+            ok = 0;
+        } else if (compcoll_ucx_ep_get(blob + 1, (size_t)lens[i] - 1,
+                                       &ucomm->eps[i]) != COMPCOLL_OK) {
+            ok = 0;
+        }
+    }
+
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN,
+                                           comm),
+                            status, out);
+    if (!all_ok) {
+        if (ctx->ready) {
+            compcoll_info("UCX: not usable on every rank of this "
+                          "communicator; it needs another transport");
+        }
+        status = COMPCOLL_ERR_UNAVAILABLE;
+        goto out;
+    }
+
+    ucomm->super.ops        = &compcoll_ucx_transport;
+    ucomm->super.rank       = rank;
+    ucomm->super.size       = size;
+    ucomm->super.bytes_sent = 0;
+    ucomm->id               = agreed[0];
+    ucomm->tag_id           = (agreed[0] &
+                               ((UINT64_C(1) << COMPCOLL_UCX_TAG_ID_BITS) - 1))
+                              << COMPCOLL_UCX_TAG_ID_SHIFT;
+    ucomm->seq              = 0;
+    ucomm->epoch            = ctx->epoch;
+    *tcomm_p                = &ucomm->super;
+    ucomm                   = NULL;
+    compcoll_debug("UCX: communicator id %llu over %d ranks",
+                   (unsigned long long)agreed[0], size);
+
+out:
+    if (ucomm != NULL) {
+        /* The endpoints stay cached for the next communicator. */
+        free(ucomm->eps);
+        free(ucomm);
+    }
+    free(all);
+    if (mine != &no_blob) {
+        free(mine);
+    }
+    free(lens);
+    return status;
+}
+
+/* No MPI here: this runs inside PMPI_Comm_free's attribute callbacks. */
+void compcoll_ucx_comm_destroy(compcoll_tcomm_t *tcomm)
+{
+    compcoll_ucx_comm_t *ucomm = (compcoll_ucx_comm_t *)tcomm;
+
+    if (ucomm == NULL) {
+        return;
+    }
+    free(ucomm->scratch);
+    free(ucomm->eps);
+    free(ucomm);
+}
+
+compcoll_status_t compcoll_ucx_comm_scratch(compcoll_ucx_comm_t *ucomm,
+                                            size_t bytes)
+{
+    void *p;
+
+    if (bytes <= ucomm->scratch_size) {
+        return COMPCOLL_OK;
+    }
+    /* The old contents are never needed, so no realloc copy. */
+    p = malloc(bytes);
+    if (p == NULL) {
+        compcoll_error("UCX: cannot allocate %zu bytes of scratch", bytes);
+        return COMPCOLL_ERR_NO_MEMORY;
+    }
+    free(ucomm->scratch);
+    ucomm->scratch      = p;
+    ucomm->scratch_size = bytes;
+    return COMPCOLL_OK;
+}
+
+uint64_t compcoll_ucx_comm_id(const compcoll_tcomm_t *tcomm)
+{
+    return ((const compcoll_ucx_comm_t *)tcomm)->id;
+}
