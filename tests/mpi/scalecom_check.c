@@ -1,0 +1,1000 @@
+/*
+ * tests/mpi/scalecom_check.c: ScaleCom all-reduce against an independent
+ * re-computation of the method (DESIGN.md section 2).
+ *
+ * A plain MPI program: it is not linked with libcompcoll and gets it
+ * through LD_PRELOAD.  It reads the COMPCOLL_* environment itself to know
+ * what the library was asked to do, calls MPI_Allreduce(MPI_FLOAT,
+ * MPI_SUM) on random gradients, and checks every element on every rank
+ * against an oracle that keeps every rank's error-feedback memory and the
+ * leader rotation of every communicator.  The oracle's traffic goes through
+ * PMPI_* only, so the library never sees it.
+ *
+ * Each rank reaches a verdict; the verdicts are combined with
+ * PMPI_Allreduce(MIN) and rank 0 prints the result and the first failure.
+ * Exit status: 0 when every check passed, 1 otherwise.
+ *
+ * Scenario options (combine freely):
+ *   --steps N        steps (default 10); one step = one call per tensor
+ *   --count N        elements of tensor A (default 1000)
+ *   --count2 N       elements of tensor B (default count * 3 / 2 + 7)
+ *   --interleave     tensors A and B alternate on each communicator
+ *   --inplace        MPI_IN_PLACE (the gradient lives in recvbuf)
+ *   --dup            also run on an MPI_Comm_dup of MPI_COMM_WORLD with the
+ *                    same buffers, interleaved with the world calls
+ *   --redup          with --dup: free the dup'ed communicator half-way and
+ *                    dup again; the new one starts from scratch
+ *   --split          also run on a PMPI_Comm_split of MPI_COMM_WORLD
+ *                    (even/odd world ranks, reversed order)
+ *   --fresh          a fresh malloc'ed buffer for every call (none freed
+ *                    before the end, so every address is new)
+ *   --small N        also make one call of N elements (below
+ *                    COMPCOLL_MIN_COUNT: passthrough, checked bit-exact)
+ *                    per step on MPI_COMM_WORLD
+ *   --ties           gradients are small multiples of 1/8, so that |a| ties
+ *                    are frequent and every float operation is exact
+ *   --seed N         seed of the gradients (default 1)
+ *   --quiet          no summary line on success
+ */
+#include <errno.h>
+#include <float.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <mpi.h>
+
+enum method { METHOD_SCALECOM, METHOD_DENSE, METHOD_PASSTHROUGH };
+enum select { SELECT_EXACT, SELECT_CHUNK, SELECT_SAMPLE };
+enum wire { WIRE_FP32, WIRE_FP16, WIRE_BF16 };
+enum key { KEY_ADDRESS, KEY_SEQUENCE };
+
+/* What the library was told, read back from the environment. */
+struct config {
+    enum method method;
+    enum select select;
+    enum wire   wire;
+    enum key    key;
+    long        ratio;
+    long        min_count;
+    long        warmup;
+    float       beta;
+};
+
+struct options {
+    int      steps;
+    int      count, count2;
+    int      interleave, inplace, dup, redup, split, fresh, ties, quiet;
+    int      small;
+    uint64_t seed;
+};
+
+/* One communicator as the oracle sees it. */
+struct comm_state {
+    MPI_Comm comm;
+    int      id;          /* ours: 0 world, 1 dup, 2 split */
+    int      generation;  /* bumped when the dup is freed and re-made */
+    int      size, rank;
+    long     handled;     /* s_c: library-handled calls so far */
+    int      first_count; /* KEY=sequence: cycle learning */
+    long     cycle_len;   /* 0 while still learning */
+};
+
+/* One rank's error-feedback memory for one tensor, as the oracle has it. */
+struct entry {
+    int      comm_id, generation, count;
+    uint64_t tag;  /* buffer address or sequence position */
+    int      rank; /* rank in the communicator whose memory this is */
+    int      slot; /* the tensor of this program that made it */
+    int      dead; /* dropped with its communicator */
+    long     calls;
+    float   *m;
+};
+
+/* One tensor of this program: a communicator, a count and its buffers. */
+struct slot {
+    const char *name;
+    int         comm_idx;
+    int         count;
+    int         small; /* passthrough-sized */
+    float      *sendbuf, *recvbuf;
+    int         owns_buffers;
+    /* conservation bookkeeping (beta = 1, fp32 wire) */
+    double     *acc_out, *acc_g, *acc_abs;
+    int         conservation_ok; /* every entry it used is its own */
+    long        handled_calls;
+};
+
+static int world_rank, world_size;
+static struct config cfg;
+static struct options opt;
+
+static struct entry *entries;
+static size_t        n_entries, cap_entries;
+
+static long calls_compressed, calls_dense, calls_passthrough;
+static int  n_fail;
+static char first_fail[2048];
+static double worst_rel; /* largest |got - want| / tol seen */
+
+/* ------------------------------------------------------------ reporting */
+
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void fail(const char *fmt, ...)
+{
+    char    msg[2048];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (n_fail == 0) {
+        snprintf(first_fail, sizeof(first_fail), "%s", msg);
+    }
+    if (n_fail < 8) {
+        fprintf(stderr, "# rank %d: %s\n", world_rank, msg);
+    }
+    n_fail++;
+}
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "# rank %d: scalecom_check: ", world_rank);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    PMPI_Abort(MPI_COMM_WORLD, 2);
+    exit(2);
+}
+
+static void *xmalloc(size_t bytes)
+{
+    void *p = malloc(bytes ? bytes : 1);
+
+    if (p == NULL) {
+        die("out of memory (%zu bytes)", bytes);
+    }
+    return p;
+}
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+
+    if (p == NULL) {
+        die("out of memory (%zu x %zu bytes)", n, size);
+    }
+    return p;
+}
+
+/* ---------------------------------------------------------- environment */
+
+/* The library validates the environment; here we only read it back. */
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+
+    return (v != NULL && *v != '\0') ? v : NULL;
+}
+
+static long env_long(const char *name, long dflt)
+{
+    const char *v = env(name);
+
+    return v ? strtol(v, NULL, 10) : dflt;
+}
+
+static int is_no(const char *v)
+{
+    static const char *const no[] = {"n", "no", "0", "off", "false"};
+    size_t i;
+
+    for (i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+        if (strcasecmp(v, no[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void read_config(void)
+{
+    const char *v;
+
+    cfg.method = METHOD_SCALECOM;
+    if ((v = env("COMPCOLL_METHOD")) != NULL) {
+        if (strcmp(v, "dense") == 0) {
+            cfg.method = METHOD_DENSE;
+        } else if (strcmp(v, "none") == 0) {
+            cfg.method = METHOD_PASSTHROUGH;
+        } else if (strcmp(v, "scalecom") != 0) {
+            die("COMPCOLL_METHOD=%s: this test knows scalecom, dense, none", v);
+        }
+    }
+    if ((v = env("COMPCOLL_ENABLE")) != NULL && is_no(v)) {
+        cfg.method = METHOD_PASSTHROUGH;
+    }
+    cfg.select = SELECT_EXACT;
+    if ((v = env("COMPCOLL_SELECT")) != NULL) {
+        cfg.select = strcmp(v, "chunk") == 0    ? SELECT_CHUNK
+                     : strcmp(v, "sample") == 0 ? SELECT_SAMPLE
+                                                : SELECT_EXACT;
+    }
+    cfg.wire = WIRE_FP32;
+    if ((v = env("COMPCOLL_WIRE_TYPE")) != NULL) {
+        cfg.wire = strcmp(v, "fp16") == 0   ? WIRE_FP16
+                   : strcmp(v, "bf16") == 0 ? WIRE_BF16
+                                            : WIRE_FP32;
+    }
+    cfg.key = KEY_ADDRESS;
+    if ((v = env("COMPCOLL_KEY")) != NULL && strcmp(v, "sequence") == 0) {
+        cfg.key = KEY_SEQUENCE;
+    }
+    cfg.ratio     = env_long("COMPCOLL_RATIO", 100);
+    cfg.min_count = env_long("COMPCOLL_MIN_COUNT", 8192);
+    cfg.warmup    = env_long("COMPCOLL_WARMUP", 0);
+    cfg.beta      = (v = env("COMPCOLL_BETA")) ? (float)strtod(v, NULL) : 1.0f;
+    if (cfg.ratio < 1 || cfg.min_count < 1 || cfg.warmup < 0 ||
+        !(cfg.beta > 0.0f && cfg.beta <= 1.0f)) {
+        die("COMPCOLL_* values out of range; the library should have "
+            "refused them at MPI_Init");
+    }
+}
+
+/* -------------------------------------------------------------- options */
+
+static long arg_long(int argc, char **argv, int *i, long lo, long hi)
+{
+    char *end;
+    long  v;
+
+    if (*i + 1 >= argc) {
+        die("%s needs a value", argv[*i]);
+    }
+    errno = 0;
+    v     = strtol(argv[*i + 1], &end, 10);
+    if (errno || *end || v < lo || v > hi) {
+        die("%s %s: expected an integer from %ld to %ld", argv[*i],
+            argv[*i + 1], lo, hi);
+    }
+    (*i)++;
+    return v;
+}
+
+static void parse_options(int argc, char **argv)
+{
+    int i;
+
+    opt.steps  = 10;
+    opt.count  = 1000;
+    opt.count2 = -1;
+    opt.seed   = 1;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+
+        if (strcmp(a, "--steps") == 0) {
+            opt.steps = (int)arg_long(argc, argv, &i, 1, 100000);
+        } else if (strcmp(a, "--count") == 0) {
+            opt.count = (int)arg_long(argc, argv, &i, 1, 1 << 28);
+        } else if (strcmp(a, "--count2") == 0) {
+            opt.count2 = (int)arg_long(argc, argv, &i, 1, 1 << 28);
+        } else if (strcmp(a, "--small") == 0) {
+            opt.small = (int)arg_long(argc, argv, &i, 1, 1 << 28);
+        } else if (strcmp(a, "--seed") == 0) {
+            opt.seed = (uint64_t)arg_long(argc, argv, &i, 0, LONG_MAX);
+        } else if (strcmp(a, "--interleave") == 0) {
+            opt.interleave = 1;
+        } else if (strcmp(a, "--inplace") == 0) {
+            opt.inplace = 1;
+        } else if (strcmp(a, "--dup") == 0) {
+            opt.dup = 1;
+        } else if (strcmp(a, "--redup") == 0) {
+            opt.dup = opt.redup = 1;
+        } else if (strcmp(a, "--split") == 0) {
+            opt.split = 1;
+        } else if (strcmp(a, "--fresh") == 0) {
+            opt.fresh = 1;
+        } else if (strcmp(a, "--ties") == 0) {
+            opt.ties = 1;
+        } else if (strcmp(a, "--quiet") == 0) {
+            opt.quiet = 1;
+        } else {
+            die("unknown option %s", a);
+        }
+    }
+    if (opt.count2 < 0) {
+        opt.count2 = opt.count * 3 / 2 + 7;
+    }
+    if (opt.interleave && opt.count2 == opt.count) {
+        die("--interleave needs --count2 different from --count");
+    }
+}
+
+/* ------------------------------------------------------------ gradients */
+
+static uint64_t splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/*
+ * Per (world rank, step, slot): uniform in [-1, 1] with one element in 64
+ * scaled by 16, never zero; or with --ties, +-j/8 for j in 1..8.
+ */
+static void make_gradient(float *g, int n, int step, int slot)
+{
+    uint64_t s = opt.seed * 0x2545f4914f6cdd1dull;
+    int      i;
+
+    s ^= (uint64_t)(world_rank + 1) * 0x9e3779b97f4a7c15ull;
+    s ^= (uint64_t)(step + 1) * 0xbf58476d1ce4e5b9ull;
+    s ^= (uint64_t)(slot + 1) * 0x94d049bb133111ebull;
+    splitmix64(&s);
+    for (i = 0; i < n; i++) {
+        uint64_t x = splitmix64(&s);
+
+        if (opt.ties) {
+            float v = (float)((x >> 61) + 1) / 8.0f;
+
+            g[i] = (x & 1) ? -v : v;
+        } else {
+            double v = 2.0 * (double)(x >> 11) * 0x1p-53 - 1.0;
+
+            if (fabs(v) < 1e-6) {
+                v = 0.75;
+            }
+            if ((x & 63) == 0) {
+                v *= 16.0;
+            }
+            g[i] = (float)v;
+        }
+    }
+}
+
+/* --------------------------------------------------------------- oracle */
+
+static uint32_t key_of(float a)
+{
+    uint32_t u;
+
+    memcpy(&u, &a, sizeof(u));
+    return u & 0x7fffffffu;
+}
+
+static const uint32_t *sort_keys;
+
+/* Larger key first; on equal keys the lower index first. */
+static int by_key_desc(const void *x, const void *y)
+{
+    int      i = *(const int *)x, j = *(const int *)y;
+    uint32_t ki = sort_keys[i], kj = sort_keys[j];
+
+    if (ki != kj) {
+        return ki > kj ? -1 : 1;
+    }
+    return (i > j) - (i < j);
+}
+
+/*
+ * The leader's selection from its |a|: marks in_set[i] for i in I.
+ * keys and order are scratch of n elements.
+ */
+static void select_indices(const float *a, int n, int k, enum select mode,
+                           unsigned char *in_set, uint32_t *keys, int *order)
+{
+    int i, j;
+
+    memset(in_set, 0, (size_t)n);
+    for (i = 0; i < n; i++) {
+        keys[i] = key_of(a[i]);
+    }
+    if (mode == SELECT_CHUNK) {
+        for (j = 0; j < k; j++) {
+            int lo   = (int)((int64_t)j * n / k);
+            int hi   = (int)((int64_t)(j + 1) * n / k);
+            int best = lo;
+
+            for (i = lo + 1; i < hi; i++) {
+                if (keys[i] > keys[best]) {
+                    best = i;
+                }
+            }
+            if (lo < hi) {
+                in_set[best] = 1;
+            }
+        }
+        return;
+    }
+    /* exact, and sample (whose result must equal the exact set) */
+    for (i = 0; i < n; i++) {
+        order[i] = i;
+    }
+    sort_keys = keys;
+    qsort(order, (size_t)n, sizeof(int), by_key_desc);
+    for (i = 0; i < k; i++) {
+        in_set[order[i]] = 1;
+    }
+}
+
+static struct entry *find_entry(const struct comm_state *cs, int count,
+                                uint64_t tag, int rank, int slot)
+{
+    struct entry *e;
+    size_t        i;
+
+    for (i = 0; i < n_entries; i++) {
+        e = &entries[i];
+        if (!e->dead && e->comm_id == cs->id &&
+            e->generation == cs->generation && e->count == count &&
+            e->tag == tag && e->rank == rank) {
+            return e;
+        }
+    }
+    if (n_entries == cap_entries) {
+        cap_entries = cap_entries ? 2 * cap_entries : 64;
+        entries     = realloc(entries, cap_entries * sizeof(*entries));
+        if (entries == NULL) {
+            die("out of memory (entries)");
+        }
+    }
+    e             = &entries[n_entries++];
+    e->comm_id    = cs->id;
+    e->generation = cs->generation;
+    e->count      = count;
+    e->tag        = tag;
+    e->rank       = rank;
+    e->slot       = slot;
+    e->dead       = 0;
+    e->calls      = 0;
+    e->m          = xcalloc((size_t)count, sizeof(float));
+    return e;
+}
+
+/* KEY=sequence: the position of this call in the learned cycle. */
+static uint64_t sequence_position(struct comm_state *cs, int count)
+{
+    long idx = cs->handled; /* this call's index among handled calls */
+
+    if (idx == 0) {
+        cs->first_count = count;
+        return 0;
+    }
+    if (cs->cycle_len == 0 && count == cs->first_count) {
+        cs->cycle_len = idx;
+    }
+    return (uint64_t)(cs->cycle_len ? idx % cs->cycle_len : idx);
+}
+
+static double wire_unit(void)
+{
+    switch (cfg.wire) {
+    case WIRE_FP16: return 0x1p-11;
+    case WIRE_BF16: return 0x1p-8;
+    default: return FLT_EPSILON;
+    }
+}
+
+static const char *select_name(enum select s)
+{
+    return s == SELECT_CHUNK ? "chunk" : s == SELECT_SAMPLE ? "sample" : "exact";
+}
+
+/* --------------------------------------------------------- one call */
+
+struct scratch {
+    float         *g_all;  /* size * n: every rank's gradient */
+    float         *a_all;  /* size * n: every rank's a = m + g */
+    double        *want;   /* n */
+    double        *tol;    /* n */
+    unsigned char *in_set; /* n */
+    unsigned char *alt;    /* n: diagnostics */
+    uint32_t      *keys, *bits_min, *bits_max;
+    int           *order;
+    float         *pmpi;   /* n: PMPI result for passthrough calls */
+    size_t         cap;    /* elements of the n-sized arrays */
+    size_t         cap_all;
+};
+
+static void scratch_reserve(struct scratch *s, int n, int size)
+{
+    size_t all = (size_t)n * (size_t)size;
+
+    if ((size_t)n > s->cap) {
+        free(s->want), free(s->tol), free(s->in_set), free(s->alt);
+        free(s->keys), free(s->bits_min), free(s->bits_max);
+        free(s->order), free(s->pmpi);
+        s->cap      = (size_t)n;
+        s->want     = xmalloc(s->cap * sizeof(double));
+        s->tol      = xmalloc(s->cap * sizeof(double));
+        s->in_set   = xmalloc(s->cap);
+        s->alt      = xmalloc(s->cap);
+        s->keys     = xmalloc(s->cap * sizeof(uint32_t));
+        s->bits_min = xmalloc(s->cap * sizeof(uint32_t));
+        s->bits_max = xmalloc(s->cap * sizeof(uint32_t));
+        s->order    = xmalloc(s->cap * sizeof(int));
+        s->pmpi     = xmalloc(s->cap * sizeof(float));
+    }
+    if (all > s->cap_all) {
+        free(s->g_all), free(s->a_all);
+        s->cap_all = all;
+        s->g_all   = xmalloc(all * sizeof(float));
+        s->a_all   = xmalloc(all * sizeof(float));
+    }
+}
+
+/* After a selection mismatch: whose a (or g) would give the library's set? */
+static void explain_selection(const struct scratch *s, const float *got,
+                              int n, int k, int size, int leader)
+{
+    char line[512];
+    int  len = 0, r, i, which;
+
+    for (which = 0; which < 2; which++) {
+        for (r = 0; r < size; r++) {
+            const float *v = (which == 0 ? s->a_all : s->g_all) + (size_t)r * n;
+            unsigned char *alt = s->alt;
+            int            same = 1;
+
+            select_indices(v, n, k, cfg.select, alt, s->keys, s->order);
+            for (i = 0; i < n && same; i++) {
+                same = (alt[i] != 0) == (got[i] != 0.0f);
+            }
+            if (same && len < (int)sizeof(line) - 64) {
+                len += snprintf(line + len, sizeof(line) - (size_t)len,
+                                " %s of rank %d;", which ? "g" : "a", r);
+            }
+        }
+    }
+    fprintf(stderr,
+            "# rank %d:   oracle leader %d; the library's nonzero set equals "
+            "the %s selection from:%s\n",
+            world_rank, leader, select_name(cfg.select),
+            len ? line : " none of the ranks' a or g");
+}
+
+static void do_call(struct comm_state *cs, struct slot *sl, int slot_idx,
+                    int step, struct scratch *s)
+{
+    const int n      = sl->count;
+    const int size   = cs->size;
+    const int inpl   = opt.inplace;
+    float    *sendbuf, *recvbuf, *grad;
+    uint64_t  addr, *addr_all;
+    int       handled, dense = 0, leader = -1, k = n, rc, i, r;
+    double    unit = FLT_EPSILON;
+    struct entry **ent = NULL;
+
+    scratch_reserve(s, n, size);
+    if (opt.fresh) {
+        sl->sendbuf = xmalloc((size_t)n * sizeof(float));
+        sl->recvbuf = xmalloc((size_t)n * sizeof(float));
+    }
+    sendbuf = sl->sendbuf;
+    recvbuf = sl->recvbuf;
+    grad    = inpl ? recvbuf : sendbuf;
+
+    make_gradient(grad, n, step, slot_idx);
+    if (!inpl) {
+        for (i = 0; i < n; i++) {
+            recvbuf[i] = -777.0f; /* must all be overwritten */
+        }
+    }
+    addr     = (uint64_t)(uintptr_t)grad;
+    addr_all = xmalloc((size_t)size * sizeof(uint64_t));
+    PMPI_Allgather(grad, n, MPI_FLOAT, s->g_all, n, MPI_FLOAT, cs->comm);
+    PMPI_Allgather(&addr, 1, MPI_UINT64_T, addr_all, 1, MPI_UINT64_T, cs->comm);
+
+    handled = !sl->small && cfg.method != METHOD_PASSTHROUGH &&
+              n >= cfg.min_count;
+    if (!handled) {
+        PMPI_Allreduce(grad, s->pmpi, n, MPI_FLOAT, MPI_SUM, cs->comm);
+    }
+
+    rc = MPI_Allreduce(inpl ? MPI_IN_PLACE : sendbuf, recvbuf, n, MPI_FLOAT,
+                       MPI_SUM, cs->comm);
+    if (rc != MPI_SUCCESS) {
+        fail("step %d %s: MPI_Allreduce returned %d", step, sl->name, rc);
+    }
+
+    /* ---- what every element must be ---- */
+    if (!handled) {
+        calls_passthrough++;
+        if (memcmp(recvbuf, s->pmpi, (size_t)n * sizeof(float)) != 0) {
+            for (i = 0; i < n && memcmp(&recvbuf[i], &s->pmpi[i], 4) == 0; i++) {
+            }
+            fail("step %d %s (n=%d, passthrough): not bit-identical to "
+                 "PMPI_Allreduce; first at index %d: got %.9g, want %.9g",
+                 step, sl->name, n, i, recvbuf[i], s->pmpi[i]);
+        }
+        free(addr_all);
+        return;
+    }
+
+    if (cfg.method == METHOD_DENSE) {
+        calls_dense++;
+        dense = 1;
+        memcpy(s->a_all, s->g_all, (size_t)n * size * sizeof(float));
+        memset(s->in_set, 1, (size_t)n);
+    } else {
+        uint64_t seq = cfg.key == KEY_SEQUENCE ? sequence_position(cs, n) : 0;
+
+        leader = (int)(cs->handled % size);
+        ent    = xmalloc((size_t)size * sizeof(*ent));
+        for (r = 0; r < size; r++) {
+            uint64_t tag = cfg.key == KEY_SEQUENCE ? seq : addr_all[r];
+
+            ent[r] = find_entry(cs, n, tag, r, slot_idx);
+            if (ent[r]->slot != slot_idx) {
+                /* one memory shared by two of our tensors */
+                sl->conservation_ok = 0;
+            }
+            for (i = 0; i < n; i++) {
+                s->a_all[(size_t)r * n + i] =
+                    ent[r]->m[i] + s->g_all[(size_t)r * n + i];
+            }
+        }
+        /* the leader's tensor decides whether warm-up is still running */
+        dense = ent[leader]->calls < cfg.warmup;
+        if (dense) {
+            calls_dense++;
+            memset(s->in_set, 1, (size_t)n);
+        } else {
+            calls_compressed++;
+            k = (int)(((int64_t)n + cfg.ratio - 1) / cfg.ratio);
+            select_indices(s->a_all + (size_t)leader * n, n, k, cfg.select,
+                           s->in_set, s->keys, s->order);
+            unit = wire_unit();
+        }
+    }
+    cs->handled++;
+    sl->handled_calls++;
+
+    for (i = 0; i < n; i++) {
+        double sum = 0.0, abs = 0.0;
+
+        for (r = 0; r < size; r++) {
+            double v = s->a_all[(size_t)r * n + i];
+
+            sum += v;
+            abs += fabs(v);
+        }
+        s->want[i] = s->in_set[i] ? sum : 0.0;
+        if (unit == FLT_EPSILON) {
+            s->tol[i] = size * FLT_EPSILON * abs + 1e-30;
+        } else {
+            s->tol[i] = (size + 1) * unit * abs +
+                        (cfg.wire == WIRE_FP16 ? (size + 1) * 0x1p-24 : 1e-30);
+        }
+        if (sl->acc_out) {
+            sl->acc_abs[i] += abs;
+        }
+    }
+
+    /* ---- compare ---- */
+    {
+        int bad_value = 0, bad_set = 0, first = -1, first_set = -1;
+
+        for (i = 0; i < n; i++) {
+            float  got = recvbuf[i];
+            int    bad;
+
+            if (!s->in_set[i]) {
+                bad = got != 0.0f;
+            } else {
+                double d = fabs((double)got - s->want[i]);
+
+                bad = !isfinite(got) || !(d <= s->tol[i]);
+                if (!bad && s->tol[i] > 0 && d / s->tol[i] > worst_rel) {
+                    worst_rel = d / s->tol[i];
+                }
+            }
+            if ((got != 0.0f) != (s->in_set[i] != 0)) {
+                if (first_set < 0) {
+                    first_set = i;
+                }
+                bad_set++;
+            }
+            if (bad) {
+                if (first < 0) {
+                    first = i;
+                }
+                bad_value++;
+            }
+        }
+        if (bad_value) {
+            fail("step %d %s (comm %d, n=%d, k=%d, %s, leader %d, "
+                 "s_c=%ld): %d wrong elements; first at index %d: got %.9g, "
+                 "want %.9g (tolerance %.3g, %s); %d indices differ in "
+                 "selection (first %d)",
+                 step, sl->name, cs->id, n, k,
+                 dense ? "dense" : "compressed", leader, cs->handled - 1,
+                 bad_value, first, recvbuf[first], s->want[first],
+                 s->tol[first],
+                 s->in_set[first] ? "selected" : "not selected: want 0",
+                 bad_set, first_set);
+            if (bad_set && !dense && n_fail <= 8) {
+                explain_selection(s, recvbuf, n, k, size, leader);
+            }
+        }
+    }
+
+    /* ---- every rank holds the same bits ---- */
+    {
+        uint32_t *bits = (uint32_t *)recvbuf;
+
+        PMPI_Allreduce(bits, s->bits_min, n, MPI_UINT32_T, MPI_MIN, cs->comm);
+        PMPI_Allreduce(bits, s->bits_max, n, MPI_UINT32_T, MPI_MAX, cs->comm);
+        for (i = 0; i < n && s->bits_min[i] == s->bits_max[i]; i++) {
+        }
+        if (i < n) {
+            float lo, hi;
+
+            memcpy(&lo, &s->bits_min[i], 4);
+            memcpy(&hi, &s->bits_max[i], 4);
+            fail("step %d %s (n=%d): ranks disagree; first at index %d: "
+                 "bit patterns 0x%08" PRIx32 " (%.9g) .. 0x%08" PRIx32
+                 " (%.9g)",
+                 step, sl->name, n, i, s->bits_min[i], lo, s->bits_max[i], hi);
+        }
+    }
+
+    /* ---- conservation accumulators ---- */
+    if (sl->acc_out) {
+        for (i = 0; i < n; i++) {
+            double gs = 0.0;
+
+            for (r = 0; r < size; r++) {
+                gs += s->g_all[(size_t)r * n + i];
+            }
+            sl->acc_g[i] += gs;
+            sl->acc_out[i] += recvbuf[i];
+        }
+    }
+
+    /* ---- every rank's memory moves on ---- */
+    if (ent != NULL) {
+        const float keep = 1.0f - cfg.beta;
+
+        for (r = 0; r < size; r++) {
+            float       *m = ent[r]->m;
+            const float *g = s->g_all + (size_t)r * n;
+
+            for (i = 0; i < n; i++) {
+                if (s->in_set[i]) {
+                    m[i] = keep * m[i];
+                } else {
+                    volatile float bg = cfg.beta * g[i]; /* no FMA */
+
+                    m[i] = m[i] + bg;
+                }
+            }
+            ent[r]->calls++;
+        }
+        free(ent);
+    }
+    free(addr_all);
+}
+
+/* Beta = 1 and fp32: sum of outputs + sum of memories = sum of gradients. */
+static void check_conservation(const struct slot *sl, int idx)
+{
+    const int n = sl->count;
+    double   *msum, *mabs;
+    size_t    e;
+    int       i, bad = 0, first = -1;
+
+    if (!sl->acc_out || !sl->conservation_ok || sl->handled_calls == 0) {
+        return;
+    }
+    msum = xcalloc((size_t)n, sizeof(double));
+    mabs = xcalloc((size_t)n, sizeof(double));
+    for (e = 0; e < n_entries; e++) {
+        if (entries[e].slot == idx) {
+            for (i = 0; i < n; i++) {
+                msum[i] += entries[e].m[i];
+                mabs[i] += fabs(entries[e].m[i]);
+            }
+        }
+    }
+    for (i = 0; i < n; i++) {
+        double lhs = sl->acc_out[i] + msum[i];
+        double tol = (world_size + 2) * FLT_EPSILON * (sl->acc_abs[i] + mabs[i]) +
+                     1e-30;
+
+        if (!(fabs(lhs - sl->acc_g[i]) <= tol)) {
+            if (first < 0) {
+                first = i;
+            }
+            bad++;
+        }
+    }
+    if (bad) {
+        fail("conservation, tensor %s (n=%d): %d elements off; first at "
+             "index %d: sum(out)=%.9g + sum(m)=%.9g != sum(g)=%.9g",
+             sl->name, n, bad, first, sl->acc_out[first], msum[first],
+             sl->acc_g[first]);
+    }
+    free(msum);
+    free(mabs);
+}
+
+/* ----------------------------------------------------------------- main */
+
+static void slot_init(struct slot *sl, const char *name, int comm_idx,
+                      int count, int small, struct slot *share)
+{
+    memset(sl, 0, sizeof(*sl));
+    sl->name     = name;
+    sl->comm_idx = comm_idx;
+    sl->count    = count;
+    sl->small    = small;
+    if (share != NULL) {
+        sl->sendbuf = share->sendbuf;
+        sl->recvbuf = share->recvbuf;
+    } else if (!opt.fresh) {
+        sl->sendbuf      = xmalloc((size_t)count * sizeof(float));
+        sl->recvbuf      = xmalloc((size_t)count * sizeof(float));
+        sl->owns_buffers = 1;
+    }
+    sl->conservation_ok = 1;
+    if (!small && cfg.method != METHOD_PASSTHROUGH && cfg.beta == 1.0f &&
+        (cfg.wire == WIRE_FP32 || cfg.method == METHOD_DENSE)) {
+        sl->acc_out = xcalloc((size_t)count, sizeof(double));
+        sl->acc_g   = xcalloc((size_t)count, sizeof(double));
+        sl->acc_abs = xcalloc((size_t)count, sizeof(double));
+    }
+}
+
+static void comm_init(struct comm_state *cs, MPI_Comm comm, int id, int gen)
+{
+    memset(cs, 0, sizeof(*cs));
+    cs->comm       = comm;
+    cs->id         = id;
+    cs->generation = gen;
+    PMPI_Comm_size(comm, &cs->size);
+    PMPI_Comm_rank(comm, &cs->rank);
+}
+
+int main(int argc, char **argv)
+{
+    struct comm_state comms[3];
+    struct slot       slots[8];
+    int               order[8];
+    int               n_slots = 0, n_order = 0;
+    struct scratch    s;
+    MPI_Comm          dup = MPI_COMM_NULL, split = MPI_COMM_NULL;
+    int               step, j, all_ok, ok, who;
+    size_t            e;
+
+    if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
+        fprintf(stderr, "scalecom_check: MPI_Init failed\n");
+        return 2;
+    }
+    PMPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+    PMPI_Comm_size(MPI_COMM_WORLD, &world_size);
+    read_config();
+    parse_options(argc, argv);
+    memset(&s, 0, sizeof(s));
+
+    comm_init(&comms[0], MPI_COMM_WORLD, 0, 0);
+    if (opt.dup) {
+        if (MPI_Comm_dup(MPI_COMM_WORLD, &dup) != MPI_SUCCESS) {
+            die("MPI_Comm_dup failed");
+        }
+        comm_init(&comms[1], dup, 1, 0);
+    }
+    if (opt.split) {
+        PMPI_Comm_split(MPI_COMM_WORLD, world_rank % 2, -world_rank, &split);
+        comm_init(&comms[2], split, 2, 0);
+    }
+
+    /* Tensors, in the order of the calls of one step. */
+    slot_init(&slots[n_slots], "A@world", 0, opt.count, 0, NULL);
+    order[n_order++] = n_slots++;
+    if (opt.small) {
+        slot_init(&slots[n_slots], "small@world", 0, opt.small, 1, NULL);
+        order[n_order++] = n_slots++;
+    }
+    if (opt.dup) {
+        slot_init(&slots[n_slots], "A@dup", 1, opt.count, 0, &slots[0]);
+        order[n_order++] = n_slots++;
+    }
+    if (opt.interleave) {
+        int b = n_slots;
+
+        slot_init(&slots[n_slots], "B@world", 0, opt.count2, 0, NULL);
+        order[n_order++] = n_slots++;
+        if (opt.dup) {
+            slot_init(&slots[n_slots], "B@dup", 1, opt.count2, 0, &slots[b]);
+            order[n_order++] = n_slots++;
+        }
+    }
+    if (opt.split) {
+        slot_init(&slots[n_slots], "A@split", 2, opt.count, 0, NULL);
+        order[n_order++] = n_slots++;
+        if (opt.interleave) {
+            slot_init(&slots[n_slots], "B@split", 2, opt.count2, 0, NULL);
+            order[n_order++] = n_slots++;
+        }
+    }
+
+    for (step = 0; step < opt.steps; step++) {
+        if (opt.redup && step == opt.steps / 2 && step > 0) {
+            /* the library must drop the old state: new counter, new memory */
+            MPI_Comm_free(&dup);
+            if (MPI_Comm_dup(MPI_COMM_WORLD, &dup) != MPI_SUCCESS) {
+                die("MPI_Comm_dup failed");
+            }
+            for (e = 0; e < n_entries; e++) {
+                if (entries[e].comm_id == 1) {
+                    entries[e].dead = 1;
+                }
+            }
+            comm_init(&comms[1], dup, 1, comms[1].generation + 1);
+        }
+        for (j = 0; j < n_order; j++) {
+            struct slot *sl = &slots[order[j]];
+
+            do_call(&comms[sl->comm_idx], sl, order[j], step, &s);
+        }
+    }
+    for (j = 0; j < n_slots; j++) {
+        check_conservation(&slots[j], j);
+    }
+
+    /* Verdict: every rank's, and rank 0 shows the lowest failing rank's. */
+    ok = n_fail == 0;
+    PMPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    j = ok ? world_size : world_rank;
+    PMPI_Allreduce(&j, &who, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (!all_ok && who != 0) {
+        if (world_rank == who) {
+            PMPI_Send(first_fail, (int)sizeof(first_fail), MPI_CHAR, 0, 7,
+                      MPI_COMM_WORLD);
+        } else if (world_rank == 0) {
+            PMPI_Recv(first_fail, (int)sizeof(first_fail), MPI_CHAR, who, 7,
+                      MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        }
+    }
+    if (world_rank == 0) {
+        if (all_ok) {
+            if (!opt.quiet) {
+                printf("# scalecom_check: ok: P=%d, %ld compressed, %ld dense, "
+                       "%ld passthrough calls; worst error %.2f of tolerance\n",
+                       world_size, calls_compressed, calls_dense,
+                       calls_passthrough, worst_rel);
+            }
+        } else {
+            printf("# scalecom_check: FAILED (P=%d); first failure on rank "
+                   "%d: %s\n",
+                   world_size, who, first_fail);
+        }
+        /* for run-stats.sh */
+        printf("# calls: compressed=%ld dense=%ld passthrough=%ld\n",
+               calls_compressed, calls_dense, calls_passthrough);
+        fflush(stdout);
+    }
+
+    if (dup != MPI_COMM_NULL) {
+        MPI_Comm_free(&dup);
+    }
+    if (split != MPI_COMM_NULL) {
+        PMPI_Comm_free(&split);
+    }
+    MPI_Finalize();
+    return all_ok ? 0 : 1;
+}
