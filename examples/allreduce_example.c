@@ -5,7 +5,8 @@
  * it plain for dense sums, or under compcoll-run for compressed ones.
  *
  * Each step every rank makes a gradient per tensor: a slowly drifting
- * signal shared by all ranks plus rank-local noise with heavy tails.  The
+ * signal shared by all ranks (a few large coordinates, many small ones)
+ * plus rank-local noise with heavy tails.  The
  * exact sum comes from an MPI_Allreduce in double (which libcompcoll never
  * touches).  Reported: the mean relative error of one step's sum, and the
  * relative error of the sum over all steps, which error feedback keeps
@@ -86,8 +87,8 @@ int main(int argc, char **argv)
                 double num = 0.0, den = 0.0;
 
                 for (j = 0; j < n; j++) {
-                    double signal = sin(0.001 * j + 0.05 * t) *
-                                    (j % 97 == 0 ? 5.0 : 0.2);
+                    double signal = (j % 97 == 0 ? 2.0 : 0.1) *
+                                    (1.0 + 0.5 * sin(0.001 * j + 0.05 * t));
                     double u      = rnd(&seed) - 0.5;
 
                     g[i][j] = (float)(signal + u * u * u * 8.0);

@@ -19,6 +19,9 @@
  *   --count N        elements of tensor A (default 1000)
  *   --count2 N       elements of tensor B (default count * 3 / 2 + 7)
  *   --interleave     tensors A and B alternate on each communicator
+ *   --third          with --interleave: a third tensor C with B's count
+ *                    after B (KEY=sequence must tell B and C apart by
+ *                    position)
  *   --inplace        MPI_IN_PLACE (the gradient lives in recvbuf)
  *   --dup            also run on an MPI_Comm_dup of MPI_COMM_WORLD with the
  *                    same buffers, interleaved with the world calls
@@ -70,7 +73,7 @@ struct config {
 struct options {
     int      steps;
     int      count, count2;
-    int      interleave, inplace, dup, redup, split, fresh, ties, quiet;
+    int      interleave, third, inplace, dup, redup, split, fresh, ties, quiet;
     int      small;
     uint64_t seed;
 };
@@ -294,6 +297,8 @@ static void parse_options(int argc, char **argv)
             opt.seed = (uint64_t)arg_long(argc, argv, &i, 0, LONG_MAX);
         } else if (strcmp(a, "--interleave") == 0) {
             opt.interleave = 1;
+        } else if (strcmp(a, "--third") == 0) {
+            opt.interleave = opt.third = 1;
         } else if (strcmp(a, "--inplace") == 0) {
             opt.inplace = 1;
         } else if (strcmp(a, "--dup") == 0) {
@@ -872,8 +877,8 @@ static void comm_init(struct comm_state *cs, MPI_Comm comm, int id, int gen)
 int main(int argc, char **argv)
 {
     struct comm_state comms[3];
-    struct slot       slots[8];
-    int               order[8];
+    struct slot       slots[12];
+    int               order[12];
     int               n_slots = 0, n_order = 0;
     struct scratch    s;
     MPI_Comm          dup = MPI_COMM_NULL, split = MPI_COMM_NULL;
@@ -922,12 +927,26 @@ int main(int argc, char **argv)
             slot_init(&slots[n_slots], "B@dup", 1, opt.count2, 0, &slots[b]);
             order[n_order++] = n_slots++;
         }
+        if (opt.third) {
+            b = n_slots;
+            slot_init(&slots[n_slots], "C@world", 0, opt.count2, 0, NULL);
+            order[n_order++] = n_slots++;
+            if (opt.dup) {
+                slot_init(&slots[n_slots], "C@dup", 1, opt.count2, 0,
+                          &slots[b]);
+                order[n_order++] = n_slots++;
+            }
+        }
     }
     if (opt.split) {
         slot_init(&slots[n_slots], "A@split", 2, opt.count, 0, NULL);
         order[n_order++] = n_slots++;
         if (opt.interleave) {
             slot_init(&slots[n_slots], "B@split", 2, opt.count2, 0, NULL);
+            order[n_order++] = n_slots++;
+        }
+        if (opt.third) {
+            slot_init(&slots[n_slots], "C@split", 2, opt.count2, 0, NULL);
             order[n_order++] = n_slots++;
         }
     }
