@@ -1,0 +1,225 @@
+#!/bin/sh
+#
+# tests/mpi/run-env.sh: the COMPCOLL_* environment under mpiexec; TAP.
+#
+# For every variable, bad values make the job exit non-zero at MPI_Init
+# with a message on stderr that names the variable and the value; methods
+# and modes that do not exist yet say "not available"; an unknown
+# COMPCOLL_* variable is a warning with the closest valid name and the job
+# runs; every documented value is accepted (and, where scalecom_check or
+# passthrough_check can tell, does what it says).
+#
+# Environment: MPIEXEC, COMPCOLL_LIB, TESTS_BUILDDIR, COMPCOLL_TEST_TIMEOUT
+# (see run-scalecom.sh).
+
+lib=${COMPCOLL_LIB-}
+mpiexec=${MPIEXEC-}
+builddir=${TESTS_BUILDDIR:-.}
+timeout_s=${COMPCOLL_TEST_TIMEOUT:-60}
+
+if [ -z "$mpiexec" ] || ! command -v "$mpiexec" >/dev/null 2>&1; then
+    echo "1..0 # SKIP MPIEXEC is not set or not executable"
+    exit 0
+fi
+if [ -z "$lib" ] || [ ! -r "$lib" ]; then
+    echo "1..0 # SKIP COMPCOLL_LIB is not set or not readable (library not built)"
+    exit 0
+fi
+for v in $(env | sed -n 's/^\(COMPCOLL_[A-Za-z0-9_]*\)=.*/\1/p'); do
+    unset "$v"
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/compcoll-env.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT INT TERM
+
+if command -v timeout >/dev/null 2>&1; then
+    guard="timeout -k 10 $timeout_s"
+else
+    guard=
+fi
+
+# ranks | VARIABLE=value (no COMPCOLL_ prefix; no spaces) | expectation | program
+#   bad        exit non-zero; stderr names COMPCOLL_VARIABLE and the value
+#   na         as bad, and stderr says "not available"
+#   warn:TEXT  exit 0; stderr contains TEXT
+#   ok         exit 0; no error on stderr
+# The programs run with COMPCOLL_MIN_COUNT=64 unless the case sets it.
+cat >"$tmp/cases" <<'EOF'
+1 | ENABLE=maybe | bad | passthrough_check
+1 | ENABLE=2 | bad | passthrough_check
+1 | ENABLE=yess | bad | passthrough_check
+1 | METHOD=foo | bad | passthrough_check
+1 | METHOD=adacomp | na | passthrough_check
+1 | METHOD=topk | na | passthrough_check
+1 | RATIO= | bad | passthrough_check
+1 | RATIO=-1 | bad | passthrough_check
+1 | RATIO=abc | bad | passthrough_check
+1 | RATIO=0 | bad | passthrough_check
+1 | RATIO=10abc | bad | passthrough_check
+1 | RATIO=2147483648 | bad | passthrough_check
+1 | RATIO=99999999999999999999 | bad | passthrough_check
+1 | RATIO=1.5 | bad | passthrough_check
+1 | MIN_COUNT= | bad | passthrough_check
+1 | MIN_COUNT=-5 | bad | passthrough_check
+1 | MIN_COUNT=abc | bad | passthrough_check
+1 | MIN_COUNT=0 | bad | passthrough_check
+1 | MIN_COUNT=12x | bad | passthrough_check
+1 | MIN_COUNT=99999999999999999999 | bad | passthrough_check
+1 | SELECT=foo | bad | passthrough_check
+1 | SELECT=topk | bad | passthrough_check
+1 | BETA= | bad | passthrough_check
+1 | BETA=0 | bad | passthrough_check
+1 | BETA=-0.5 | bad | passthrough_check
+1 | BETA=1.5 | bad | passthrough_check
+1 | BETA=1.0000001 | bad | passthrough_check
+1 | BETA=abc | bad | passthrough_check
+1 | BETA=0.5x | bad | passthrough_check
+1 | BETA=nan | bad | passthrough_check
+1 | BETA=inf | bad | passthrough_check
+1 | WARMUP= | bad | passthrough_check
+1 | WARMUP=-1 | bad | passthrough_check
+1 | WARMUP=abc | bad | passthrough_check
+1 | WARMUP=3x | bad | passthrough_check
+1 | WARMUP=1.5 | bad | passthrough_check
+1 | WARMUP=99999999999999999999 | bad | passthrough_check
+1 | WIRE_TYPE=fp64 | bad | passthrough_check
+1 | WIRE_TYPE=int8 | bad | passthrough_check
+1 | TRANSPORT=tcp | bad | passthrough_check
+1 | TRANSPORT=foo | bad | passthrough_check
+1 | KEY=name | bad | passthrough_check
+1 | KEY=pointer | bad | passthrough_check
+1 | MAX_MEMORY= | bad | passthrough_check
+1 | MAX_MEMORY=abc | bad | passthrough_check
+1 | MAX_MEMORY=-1 | bad | passthrough_check
+1 | MAX_MEMORY=12q | bad | passthrough_check
+1 | MAX_MEMORY=4gg | bad | passthrough_check
+1 | HIERARCHICAL=y | na | passthrough_check
+1 | HIERARCHICAL=maybe | bad | passthrough_check
+1 | STATS=2 | bad | passthrough_check
+1 | STATS=stats.txt | bad | passthrough_check
+1 | LOG_LEVEL=loud | bad | passthrough_check
+1 | LOG_LEVEL=verbose | bad | passthrough_check
+2 | RATIO=abc | bad | passthrough_check
+2 | METHOD=topk | na | passthrough_check
+1 | RATOI=10 | warn:did you mean COMPCOLL_RATIO? | passthrough_check
+1 | SELCT=chunk | warn:did you mean COMPCOLL_SELECT? | passthrough_check
+1 | WIRETYPE=fp16 | warn:did you mean COMPCOLL_WIRE_TYPE? | passthrough_check
+1 | ENABLE=y | ok | scalecom_check --steps 3
+1 | ENABLE=yes | ok | scalecom_check --steps 3
+1 | ENABLE=1 | ok | scalecom_check --steps 3
+1 | ENABLE=on | ok | scalecom_check --steps 3
+1 | ENABLE=true | ok | scalecom_check --steps 3
+1 | ENABLE=n | ok | passthrough_check --all
+1 | ENABLE=no | ok | passthrough_check --all
+1 | ENABLE=0 | ok | passthrough_check --all
+1 | ENABLE=off | ok | passthrough_check --all
+1 | ENABLE=false | ok | passthrough_check --all
+1 | METHOD=scalecom | ok | scalecom_check --steps 3
+1 | METHOD=dense | ok | scalecom_check --steps 3
+1 | METHOD=none | ok | passthrough_check --all
+1 | RATIO=1 | ok | scalecom_check --steps 3
+1 | RATIO=2147483647 | ok | scalecom_check --steps 3
+1 | MIN_COUNT=1 | ok | scalecom_check --steps 3
+1 | MIN_COUNT=2147483647 | ok | passthrough_check
+1 | SELECT=exact | ok | scalecom_check --steps 3
+1 | SELECT=chunk | ok | scalecom_check --steps 3
+1 | SELECT=sample | ok | scalecom_check --steps 3
+1 | BETA=1 | ok | scalecom_check --steps 3
+1 | BETA=0.25 | ok | scalecom_check --steps 3
+1 | WARMUP=0 | ok | scalecom_check --steps 3
+1 | WARMUP=2 | ok | scalecom_check --steps 3
+1 | WIRE_TYPE=fp32 | ok | scalecom_check --steps 3
+1 | WIRE_TYPE=fp16 | ok | scalecom_check --steps 3
+1 | WIRE_TYPE=bf16 | ok | scalecom_check --steps 3
+1 | TRANSPORT=ucx | ok | scalecom_check --steps 3
+1 | TRANSPORT=mpi | ok | scalecom_check --steps 3
+1 | KEY=address | ok | scalecom_check --steps 3
+1 | KEY=sequence | ok | scalecom_check --steps 3 --fresh
+1 | MAX_MEMORY=512m | ok | passthrough_check
+1 | MAX_MEMORY=4g | ok | passthrough_check
+1 | MAX_MEMORY=0 | ok | passthrough_check
+1 | HIERARCHICAL=auto | ok | passthrough_check
+1 | HIERARCHICAL=n | ok | passthrough_check
+1 | STATS=0 | ok | passthrough_check
+1 | LOG_LEVEL=error | ok | scalecom_check --steps 3
+1 | LOG_LEVEL=warn | ok | scalecom_check --steps 3
+1 | LOG_LEVEL=info | ok | scalecom_check --steps 3
+1 | LOG_LEVEL=debug | ok | scalecom_check --steps 3
+1 | LOG_LEVEL=trace | ok | scalecom_check --steps 3
+2 | ENABLE=off | ok | passthrough_check --all
+EOF
+
+n=$(grep -c . "$tmp/cases")
+echo "1..$n"
+
+i=0
+while IFS='|' read -r ranks assign expect command; do
+    i=$((i + 1))
+    ranks=$(echo $ranks)
+    assign=$(echo $assign)
+    expect=$(echo "$expect" | sed 's/^ *//; s/ *$//')
+    set -- $command
+    prog=$1
+    shift
+    var=COMPCOLL_${assign%%=*}
+    value=${assign#*=}
+    desc="P=$ranks $var='$value' ($expect) $prog $*"
+    if [ ! -x "$builddir/$prog" ]; then
+        echo "not ok $i - $desc: $builddir/$prog not built"
+        continue
+    fi
+    # shellcheck disable=SC2086
+    $guard "$mpiexec" -n "$ranks" env LD_PRELOAD="$lib" \
+        COMPCOLL_MIN_COUNT=64 "$var=$value" \
+        "$builddir/$prog" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+    rc=$?
+    why=
+    case $expect in
+    bad | na)
+        if [ "$rc" -eq 0 ]; then
+            why="exit status 0, expected non-zero"
+        elif [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+            why="timed out after ${timeout_s}s"
+        elif ! grep -q -F -- "$var" "$tmp/err"; then
+            why="stderr does not name $var"
+        elif [ -n "$value" ] && ! grep -q -F -- "$value" "$tmp/err"; then
+            why="stderr does not show the value '$value'"
+        elif [ "$expect" = na ] && ! grep -q "not available" "$tmp/err"; then
+            why="stderr does not say \"not available\""
+        elif grep -q '^# ok' "$tmp/out"; then
+            why="the program ran (expected exit at MPI_Init)"
+        fi
+        ;;
+    warn:*)
+        text=${expect#warn:}
+        if [ "$rc" -ne 0 ]; then
+            why="exit status $rc, expected 0"
+        elif ! grep -q -F -- "$text" "$tmp/err"; then
+            why="stderr lacks \"$text\""
+        elif ! grep -q -F -- "unknown variable $var" "$tmp/err"; then
+            why="stderr lacks \"unknown variable $var\""
+        fi
+        ;;
+    ok)
+        if [ "$rc" -ne 0 ]; then
+            why="exit status $rc, expected 0"
+        elif grep -q -i -E 'invalid|COMPCOLL ERROR' "$tmp/err"; then
+            why="an error on stderr"
+        fi
+        ;;
+    esac
+    if [ -z "$why" ]; then
+        echo "ok $i - $desc"
+        if [ "$expect" != ok ]; then
+            # what the user sees, for the log
+            grep -m 1 -F -- "${var}" "$tmp/err" | cut -c1-300 | sed 's/^/#   /'
+        fi
+    else
+        echo "not ok $i - $desc: $why"
+        echo "# env LD_PRELOAD=$lib COMPCOLL_MIN_COUNT=64 $var='$value' $prog $*"
+        tail -n 8 "$tmp/err" | cut -c1-400 | sed 's/^/#   stderr: /'
+        tail -n 4 "$tmp/out" | cut -c1-400 | sed 's/^/#   stdout: /'
+    fi
+done <"$tmp/cases"
+
+exit 0
