@@ -4,7 +4,7 @@
 # Runs each transport (ucx, mpi) and appends to bench/results/allreduce_ratio.csv.
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
-build=${COMPCOLL_BUILDDIR:-$top/_build}
+build=${LIBCOMPCOLL_BUILDDIR:-$top/_build}
 ranks=${1:-2} n=${2:-25000000} repeats=${3:-10}
 mpiexec=$(sed -n "s/^MPIEXEC = //p" "$build/Makefile")
 csv="$top/bench/results/allreduce_ratio.csv"

@@ -11,6 +11,11 @@
 #define CFG_PREFIX     "COMPCOLL_"
 #define CFG_UCX_PREFIX "COMPCOLL_UCX_" /* handed to UCX, not ours to check */
 
+/* COMPCOLL_* names that belong to the tools, not to the library. */
+static const char *const cfg_tool_names[] = {
+    "COMPCOLL_LIBRARY", /* compcoll-run(1): the library to preload */
+};
+
 compcoll_config_t compcoll_cfg;
 
 /* ------------------------------------------------------------ parsers */
@@ -233,7 +238,8 @@ const compcoll_cfg_field_t compcoll_cfg_table[] = {
      CFG_FIELD(enable), cfg_parse_bool, NULL},
     {"COMPCOLL_METHOD", "scalecom", "scalecom|adacomp|topk|dense|none",
      "Method for eligible calls. scalecom: cyclic local top-k with low-pass "
-     "error feedback. dense: uncompressed sum over the library's transport. "
+     "error feedback. dense: every value summed over the library's "
+     "transport, sent as COMPCOLL_WIRE_TYPE, no error feedback. "
      "none: every call goes to the MPI library. adacomp and topk are not "
      "available in this release.",
      CFG_FIELD(method), cfg_parse_enum, cfg_methods},
@@ -260,8 +266,9 @@ const compcoll_cfg_field_t compcoll_cfg_table[] = {
      "compression starts.",
      CFG_FIELD(warmup), cfg_parse_uint, &cfg_warmup_range},
     {"COMPCOLL_WIRE_TYPE", "fp32", "fp32|fp16|bf16",
-     "Encoding of the values on the wire. Sums are accumulated in fp32; the "
-     "rounding error of fp16 or bf16 is not fed back into the memory.",
+     "Encoding of the values on the wire (scalecom's k values, and every "
+     "value of method dense). Sums are accumulated in fp32; the rounding "
+     "error of fp16 or bf16 is not fed back into the memory.",
      CFG_FIELD(wire), cfg_parse_enum, cfg_wires},
     {"COMPCOLL_TRANSPORT", "ucx", "ucx|mpi",
      "Transport of the library's own traffic. ucx: the library's own UCX "
@@ -332,6 +339,19 @@ static const compcoll_cfg_field_t *cfg_find(const char *name, size_t len)
         }
     }
     return NULL;
+}
+
+static int cfg_is_tool_name(const char *name, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(cfg_tool_names) / sizeof(cfg_tool_names[0]); i++) {
+        if (strlen(cfg_tool_names[i]) == len &&
+            strncmp(cfg_tool_names[i], name, len) == 0) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 const char *compcoll_cfg_enum_name(const char *var, int value)
@@ -448,7 +468,7 @@ compcoll_status_t compcoll_cfg_parse(compcoll_config_t *cfg, char *const *envp,
 
         if (strncmp(e, CFG_PREFIX, strlen(CFG_PREFIX)) != 0 ||
             strncmp(e, CFG_UCX_PREFIX, strlen(CFG_UCX_PREFIX)) == 0 ||
-            cfg_find(e, len) != NULL) {
+            cfg_find(e, len) != NULL || cfg_is_tool_name(e, len)) {
             continue;
         }
         best = compcoll_cfg_closest(e);

@@ -5,7 +5,7 @@
 #   scripts/demo.sh [--no-build] [--ranks P] [--steps S] [--elements N]
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
-build=${COMPCOLL_BUILDDIR:-$top/_build}
+build=${LIBCOMPCOLL_BUILDDIR:-$top/_build}
 ranks=4 steps=200 elements=65536 do_build=1
 while [ $# -gt 0 ]; do
     case "$1" in

@@ -3,7 +3,7 @@
 # `make check` (TAP through automake's tap-driver), and a one-line total.
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
-build=${COMPCOLL_BUILDDIR:-$top/_build}
+build=${LIBCOMPCOLL_BUILDDIR:-$top/_build}
 
 "$top/scripts/install-deps.sh"
 "$top/scripts/build.sh"

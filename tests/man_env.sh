@@ -4,10 +4,10 @@
 # without warnings.
 . "${TESTS_SRCDIR:-.}/tap/tap.sh"
 page="$TESTS_SRCDIR/../man/libcompcoll.7"
-[ -x "$COMPCOLL_INFO" ] || skip_all "compcoll-info not built"
+[ -x "$TEST_COMPCOLL_INFO" ] || skip_all "compcoll-info not built"
 plan 5
 tmp=$(mktemp -d) && trap 'rm -rf "$tmp"' EXIT
-"$COMPCOLL_INFO" -m > "$tmp/table"
+"$TEST_COMPCOLL_INFO" -m > "$tmp/table"
 sed -n '/^\.\\" BEGIN ENVIRONMENT/,/^\.\\" END ENVIRONMENT/p' "$page" | sed '1d;$d' > "$tmp/page"
 [ -s "$tmp/page" ]
 ok $? "libcompcoll.7 has a generated ENVIRONMENT block"

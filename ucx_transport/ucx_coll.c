@@ -15,8 +15,8 @@
 /* A binomial tree node has at most one child per bit of the rank. */
 #define COMPCOLL_UCX_MAX_CHILDREN (COMPCOLL_UCX_TAG_RANK_BITS + 1)
 
-static uint64_t compcoll_ucx_tag(const compcoll_ucx_comm_t *ucomm,
-                                 uint32_t seq, int src)
+static uint64_t compcoll_ucx_tag(const compcoll_ucx_comm_t *ucomm, uint32_t seq,
+                                 int src)
 {
     uint64_t seq_bits = seq & ((UINT32_C(1) << COMPCOLL_UCX_TAG_SEQ_BITS) - 1);
 
@@ -31,8 +31,9 @@ static compcoll_status_t compcoll_ucx_begin(compcoll_ucx_comm_t *ucomm,
 {
     *seq = ucomm->seq++;
     if (!compcoll_ucx_ctx.ready || (ucomm->epoch != compcoll_ucx_ctx.epoch)) {
-        compcoll_error("UCX: %s on a communicator whose UCX context was "
-                       "finalized", what);
+        compcoll_error("%s on a communicator whose UCX context was "
+                       "finalized",
+                       what);
         return COMPCOLL_ERR_UNAVAILABLE;
     }
     return COMPCOLL_OK;
@@ -43,59 +44,51 @@ static compcoll_status_t compcoll_ucx_post_send(compcoll_ucx_comm_t *ucomm,
                                                 const void *buf, size_t bytes,
                                                 uint64_t tag, const char *what)
 {
+    compcoll_status_t   status = COMPCOLL_OK;
     ucp_request_param_t param;
     void               *req;
 
     param.op_attr_mask = 0; /* contiguous bytes, no callback */
-    req = ucp_tag_send_nbx(ucomm->eps[peer], buf, bytes, tag, &param);
-    if (UCS_PTR_IS_ERR(req)) {
-        compcoll_error("UCX: %s: ucp_tag_send_nbx to rank %d failed: %s", what,
-                       peer, ucs_status_string(UCS_PTR_STATUS(req)));
-        return COMPCOLL_ERR_TRANSPORT;
-    }
+    COMPCOLL_UCX_PTR_CHECK_GOTO(
+        what, req, ucp_tag_send_nbx(ucomm->eps[peer], buf, bytes, tag, &param),
+        COMPCOLL_LOG_ERROR, status, COMPCOLL_ERR_TRANSPORT, out);
     op->req      = req;
     op->is_recv  = 0;
     op->expected = bytes;
     op->peer     = peer;
     ucomm->super.bytes_sent += bytes;
-    return COMPCOLL_OK;
+out:
+    return status;
 }
 
 static compcoll_status_t compcoll_ucx_post_recv(compcoll_ucx_op_t *op, int peer,
                                                 void *buf, size_t bytes,
                                                 uint64_t tag, const char *what)
 {
+    compcoll_status_t   status = COMPCOLL_OK;
     ucp_request_param_t param;
-    ucp_tag_recv_info_t info;
     void               *req;
 
-    /* recv_info fills info only when the receive completes at once. */
-    param.op_attr_mask       = UCP_OP_ATTR_FIELD_RECV_INFO;
-    param.recv_info.tag_info = &info;
-    req = ucp_tag_recv_nbx(compcoll_ucx_ctx.worker, buf, bytes, tag,
-                           COMPCOLL_UCX_TAG_MASK_ALL, &param);
-    if (UCS_PTR_IS_ERR(req)) {
-        compcoll_error("UCX: %s: ucp_tag_recv_nbx from rank %d failed: %s",
-                       what, peer, ucs_status_string(UCS_PTR_STATUS(req)));
-        return COMPCOLL_ERR_TRANSPORT;
-    }
+    /* Always take a request: UCX 1.13 does not fill recv_info on immediate
+     * completion, and the request is where the received length is read. */
+    param.op_attr_mask = UCP_OP_ATTR_FLAG_NO_IMM_CMPL;
+    COMPCOLL_UCX_PTR_CHECK_GOTO(
+        what, req,
+        ucp_tag_recv_nbx(compcoll_ucx_ctx.worker, buf, bytes, tag,
+                         COMPCOLL_UCX_TAG_MASK_ALL, &param),
+        COMPCOLL_LOG_ERROR, status, COMPCOLL_ERR_TRANSPORT, out);
     op->req      = req;
     op->is_recv  = 1;
     op->expected = bytes;
     op->peer     = peer;
-    if ((req == NULL) && (info.length != bytes)) {
-        compcoll_error("UCX: %s: rank %d sent %zu bytes, expected %zu "
-                       "(ranks disagree on the call's size)", what, peer,
-                       info.length, bytes);
-        return COMPCOLL_ERR_PROTOCOL;
-    }
-    return COMPCOLL_OK;
+out:
+    return status;
 }
 
 /* Wait for a step's ops; after a failed post, release the others first. */
 static compcoll_status_t compcoll_ucx_finish(compcoll_ucx_op_t *ops, int nops,
                                              compcoll_status_t status,
-                                             const char *what)
+                                             const char       *what)
 {
     if (status != COMPCOLL_OK) {
         compcoll_ucx_abandon(ops, nops);
@@ -116,7 +109,7 @@ compcoll_status_t compcoll_ucx_bcast(compcoll_tcomm_t *tcomm, void *buf,
     int                  vr, mask, nops = 0;
     uint32_t             seq;
 
-    status = compcoll_ucx_begin(ucomm, "bcast", &seq);
+    status = compcoll_ucx_begin(ucomm, "UCX bcast", &seq);
     if ((status != COMPCOLL_OK) || (bytes == 0) || (p == 1)) {
         return status;
     }
@@ -134,10 +127,10 @@ compcoll_status_t compcoll_ucx_bcast(compcoll_tcomm_t *tcomm, void *buf,
             int parent = (vr - mask + root) % p;
 
             memset(ops, 0, sizeof(ops[0]));
-            status = compcoll_ucx_post_recv(&ops[0], parent, buf, bytes,
-                                            compcoll_ucx_tag(ucomm, seq, parent),
-                                            "bcast");
-            status = compcoll_ucx_finish(ops, 1, status, "bcast");
+            status = compcoll_ucx_post_recv(
+                &ops[0], parent, buf, bytes,
+                compcoll_ucx_tag(ucomm, seq, parent), "UCX bcast");
+            status = compcoll_ucx_finish(ops, 1, status, "UCX bcast");
             if (status != COMPCOLL_OK) {
                 return status;
             }
@@ -148,13 +141,12 @@ compcoll_status_t compcoll_ucx_bcast(compcoll_tcomm_t *tcomm, void *buf,
     memset(ops, 0, sizeof(ops));
     for (mask >>= 1; (mask > 0) && (status == COMPCOLL_OK); mask >>= 1) {
         if (vr + mask < p) {
-            status = compcoll_ucx_post_send(ucomm, &ops[nops++],
-                                            (vr + mask + root) % p, buf, bytes,
-                                            compcoll_ucx_tag(ucomm, seq, r),
-                                            "bcast");
+            status = compcoll_ucx_post_send(
+                ucomm, &ops[nops++], (vr + mask + root) % p, buf, bytes,
+                compcoll_ucx_tag(ucomm, seq, r), "UCX bcast");
         }
     }
-    return compcoll_ucx_finish(ops, nops, status, "bcast");
+    return compcoll_ucx_finish(ops, nops, status, "UCX bcast");
 }
 
 /* -------------------------------------------------------------- allreduce */
@@ -174,24 +166,22 @@ static void compcoll_ucx_segment(size_t count, int p, int i, size_t *off,
  * neighbours compute the same sizes, so they skip the same messages.  For a
  * 16-bit wire the outgoing segment is encoded into sptr between posting the
  * receive and the send, so the peer's data may already be landing. */
-static compcoll_status_t compcoll_ucx_ring_step(compcoll_ucx_comm_t *ucomm,
-                                                uint32_t seq, void *rptr,
-                                                size_t rbytes, void *sptr,
-                                                size_t sbytes,
-                                                const float *encode_src,
-                                                compcoll_wire_t wire,
-                                                const char *what)
+static compcoll_status_t
+compcoll_ucx_ring_step(compcoll_ucx_comm_t *ucomm, uint32_t seq, void *rptr,
+                       size_t rbytes, void *sptr, size_t sbytes,
+                       const float *encode_src, compcoll_wire_t wire,
+                       const char *what)
 {
-    int               p     = ucomm->super.size, r = ucomm->super.rank;
-    int               left  = (r + p - 1) % p, right = (r + 1) % p;
+    int               p = ucomm->super.size, r = ucomm->super.rank;
+    int               left = (r + p - 1) % p, right = (r + 1) % p;
     compcoll_ucx_op_t ops[2];
     compcoll_status_t status = COMPCOLL_OK;
 
     memset(ops, 0, sizeof(ops));
     if (rbytes != 0) {
-        status = compcoll_ucx_post_recv(&ops[0], left, rptr, rbytes,
-                                        compcoll_ucx_tag(ucomm, seq, left),
-                                        what);
+        status =
+            compcoll_ucx_post_recv(&ops[0], left, rptr, rbytes,
+                                   compcoll_ucx_tag(ucomm, seq, left), what);
     }
     if ((status == COMPCOLL_OK) && (sbytes != 0)) {
         if (encode_src != NULL) {
@@ -208,7 +198,7 @@ compcoll_status_t compcoll_ucx_allreduce(compcoll_tcomm_t *tcomm, float *buf,
                                          size_t count, compcoll_wire_t wire)
 {
     compcoll_ucx_comm_t *ucomm = (compcoll_ucx_comm_t *)tcomm;
-    int                  p     = tcomm->size, r = tcomm->rank;
+    int                  p = tcomm->size, r = tcomm->rank;
     int                  fp32  = (wire == COMPCOLL_WIRE_FP32);
     size_t               wsize = compcoll_wire_size(wire);
     size_t               soff, slen, roff, rlen, need;
@@ -217,7 +207,7 @@ compcoll_status_t compcoll_ucx_allreduce(compcoll_tcomm_t *tcomm, float *buf,
     uint32_t             seq;
     int                  s;
 
-    status = compcoll_ucx_begin(ucomm, "allreduce", &seq);
+    status = compcoll_ucx_begin(ucomm, "UCX allreduce", &seq);
     if ((status != COMPCOLL_OK) || (count == 0)) {
         return status;
     }
@@ -256,12 +246,11 @@ compcoll_status_t compcoll_ucx_allreduce(compcoll_tcomm_t *tcomm, float *buf,
 
         compcoll_ucx_segment(count, p, (r - s + p) % p, &soff, &slen);
         compcoll_ucx_segment(count, p, (r - s - 1 + 2 * p) % p, &roff, &rlen);
-        rptr = fp32 ? (void *)wbuf : (void *)(wbuf + roff * wsize);
-        sptr = fp32 ? (void *)(buf + soff) : (void *)(wbuf + soff * wsize);
+        rptr   = fp32 ? (void *)wbuf : (void *)(wbuf + roff * wsize);
+        sptr   = fp32 ? (void *)(buf + soff) : (void *)(wbuf + soff * wsize);
         status = compcoll_ucx_ring_step(ucomm, seq, rptr, rlen * wsize, sptr,
-                                        slen * wsize,
-                                        fp32 ? NULL : buf + soff, wire,
-                                        "allreduce");
+                                        slen * wsize, fp32 ? NULL : buf + soff,
+                                        wire, "UCX allreduce");
         if (status != COMPCOLL_OK) {
             return status;
         }
@@ -284,8 +273,9 @@ compcoll_status_t compcoll_ucx_allreduce(compcoll_tcomm_t *tcomm, float *buf,
         compcoll_ucx_segment(count, p, (r - s + p) % p, &roff, &rlen);
         rptr = fp32 ? (void *)(buf + roff) : (void *)(wbuf + roff * wsize);
         sptr = fp32 ? (void *)(buf + soff) : (void *)(wbuf + soff * wsize);
-        status = compcoll_ucx_ring_step(ucomm, seq, rptr, rlen * wsize, sptr,
-                                        slen * wsize, NULL, wire, "allreduce");
+        status =
+            compcoll_ucx_ring_step(ucomm, seq, rptr, rlen * wsize, sptr,
+                                   slen * wsize, NULL, wire, "UCX allreduce");
         if (status != COMPCOLL_OK) {
             return status;
         }

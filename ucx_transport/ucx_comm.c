@@ -19,9 +19,9 @@
 /* Each rank's contribution to the address exchange: this flag byte, then its
  * worker address when the flag is COMPCOLL_UCX_BLOB_OK. */
 #define COMPCOLL_UCX_BLOB_NONE 0
-#define COMPCOLL_UCX_BLOB_OK   1
+#define COMPCOLL_UCX_BLOB_OK 1
 
-compcoll_status_t compcoll_ucx_comm_create(MPI_Comm comm,
+compcoll_status_t compcoll_ucx_comm_create(MPI_Comm           comm,
                                            compcoll_tcomm_t **tcomm_p)
 {
     compcoll_ucx_context_t *ctx     = &compcoll_ucx_ctx;
@@ -31,7 +31,7 @@ compcoll_status_t compcoll_ucx_comm_create(MPI_Comm comm,
     unsigned char          *mine    = &no_blob;
     unsigned char          *all     = NULL;
     int                    *lens    = NULL, *displs;
-    int                     my_len  = 1, total = 0;
+    int                     my_len = 1, total = 0;
     int                     rank, size, i, ok, all_ok;
     uint64_t                agree[2], agreed[2];
 
@@ -43,7 +43,8 @@ compcoll_status_t compcoll_ucx_comm_create(MPI_Comm comm,
     lens = malloc(2 * (size_t)size * sizeof(*lens));
     if (lens == NULL) {
         compcoll_error("UCX: cannot allocate the address exchange for %d "
-                       "ranks", size);
+                       "ranks",
+                       size);
         return COMPCOLL_ERR_NO_MEMORY;
     }
     displs = lens + size;
@@ -51,7 +52,8 @@ compcoll_status_t compcoll_ucx_comm_create(MPI_Comm comm,
     ok = ctx->ready;
     if (ok && (size > COMPCOLL_UCX_MAX_RANKS)) {
         compcoll_warn("UCX: a communicator of %d ranks exceeds the %d that "
-                      "the tag layout can name", size, COMPCOLL_UCX_MAX_RANKS);
+                      "the tag layout can name",
+                      size, COMPCOLL_UCX_MAX_RANKS);
         ok = 0;
     }
     if (ok && (ctx->address_len < (size_t)INT_MAX)) {
@@ -68,9 +70,9 @@ compcoll_status_t compcoll_ucx_comm_create(MPI_Comm comm,
         ok = 0;
     }
 
-    COMPCOLL_MPI_CHECK_GOTO(PMPI_Allgather(&my_len, 1, MPI_INT, lens, 1,
-                                           MPI_INT, comm),
-                            status, out);
+    COMPCOLL_MPI_CHECK_GOTO(
+        PMPI_Allgather(&my_len, 1, MPI_INT, lens, 1, MPI_INT, comm), status,
+        out);
 
     /* Any rank that cannot hold the exchange makes everyone stop before the
      * Allgatherv, agreed in the same reduction that picks the id. */
@@ -89,7 +91,8 @@ compcoll_status_t compcoll_ucx_comm_create(MPI_Comm comm,
         if ((all == NULL) || (ucomm == NULL) ||
             ((ucomm->eps = calloc((size_t)size, sizeof(ucp_ep_h))) == NULL)) {
             compcoll_error("UCX: cannot allocate communicator state for %d "
-                           "ranks", size);
+                           "ranks",
+                           size);
             agree[1] = 1;
         }
     }
@@ -97,9 +100,9 @@ compcoll_status_t compcoll_ucx_comm_create(MPI_Comm comm,
     /* An id above every member's past ids cannot be in use by any
      * communicator that shares a member with this one. */
     agree[0] = ctx->next_comm_id;
-    COMPCOLL_MPI_CHECK_GOTO(PMPI_Allreduce(agree, agreed, 2, MPI_UINT64_T,
-                                           MPI_MAX, comm),
-                            status, out);
+    COMPCOLL_MPI_CHECK_GOTO(
+        PMPI_Allreduce(agree, agreed, 2, MPI_UINT64_T, MPI_MAX, comm), status,
+        out);
     ctx->next_comm_id = agreed[0] + 1;
     if (agreed[1] != 0) {
         status = COMPCOLL_ERR_UNAVAILABLE;
@@ -118,7 +121,8 @@ compcoll_status_t compcoll_ucx_comm_create(MPI_Comm comm,
         }
         if ((blob[0] != COMPCOLL_UCX_BLOB_OK) || (lens[i] < 2)) {
             compcoll_info("UCX: rank %d of this communicator has no UCX "
-                          "transport", i);
+                          "transport",
+                          i);
             ok = 0;
         } else if (compcoll_ucx_ep_get(blob + 1, (size_t)lens[i] - 1,
                                        &ucomm->eps[i]) != COMPCOLL_OK) {
@@ -126,9 +130,8 @@ compcoll_status_t compcoll_ucx_comm_create(MPI_Comm comm,
         }
     }
 
-    COMPCOLL_MPI_CHECK_GOTO(PMPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN,
-                                           comm),
-                            status, out);
+    COMPCOLL_MPI_CHECK_GOTO(
+        PMPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, comm), status, out);
     if (!all_ok) {
         if (ctx->ready) {
             compcoll_info("UCX: not usable on every rank of this "
@@ -143,13 +146,13 @@ compcoll_status_t compcoll_ucx_comm_create(MPI_Comm comm,
     ucomm->super.size       = size;
     ucomm->super.bytes_sent = 0;
     ucomm->id               = agreed[0];
-    ucomm->tag_id           = (agreed[0] &
-                               ((UINT64_C(1) << COMPCOLL_UCX_TAG_ID_BITS) - 1))
-                              << COMPCOLL_UCX_TAG_ID_SHIFT;
-    ucomm->seq              = 0;
-    ucomm->epoch            = ctx->epoch;
-    *tcomm_p                = &ucomm->super;
-    ucomm                   = NULL;
+    ucomm->tag_id =
+        (agreed[0] & ((UINT64_C(1) << COMPCOLL_UCX_TAG_ID_BITS) - 1))
+        << COMPCOLL_UCX_TAG_ID_SHIFT;
+    ucomm->seq   = 0;
+    ucomm->epoch = ctx->epoch;
+    *tcomm_p     = &ucomm->super;
+    ucomm        = NULL;
     compcoll_debug("UCX: communicator id %llu over %d ranks",
                    (unsigned long long)agreed[0], size);
 
@@ -181,7 +184,7 @@ void compcoll_ucx_comm_destroy(compcoll_tcomm_t *tcomm)
 }
 
 compcoll_status_t compcoll_ucx_comm_scratch(compcoll_ucx_comm_t *ucomm,
-                                            size_t bytes)
+                                            size_t               bytes)
 {
     void *p;
 

@@ -2,6 +2,9 @@
  * ucx_transport: the process-wide UCX state, the endpoint cache, waiting, and
  * the transport's table of operations.
  */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, nanosleep under -std=c11 */
+#endif
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -16,16 +19,18 @@
 /* How waiting backs off: a few polls cost nothing when the peer is already
  * there; after that another rank may need our core (more ranks than cores),
  * so yield, then sleep a little longer each idle round. */
-#define COMPCOLL_UCX_SPIN_ROUNDS     64
-#define COMPCOLL_UCX_YIELD_ROUNDS    256
-#define COMPCOLL_UCX_SLEEP_MIN_NS    1000L
-#define COMPCOLL_UCX_SLEEP_MAX_SHIFT 6        /* 1 us .. 64 us */
+#define COMPCOLL_UCX_SPIN_ROUNDS 64
+#define COMPCOLL_UCX_YIELD_ROUNDS 256
+#define COMPCOLL_UCX_SLEEP_MIN_NS 1000L
+#define COMPCOLL_UCX_SLEEP_MAX_SHIFT 6 /* 1 us .. 64 us */
 
 /* Closing endpoints at finalize waits this long for peers before giving up on
  * a clean flush; the worker's destruction then releases what is left. */
 #define COMPCOLL_UCX_CLOSE_TIMEOUT_S 10.0
 
-#define COMPCOLL_UCX_EP_MIN_BUCKETS  64
+#define COMPCOLL_UCX_EP_MIN_BUCKETS 64
+
+#define COMPCOLL_UCX_INIT_FAILED "UCX transport unavailable"
 
 struct compcoll_ucx_ep_entry {
     compcoll_ucx_ep_entry_t *next;
@@ -35,7 +40,7 @@ struct compcoll_ucx_ep_entry {
     size_t                   len;
     /* A private copy: aligned for UCX and independent of the exchange
      * buffer it came in. */
-    unsigned char            address[];
+    unsigned char address[];
 };
 
 compcoll_ucx_context_t compcoll_ucx_ctx;
@@ -75,8 +80,9 @@ static void compcoll_ucx_backoff(unsigned *idle)
         sched_yield();
         return;
     }
-    n    -= COMPCOLL_UCX_YIELD_ROUNDS;
-    shift = (n < COMPCOLL_UCX_SLEEP_MAX_SHIFT) ? n : COMPCOLL_UCX_SLEEP_MAX_SHIFT;
+    n -= COMPCOLL_UCX_YIELD_ROUNDS;
+    shift =
+        (n < COMPCOLL_UCX_SLEEP_MAX_SHIFT) ? n : COMPCOLL_UCX_SLEEP_MAX_SHIFT;
     ts.tv_sec  = 0;
     ts.tv_nsec = COMPCOLL_UCX_SLEEP_MIN_NS << shift;
     nanosleep(&ts, NULL);
@@ -105,16 +111,17 @@ static int compcoll_ucx_op_done(compcoll_ucx_op_t *op, const char *what,
     /* Only the first failure of a wait is logged: the rest are its echoes. */
     if (ust != UCS_OK) {
         if (*status == COMPCOLL_OK) {
-            compcoll_error("UCX: %s: %s rank %d failed: %s", what,
-                           op->is_recv ? "receive from" : "send to", op->peer,
-                           ucs_status_string(ust));
+            compcoll_error(
+                "%s: %s %s rank %d completed with: %s", what,
+                op->is_recv ? "ucp_tag_recv_nbx" : "ucp_tag_send_nbx",
+                op->is_recv ? "from" : "to", op->peer, ucs_status_string(ust));
         }
         *status = COMPCOLL_ERR_TRANSPORT;
     } else if (op->is_recv && info.length != op->expected) {
         if (*status == COMPCOLL_OK) {
-            compcoll_error("UCX: %s: rank %d sent %zu bytes, expected %zu "
-                           "(ranks disagree on the call's size)", what,
-                           op->peer, info.length, op->expected);
+            compcoll_error("%s: rank %d sent %zu bytes, expected %zu "
+                           "(ranks disagree on the call's size)",
+                           what, op->peer, info.length, op->expected);
         }
         *status = COMPCOLL_ERR_PROTOCOL;
     }
@@ -182,8 +189,8 @@ static compcoll_status_t compcoll_ucx_ep_grow(void)
     compcoll_ucx_ep_entry_t **buckets, *e, *next;
     size_t                    n, i;
 
-    n = (ctx->ep_nbuckets == 0) ? COMPCOLL_UCX_EP_MIN_BUCKETS
-                                : 2 * ctx->ep_nbuckets;
+    n       = (ctx->ep_nbuckets == 0) ? COMPCOLL_UCX_EP_MIN_BUCKETS
+                                      : 2 * ctx->ep_nbuckets;
     buckets = calloc(n, sizeof(*buckets));
     if (buckets == NULL) {
         compcoll_error("UCX: cannot allocate an endpoint table of %zu buckets",
@@ -192,8 +199,8 @@ static compcoll_status_t compcoll_ucx_ep_grow(void)
     }
     for (i = 0; i < ctx->ep_nbuckets; i++) {
         for (e = ctx->ep_buckets[i]; e != NULL; e = next) {
-            next               = e->next;
-            e->next            = buckets[e->hash % n];
+            next                 = e->next;
+            e->next              = buckets[e->hash % n];
             buckets[e->hash % n] = e;
         }
     }
@@ -242,9 +249,10 @@ compcoll_status_t compcoll_ucx_ep_get(const void *address, size_t len,
     memset(&params, 0, sizeof(params));
     params.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS;
     params.address    = (const ucp_address_t *)e->address;
-    COMPCOLL_UCX_CHECK_GOTO(ucp_ep_create(ctx->worker, &params, &e->ep),
-                            COMPCOLL_LOG_WARN, status,
-                            COMPCOLL_ERR_UNAVAILABLE, err_free);
+    COMPCOLL_UCX_CHECK_GOTO("UCX: no endpoint to a peer",
+                            ucp_ep_create(ctx->worker, &params, &e->ep),
+                            COMPCOLL_LOG_WARN, status, COMPCOLL_ERR_UNAVAILABLE,
+                            err_free);
 
     e->next = ctx->ep_buckets[hash % ctx->ep_nbuckets];
     ctx->ep_buckets[hash % ctx->ep_nbuckets] = e;
@@ -272,7 +280,7 @@ static void compcoll_ucx_ep_close_all(void)
     compcoll_ucx_ep_entry_t *e, *next;
     ucp_request_param_t      param;
     size_t                   i, pending = 0;
-    unsigned                 idle       = 0;
+    unsigned                 idle = 0;
     double                   deadline;
     void                    *req;
 
@@ -315,8 +323,8 @@ static void compcoll_ucx_ep_close_all(void)
             /* The worker's destruction tears these down without the peer;
              * freeing the requests now lets UCX release them then. */
             compcoll_warn("UCX: %zu endpoint(s) did not close within %.0f s; "
-                          "releasing them without a flush", pending,
-                          COMPCOLL_UCX_CLOSE_TIMEOUT_S);
+                          "releasing them without a flush",
+                          pending, COMPCOLL_UCX_CLOSE_TIMEOUT_S);
             for (i = 0; i < ctx->ep_nbuckets; i++) {
                 for (e = ctx->ep_buckets[i]; e != NULL; e = e->next) {
                     if (e->close_req != NULL) {
@@ -363,9 +371,9 @@ static compcoll_status_t compcoll_ucx_init(void)
 
     /* "COMPCOLL" makes UCX read COMPCOLL_UCX_* for this context, so that a
      * user can tune us without touching the UCX_* that MPICH reads. */
-    COMPCOLL_UCX_CHECK_GOTO(ucp_config_read("COMPCOLL", NULL, &config),
-                            COMPCOLL_LOG_WARN, status,
-                            COMPCOLL_ERR_UNAVAILABLE, err);
+    COMPCOLL_UCX_CHECK_GOTO(
+        COMPCOLL_UCX_INIT_FAILED, ucp_config_read("COMPCOLL", NULL, &config),
+        COMPCOLL_LOG_WARN, status, COMPCOLL_ERR_UNAVAILABLE, err);
 
     memset(&params, 0, sizeof(params));
     params.field_mask = UCP_PARAM_FIELD_FEATURES |
@@ -378,26 +386,26 @@ static compcoll_status_t compcoll_ucx_init(void)
      * locally once MPI is up. */
     if ((PMPI_Initialized(&mpi_up) == MPI_SUCCESS) && mpi_up &&
         (PMPI_Comm_size(MPI_COMM_WORLD, &world_size) == MPI_SUCCESS)) {
-        params.field_mask       |= UCP_PARAM_FIELD_ESTIMATED_NUM_EPS;
+        params.field_mask |= UCP_PARAM_FIELD_ESTIMATED_NUM_EPS;
         params.estimated_num_eps = (size_t)world_size;
     }
-    COMPCOLL_UCX_CHECK_GOTO(ucp_init(&params, config, &ctx->context),
-                            COMPCOLL_LOG_WARN, status,
-                            COMPCOLL_ERR_UNAVAILABLE, err_config);
+    COMPCOLL_UCX_CHECK_GOTO(
+        COMPCOLL_UCX_INIT_FAILED, ucp_init(&params, config, &ctx->context),
+        COMPCOLL_LOG_WARN, status, COMPCOLL_ERR_UNAVAILABLE, err_config);
     ucp_config_release(config);
     config = NULL;
 
     memset(&wparams, 0, sizeof(wparams));
     wparams.field_mask  = UCP_WORKER_PARAM_FIELD_THREAD_MODE;
     wparams.thread_mode = UCS_THREAD_MODE_SINGLE; /* callers serialize */
-    COMPCOLL_UCX_CHECK_GOTO(ucp_worker_create(ctx->context, &wparams,
-                                              &ctx->worker),
-                            COMPCOLL_LOG_WARN, status,
-                            COMPCOLL_ERR_UNAVAILABLE, err_cleanup);
-    COMPCOLL_UCX_CHECK_GOTO(ucp_worker_get_address(ctx->worker, &ctx->address,
-                                                   &ctx->address_len),
-                            COMPCOLL_LOG_WARN, status,
-                            COMPCOLL_ERR_UNAVAILABLE, err_worker);
+    COMPCOLL_UCX_CHECK_GOTO(
+        COMPCOLL_UCX_INIT_FAILED,
+        ucp_worker_create(ctx->context, &wparams, &ctx->worker),
+        COMPCOLL_LOG_WARN, status, COMPCOLL_ERR_UNAVAILABLE, err_cleanup);
+    COMPCOLL_UCX_CHECK_GOTO(
+        COMPCOLL_UCX_INIT_FAILED,
+        ucp_worker_get_address(ctx->worker, &ctx->address, &ctx->address_len),
+        COMPCOLL_LOG_WARN, status, COMPCOLL_ERR_UNAVAILABLE, err_worker);
     ctx->ready = 1;
     compcoll_debug("UCX: context ready, worker address %zu bytes",
                    ctx->address_len);

@@ -124,8 +124,9 @@ int main(int argc, char **argv)
     }
     PMPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
     PMPI_Comm_size(MPI_COMM_WORLD, &world_size);
-    if (min_count > (1 << 20)) {
-        big = 1 << 20;
+    if (min_count > (1 << 20)) { /* keep the buffers small */
+        big   = 1 << 20;
+        below = 1 << 20;
     }
 
     check("MPI_DOUBLE MPI_SUM", big, MPI_DOUBLE, MPI_DOUBLE, 8, MPI_SUM,

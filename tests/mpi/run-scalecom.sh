@@ -5,38 +5,58 @@
 #
 # Environment (set by tests/Makefile.am for the tap-driver):
 #   MPIEXEC          mpiexec.mpich
-#   COMPCOLL_LIB     absolute path of the built libcompcoll.so
+#   TEST_LIBCOMPCOLL     absolute path of the built libcompcoll.so
 #   TESTS_BUILDDIR   directory holding scalecom_check and passthrough_check
-#   COMPCOLL_TEST_TIMEOUT  seconds per mpiexec run (default 120)
+#                    (or holding them in its mpi/ subdirectory)
+#   TEST_MPI_TIMEOUT  seconds per mpiexec run (default 120)
 #
 # The full cross product of ranks x transports x features is too slow on a
 # small machine (3-4 ranks on 2 cores), so the matrix below is a covering
-# set: every feature runs at P=2 and at P=3 or 4, on both transports, with
-# beta 1 and 0.5.  One mpiexec run is one TAP line; a failing line is
-# followed by the tail of the job's output as TAP diagnostics.
+# set: every feature (in-place, interleaved tensors, dup'ed and split
+# communicators, exact/chunk/sample selection, warm-up, fp16/bf16 wire,
+# KEY=sequence with fresh buffers, METHOD=dense, ties, passthrough-sized
+# calls, COMPCOLL_MAX_MEMORY below the tensor size) runs at P=2 and at P=3
+# or 4, on both transports, with beta 1 and 0.5.  One mpiexec run is one
+# TAP line; a failing line is followed by the command and the tail of the
+# job's output as TAP diagnostics.
 
-lib=${COMPCOLL_LIB-}
+lib=${TEST_LIBCOMPCOLL-}
 mpiexec=${MPIEXEC-}
 builddir=${TESTS_BUILDDIR:-.}
-timeout_s=${COMPCOLL_TEST_TIMEOUT:-120}
+timeout_s=${TEST_MPI_TIMEOUT:-120}
 
 if [ -z "$mpiexec" ] || ! command -v "$mpiexec" >/dev/null 2>&1; then
     echo "1..0 # SKIP MPIEXEC is not set or not executable"
     exit 0
 fi
 if [ -z "$lib" ] || [ ! -r "$lib" ]; then
-    echo "1..0 # SKIP COMPCOLL_LIB is not set or not readable (library not built)"
+    echo "1..0 # SKIP TEST_LIBCOMPCOLL is not set or not readable (library not built)"
     exit 0
 fi
 
-# The jobs see only the COMPCOLL_* variables a case sets (COMPCOLL_LIB
+# The jobs see only the COMPCOLL_* variables a case sets (TEST_LIBCOMPCOLL
 # itself would draw an "unknown variable" warning from the library).
 for v in $(env | sed -n 's/^\(COMPCOLL_[A-Za-z0-9_]*\)=.*/\1/p'); do
     unset "$v"
 done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/compcoll-scalecom.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT INT TERM
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
+
+# The programs: in $TESTS_BUILDDIR itself, or in its mpi/ (tests/Makefile.am
+# builds them as mpi/scalecom_check with TESTS_BUILDDIR=tests/).
+program() {
+    if [ -x "$builddir/$1" ]; then
+        echo "$builddir/$1"
+    else
+        echo "$builddir/mpi/$1"
+    fi
+}
+
+trim() {
+    printf '%s\n' "$1" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//'
+}
 
 if command -v timeout >/dev/null 2>&1; then
     guard="timeout -k 10 $timeout_s"
@@ -59,17 +79,18 @@ cat >"$tmp/cases" <<'EOF'
 2 | TRANSPORT=mpi WARMUP=2 BETA=0.5 | scalecom_check --interleave --inplace
 2 | TRANSPORT=ucx WIRE_TYPE=fp16 | scalecom_check --interleave
 2 | TRANSPORT=mpi WIRE_TYPE=bf16 BETA=0.5 | scalecom_check --interleave --inplace
-2 | TRANSPORT=ucx WIRE_TYPE=bf16 SELECT=chunk | scalecom_check --dup
 2 | TRANSPORT=mpi WIRE_TYPE=fp16 BETA=0.5 WARMUP=1 | scalecom_check --steps 8
 2 | TRANSPORT=ucx KEY=sequence | scalecom_check --third --fresh --dup
 2 | TRANSPORT=mpi KEY=sequence BETA=0.5 WARMUP=1 | scalecom_check --third --fresh --inplace
 2 | TRANSPORT=mpi KEY=address WARMUP=1 | scalecom_check --fresh --interleave
 2 | TRANSPORT=ucx METHOD=dense | scalecom_check --interleave --inplace
 2 | TRANSPORT=mpi METHOD=dense | scalecom_check --dup --small 10
+3 | TRANSPORT=ucx METHOD=dense WIRE_TYPE=bf16 | scalecom_check --steps 4 --inplace
 2 | TRANSPORT=ucx | scalecom_check --ties --interleave
 2 | TRANSPORT=mpi SELECT=chunk BETA=0.5 | scalecom_check --ties --interleave
 2 | TRANSPORT=ucx MIN_COUNT=1000 | scalecom_check --count 1000 --small 999 --split --interleave
 2 | TRANSPORT=mpi RATIO=1 | scalecom_check --steps 6 --redup
+2 | TRANSPORT=ucx MAX_MEMORY=1k | scalecom_check --interleave --dup --no-memory
 3 | TRANSPORT=ucx | scalecom_check --steps 8 --interleave --inplace
 3 | TRANSPORT=mpi BETA=0.5 SELECT=chunk | scalecom_check --steps 8 --dup --redup
 3 | TRANSPORT=ucx SELECT=sample BETA=0.5 WARMUP=2 | scalecom_check --steps 8 --interleave
@@ -79,6 +100,7 @@ cat >"$tmp/cases" <<'EOF'
 3 | TRANSPORT=mpi METHOD=dense | scalecom_check --steps 6 --interleave
 3 | TRANSPORT=ucx | scalecom_check --steps 8 --split --interleave --small 10
 3 | TRANSPORT=mpi RATIO=5000 SELECT=chunk | scalecom_check --steps 8 --ties --dup
+3 | TRANSPORT=mpi MAX_MEMORY=2k | scalecom_check --steps 6 --inplace --no-memory
 4 | TRANSPORT=ucx | scalecom_check --steps 6 --interleave --dup
 4 | TRANSPORT=mpi BETA=0.5 SELECT=chunk WARMUP=1 | scalecom_check --steps 6 --inplace --split
 4 | TRANSPORT=ucx WIRE_TYPE=bf16 SELECT=sample | scalecom_check --steps 6 --ties
@@ -94,28 +116,28 @@ n=$(grep -c . "$tmp/cases")
 echo "1..$n"
 
 i=0
-failed=0
 while IFS='|' read -r ranks settings command; do
     i=$((i + 1))
-    ranks=$(echo $ranks)
-    settings=$(echo $settings)
+    ranks=$(trim "$ranks")
+    settings=$(trim "$settings")
+    # shellcheck disable=SC2086 # the options are words
     set -- $command
     prog=$1
     shift
-    if [ ! -x "$builddir/$prog" ]; then
-        echo "not ok $i - P=$ranks $settings $prog: $builddir/$prog not built"
-        failed=$((failed + 1))
+    path=$(program "$prog")
+    if [ ! -x "$path" ]; then
+        echo "not ok $i - P=$ranks $settings: $path not built"
         continue
     fi
     envs="COMPCOLL_MIN_COUNT=64 COMPCOLL_RATIO=10"
-    for s in $settings; do
+    for s in $settings; do # no spaces inside a setting
         envs="$envs COMPCOLL_$s"
     done
-    desc="P=$ranks $settings $prog $*"
+    desc="P=$ranks $settings: $prog${*:+ $*}"
     start=$(date +%s)
     # shellcheck disable=SC2086
     $guard "$mpiexec" -n "$ranks" env LD_PRELOAD="$lib" $envs \
-        "$builddir/$prog" "$@" >"$tmp/log" 2>&1 </dev/null
+        "$path" "$@" >"$tmp/log" 2>&1 </dev/null
     rc=$?
     secs=$(($(date +%s) - start))
     if [ "$rc" -eq 0 ]; then
@@ -126,9 +148,12 @@ while IFS='|' read -r ranks settings command; do
         *) why="exit status $rc" ;;
         esac
         echo "not ok $i - $desc: $why"
-        echo "# env LD_PRELOAD=$lib $envs $prog $*"
-        tail -n 15 "$tmp/log" | cut -c1-400 | sed 's/^/#   /'
-        failed=$((failed + 1))
+        echo "# $mpiexec -n $ranks env LD_PRELOAD=$lib $envs $prog${*:+ $*}"
+        # rank 0's verdict first, then the earliest diagnostics
+        grep -m 1 'scalecom_check: FAILED' "$tmp/log" | cut -c1-600 |
+            sed 's/^/#   /'
+        grep -v 'scalecom_check: FAILED' "$tmp/log" | head -n 14 |
+            cut -c1-400 | sed 's/^/#   /'
     fi
 done <"$tmp/cases"
 

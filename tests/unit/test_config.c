@@ -191,8 +191,9 @@ static void test_unknown(void)
 {
     compcoll_config_t cfg;
     char              a[] = "COMPCOLL_RATOI=10", b[] = "COMPCOLL_UCX_TLS=tcp",
-                      c[] = "COMPCOLL_QWERTYUIOPASDF=1", d[] = "COMPCOL_X=1";
-    char             *env[] = {a, b, c, d, NULL};
+                      c[] = "COMPCOLL_QWERTYUIOPASDF=1", d[] = "COMPCOL_X=1",
+                      e[] = "COMPCOLL_LIBRARY=/opt/lib/libcompcoll.so";
+    char             *env[] = {a, b, c, d, e, NULL};
 
     ok(parse(&cfg, env) == COMPCOLL_OK, "unknown names do not fail");
     ok(strstr(warned, "COMPCOLL_RATOI") != NULL &&
@@ -204,6 +205,8 @@ static void test_unknown(void)
            strstr(warned, "compcoll-info -c") != NULL,
        "a name like no other points to compcoll-info -c");
     ok(strstr(warned, "COMPCOL_X") == NULL, "other prefixes are not ours");
+    ok(strstr(warned, "COMPCOLL_LIBRARY") == NULL,
+       "compcoll-run's COMPCOLL_LIBRARY is known");
     ok(compcoll_cfg_closest("COMPCOLL_WIRETYPE") != NULL &&
            strcmp(compcoll_cfg_closest("COMPCOLL_WIRETYPE"),
                   "COMPCOLL_WIRE_TYPE") == 0,

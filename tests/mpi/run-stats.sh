@@ -1,0 +1,243 @@
+#!/bin/sh
+#
+# tests/mpi/run-stats.sh: COMPCOLL_STATS under mpiexec; TAP.
+#
+# COMPCOLL_STATS=file.json: rank 0 writes a JSON object at MPI_Finalize
+# with the documented keys; its call counts equal the calls scalecom_check
+# made (the program prints them); the bytes on the wire are a fraction of
+# a dense all-reduce's; and the bytes per rank do not grow from 2 to 4
+# ranks (the index set is shared, so the values reduce with a ring: no
+# gradient build-up).  COMPCOLL_STATS=1 prints a summary on stderr.
+#
+# Environment: MPIEXEC, TEST_LIBCOMPCOLL, TESTS_BUILDDIR, TEST_MPI_TIMEOUT
+# (see run-scalecom.sh).
+
+lib=${TEST_LIBCOMPCOLL-}
+mpiexec=${MPIEXEC-}
+builddir=${TESTS_BUILDDIR:-.}
+timeout_s=${TEST_MPI_TIMEOUT:-120}
+python=${PYTHON:-python3}
+
+if [ -z "$mpiexec" ] || ! command -v "$mpiexec" >/dev/null 2>&1; then
+    echo "1..0 # SKIP MPIEXEC is not set or not executable"
+    exit 0
+fi
+if [ -z "$lib" ] || [ ! -r "$lib" ]; then
+    echo "1..0 # SKIP TEST_LIBCOMPCOLL is not set or not readable (library not built)"
+    exit 0
+fi
+if ! command -v "$python" >/dev/null 2>&1; then
+    echo "1..0 # SKIP $python not found (needed to read the JSON)"
+    exit 0
+fi
+for v in $(env | sed -n 's/^\(COMPCOLL_[A-Za-z0-9_]*\)=.*/\1/p'); do
+    unset "$v"
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/compcoll-stats.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
+
+# The programs: in $TESTS_BUILDDIR itself, or in its mpi/ (tests/Makefile.am
+# builds them as mpi/scalecom_check with TESTS_BUILDDIR=tests/).
+program() {
+    if [ -x "$builddir/$1" ]; then
+        echo "$builddir/$1"
+    else
+        echo "$builddir/mpi/$1"
+    fi
+}
+
+if command -v timeout >/dev/null 2>&1; then
+    guard="timeout -k 10 $timeout_s"
+else
+    guard=
+fi
+
+check=$(program scalecom_check)
+if [ ! -x "$check" ]; then
+    echo "Bail out! $check is not built"
+    exit 1
+fi
+
+# Large enough that the k = n/100 values go by ring, not recursive doubling.
+count=1000000
+steps=3
+small=10
+
+# check.py FILE RANKS TRANSPORT COMPRESSED DENSE PASSTHROUGH COUNT STEPS
+# Prints nothing and exits 0 when the JSON is right, else the reasons.
+cat >"$tmp/check.py" <<'EOF'
+import json, math, sys
+
+path, ranks, transport = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+compressed, dense, passthrough = map(int, sys.argv[4:7])
+count, steps = int(sys.argv[7]), int(sys.argv[8])
+ratio = 100
+errors = []
+try:
+    with open(path) as f:
+        s = json.load(f)
+except Exception as e:  # noqa: BLE001 - any failure to read is the finding
+    print("cannot read %s as JSON: %s" % (path, e))
+    sys.exit(1)
+if not isinstance(s, dict):
+    print("the JSON is not an object")
+    sys.exit(1)
+need = ["version", "method", "transport", "ranks", "calls_compressed",
+        "calls_dense", "calls_passthrough", "bytes_dense", "bytes_sent",
+        "compression_ratio", "time_select_s", "time_comm_s", "tensors"]
+missing = [k for k in need if k not in s]
+if missing:
+    print("missing keys: " + ", ".join(missing))
+    sys.exit(1)
+
+def num(k):
+    v = s[k]
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or \
+            not math.isfinite(v) or v < 0:
+        errors.append("%s=%r is not a non-negative number" % (k, v))
+        return 0
+    return v
+
+if s["method"] != "scalecom":
+    errors.append("method=%r, expected 'scalecom'" % s["method"])
+if s["transport"] != transport:
+    errors.append("transport=%r, expected %r" % (s["transport"], transport))
+if s["ranks"] != ranks:
+    errors.append("ranks=%r, expected %d" % (s["ranks"], ranks))
+for k, want in (("calls_compressed", compressed), ("calls_dense", dense),
+                ("calls_passthrough", passthrough)):
+    if s[k] != want:
+        errors.append("%s=%r, but the program made %d such calls%s" % (
+            k, s[k], want,
+            " (summed over ranks?)" if s[k] == want * ranks and want else ""))
+sent, dense_b = num("bytes_sent"), num("bytes_dense")
+num("time_select_s"), num("time_comm_s"), num("compression_ratio")
+if compressed > 0:
+    if sent <= 0:
+        errors.append("bytes_sent=%r, expected > 0" % s["bytes_sent"])
+    elif dense == 0 and dense_b / sent <= 10:  # warm-up calls are dense
+        errors.append("bytes_dense/bytes_sent = %d/%d = %.2f, expected > 10 "
+                      "at ratio %d" % (dense_b, sent, dense_b / sent, ratio))
+    # a dense all-reduce of n floats on p ranks carries at least
+    # 2 (p-1)/p * n * 4 bytes per rank
+    low = 2.0 * (ranks - 1) * count * 4 * compressed
+    if ranks > 1 and dense_b < 0.99 * low:
+        errors.append("bytes_dense=%r is less than a ring all-reduce of the "
+                      "same calls (%d)" % (dense_b, low))
+t = s["tensors"]
+if not isinstance(t, list):
+    errors.append("tensors is not an array")
+else:
+    big = [e for e in t if isinstance(e, dict) and e.get("count") == count]
+    if len(big) != 1:
+        errors.append("tensors: %d entries with count %d, expected 1: %r"
+                      % (len(big), count, t))
+    else:
+        e = big[0]
+        for k in ("key", "count", "calls", "k"):
+            if k not in e:
+                errors.append("tensor entry lacks %r: %r" % (k, e))
+        if e.get("calls") != steps:
+            errors.append("tensor calls=%r, expected %d" % (e.get("calls"), steps))
+        if e.get("k") != -(-count // ratio):
+            errors.append("tensor k=%r, expected %d" % (e.get("k"), -(-count // ratio)))
+for e in errors:
+    print(e)
+sys.exit(1 if errors else 0)
+EOF
+
+echo "1..12"
+i=0
+
+tap() { # verdict description [diagnostic file]
+    i=$((i + 1))
+    if [ "$1" -eq 0 ]; then
+        echo "ok $i - $2"
+    else
+        echo "not ok $i - $2"
+        [ -n "${3-}" ] && [ -s "$3" ] && tail -n 15 "$3" | cut -c1-400 | sed 's/^/#   /'
+    fi
+}
+
+# run NAME RANKS SETTINGS...: the job, its stats file in $tmp/NAME.json
+run() {
+    name=$1
+    ranks=$2
+    shift 2
+    rm -f "$tmp/$name.json"
+    # shellcheck disable=SC2086
+    $guard "$mpiexec" -n "$ranks" env LD_PRELOAD="$lib" \
+        COMPCOLL_MIN_COUNT=64 COMPCOLL_RATIO=100 "$@" \
+        "$check" --count $count --steps $steps \
+        --small $small >"$tmp/$name.out" 2>"$tmp/$name.err" </dev/null
+}
+
+# calls KIND NAME: the program's own count of KIND calls
+calls() {
+    sed -n "s/^# calls:.* $1=\([0-9]*\).*/\1/p" "$tmp/$2.out"
+}
+
+check_json() { # NAME RANKS TRANSPORT
+    c=$(calls compressed "$1")
+    d=$(calls dense "$1")
+    p=$(calls passthrough "$1")
+    if [ -z "$c" ]; then
+        echo "no '# calls:' line from scalecom_check" >"$tmp/$1.why"
+        return 1
+    fi
+    "$python" "$tmp/check.py" "$tmp/$1.json" "$2" "$3" "$c" "$d" "$p" \
+        $count $steps >"$tmp/$1.why" 2>&1
+}
+
+for ranks in 2 4; do
+    for tr in ucx mpi; do
+        name=$tr-$ranks
+        run "$name" "$ranks" COMPCOLL_TRANSPORT=$tr \
+            COMPCOLL_STATS="$tmp/$name.json"
+        rc=$?
+        cat "$tmp/$name.out" "$tmp/$name.err" >"$tmp/$name.log"
+        tap $rc "P=$ranks $tr: scalecom_check with COMPCOLL_STATS=file.json (exit $rc)" "$tmp/$name.log"
+        check_json "$name" "$ranks" "$tr"
+        tap $? "P=$ranks $tr: stats JSON has the keys, the program's call counts, bytes_dense/bytes_sent > 10" "$tmp/$name.why"
+    done
+done
+
+# bytes per rank: P=4 against P=2
+for tr in ucx mpi; do
+    r=$("$python" -c '
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+print("%.3f" % ((b["bytes_sent"] / b["ranks"]) / (a["bytes_sent"] / a["ranks"])))
+' "$tmp/$tr-2.json" "$tmp/$tr-4.json" 2>"$tmp/growth.err")
+    if [ -n "$r" ] && "$python" -c "import sys; sys.exit(0 if $r < 1.6 else 1)"; then
+        tap 0 "$tr: bytes_sent per rank at P=4 / at P=2 = $r (< 1.6: no build-up)"
+    else
+        echo "${r:+ratio $r}" >>"$tmp/growth.err"
+        tap 1 "$tr: bytes_sent per rank at P=4 / at P=2 = ${r:-?} (expected < 1.6)" "$tmp/growth.err"
+    fi
+done
+
+# warm-up calls are dense calls in the stats
+run warm 2 COMPCOLL_TRANSPORT=mpi COMPCOLL_WARMUP=1 COMPCOLL_STATS="$tmp/warm.json"
+rc=$?
+if [ $rc -eq 0 ] && check_json warm 2 mpi; then
+    d=$(calls dense warm)
+    tap 0 "P=2 mpi WARMUP=1: stats count $d dense and $(calls compressed warm) compressed calls"
+else
+    cat "$tmp/warm.out" "$tmp/warm.err" "$tmp/warm.why" >"$tmp/warm.log" 2>/dev/null
+    tap 1 "P=2 mpi WARMUP=1: stats JSON (exit $rc)" "$tmp/warm.log"
+fi
+
+# COMPCOLL_STATS=1: a summary on stderr
+run summary 2 COMPCOLL_TRANSPORT=mpi COMPCOLL_STATS=1
+rc=$?
+if [ $rc -eq 0 ] && grep -q "calls compressed" "$tmp/summary.err"; then
+    tap 0 "P=2 COMPCOLL_STATS=1: summary with \"calls compressed\" on stderr"
+else
+    cat "$tmp/summary.out" "$tmp/summary.err" >"$tmp/summary.log"
+    tap 1 "P=2 COMPCOLL_STATS=1: summary with \"calls compressed\" on stderr (exit $rc)" "$tmp/summary.log"
+fi
+
+exit 0
