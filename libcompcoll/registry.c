@@ -166,9 +166,12 @@ static compcoll_status_t reg_comm_create(MPI_Comm comm, compcoll_comm_t **cc_p)
 
     status = tl->comm_create(comm, &cc->tcomm);
     if (status == COMPCOLL_ERR_UNAVAILABLE && tl != &compcoll_mpi_transport) {
-        compcoll_warn_once("transport %s unavailable on some rank of a "
-                           "communicator; using the mpi transport there",
-                           tl->name);
+        /* Every member sees the same status: one of them says so. */
+        if (cc->rank == 0) {
+            compcoll_warn_once("transport %s unavailable on some rank of a "
+                               "communicator of %d ranks; using the mpi "
+                               "transport there", tl->name, cc->size);
+        }
         compcoll_stats.transport_fallbacks++;
         status = compcoll_mpi_transport.comm_create(comm, &cc->tcomm);
     }
