@@ -170,7 +170,8 @@ static compcoll_status_t reg_comm_create(MPI_Comm comm, compcoll_comm_t **cc_p)
         if (cc->rank == 0) {
             compcoll_warn_once("transport %s unavailable on some rank of a "
                                "communicator of %d ranks; using the mpi "
-                               "transport there", tl->name, cc->size);
+                               "transport there (COMPCOLL_LOG_LEVEL=info "
+                               "says why)", tl->name, cc->size);
         }
         compcoll_stats.transport_fallbacks++;
         status = compcoll_mpi_transport.comm_create(comm, &cc->tcomm);

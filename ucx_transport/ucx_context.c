@@ -251,7 +251,7 @@ compcoll_status_t compcoll_ucx_ep_get(const void *address, size_t len,
     params.address    = (const ucp_address_t *)e->address;
     COMPCOLL_UCX_CHECK_GOTO("UCX: no endpoint to a peer",
                             ucp_ep_create(ctx->worker, &params, &e->ep),
-                            COMPCOLL_LOG_WARN, status, COMPCOLL_ERR_UNAVAILABLE,
+                            COMPCOLL_LOG_INFO, status, COMPCOLL_ERR_UNAVAILABLE,
                             err_free);
 
     e->next = ctx->ep_buckets[hash % ctx->ep_nbuckets];
@@ -369,11 +369,13 @@ static compcoll_status_t compcoll_ucx_init(void)
         return COMPCOLL_OK;
     }
 
-    /* "COMPCOLL" makes UCX read COMPCOLL_UCX_* for this context, so that a
+    /* Set-up failures are logged at info: the job goes on over the mpi
+     * transport, and the core announces that once per communicator.
+     * "COMPCOLL" makes UCX read COMPCOLL_UCX_* for this context, so that a
      * user can tune us without touching the UCX_* that MPICH reads. */
     COMPCOLL_UCX_CHECK_GOTO(
         COMPCOLL_UCX_INIT_FAILED, ucp_config_read("COMPCOLL", NULL, &config),
-        COMPCOLL_LOG_WARN, status, COMPCOLL_ERR_UNAVAILABLE, err);
+        COMPCOLL_LOG_INFO, status, COMPCOLL_ERR_UNAVAILABLE, err);
 
     memset(&params, 0, sizeof(params));
     params.field_mask = UCP_PARAM_FIELD_FEATURES |
@@ -391,7 +393,7 @@ static compcoll_status_t compcoll_ucx_init(void)
     }
     COMPCOLL_UCX_CHECK_GOTO(
         COMPCOLL_UCX_INIT_FAILED, ucp_init(&params, config, &ctx->context),
-        COMPCOLL_LOG_WARN, status, COMPCOLL_ERR_UNAVAILABLE, err_config);
+        COMPCOLL_LOG_INFO, status, COMPCOLL_ERR_UNAVAILABLE, err_config);
     ucp_config_release(config);
     config = NULL;
 
@@ -401,11 +403,11 @@ static compcoll_status_t compcoll_ucx_init(void)
     COMPCOLL_UCX_CHECK_GOTO(
         COMPCOLL_UCX_INIT_FAILED,
         ucp_worker_create(ctx->context, &wparams, &ctx->worker),
-        COMPCOLL_LOG_WARN, status, COMPCOLL_ERR_UNAVAILABLE, err_cleanup);
+        COMPCOLL_LOG_INFO, status, COMPCOLL_ERR_UNAVAILABLE, err_cleanup);
     COMPCOLL_UCX_CHECK_GOTO(
         COMPCOLL_UCX_INIT_FAILED,
         ucp_worker_get_address(ctx->worker, &ctx->address, &ctx->address_len),
-        COMPCOLL_LOG_WARN, status, COMPCOLL_ERR_UNAVAILABLE, err_worker);
+        COMPCOLL_LOG_INFO, status, COMPCOLL_ERR_UNAVAILABLE, err_worker);
     ctx->ready = 1;
     compcoll_debug("UCX: context ready, worker address %zu bytes",
                    ctx->address_len);

@@ -18,11 +18,29 @@ run() { # run DESCRIPTION NP [ENV...]
     [ $st -eq 0 ] || echo "$out" | grep -v '^ok' | head -30 | sed 's/^/# /'
 }
 
-plan 7
+plan 9
 for np in 1 2 3 4; do
     run "transports at p=$np" $np
 done
 run "transports at p=7" 7
 run "ucx over tcp only at p=3" 3 COMPCOLL_UCX_TLS=tcp
 run "ucx that cannot start falls back at p=2" 2 COMPCOLL_UCX_TLS=nonexistent
+
+# The whole preloaded path when UCX cannot start: results still equal the
+# oracle's, and the fallback is announced by exactly one library warning.
+check="$TESTS_BUILDDIR/mpi/scalecom_check"
+if [ -x "$check" ] && [ -r "$TEST_LIBCOMPCOLL" ]; then
+    out=$(env COMPCOLL_UCX_TLS=nonexistent COMPCOLL_MIN_COUNT=64 COMPCOLL_RATIO=10 \
+          timeout 300 "$MPIEXEC" -n 2 -genv LD_PRELOAD "$TEST_LIBCOMPCOLL" \
+          "$check" --steps 4 --interleave 2>&1)
+    st=$?
+    ok $st "preloaded run with UCX unable to start is still correct (p=2)"
+    [ $st -eq 0 ] || echo "$out" | tail -20 | sed 's/^/# /'
+    n=$(echo "$out" | grep -c 'COMPCOLL WARN .*using the mpi transport')
+    [ "$n" -eq 1 ]
+    ok $? "and the fallback is announced once ($n warning)"
+else
+    ok 0 "# SKIP scalecom_check or the library not built"
+    ok 0 "# SKIP scalecom_check or the library not built"
+fi
 done_testing
