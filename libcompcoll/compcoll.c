@@ -17,6 +17,15 @@
 
 extern char **environ;
 
+/* Every method the library runs, by compcoll_method_id_t (none has no row:
+ * it never reaches a method). */
+static const compcoll_method_t *const cc_methods[] = {
+    [COMPCOLL_METHOD_SCALECOM] = &compcoll_method_scalecom,
+    [COMPCOLL_METHOD_ADACOMP]  = &compcoll_method_adacomp,
+    [COMPCOLL_METHOD_TOPK]     = &compcoll_method_topk,
+    [COMPCOLL_METHOD_DENSE]    = &compcoll_method_dense,
+};
+
 static int                             cc_initialized;
 static int                             cc_active;      /* compressing at all */
 static int                             cc_serialize;   /* MPI_THREAD_MULTIPLE */
@@ -109,9 +118,7 @@ compcoll_status_t compcoll_init(int thread_level)
         compcoll_info("compression off: every call goes to the MPI library");
         return COMPCOLL_OK;
     }
-    cc_method = (compcoll_cfg.method == COMPCOLL_METHOD_DENSE)
-                    ? &compcoll_method_dense
-                    : &compcoll_method_scalecom;
+    cc_method = cc_methods[compcoll_cfg.method];
 
     status = compcoll_registry_init();
     if (status != COMPCOLL_OK) {

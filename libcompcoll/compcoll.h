@@ -23,6 +23,8 @@ typedef struct compcoll_method {
 } compcoll_method_t;
 
 extern const compcoll_method_t compcoll_method_scalecom;
+extern const compcoll_method_t compcoll_method_adacomp;
+extern const compcoll_method_t compcoll_method_topk;
 extern const compcoll_method_t compcoll_method_dense;
 
 /*

@@ -61,6 +61,7 @@ typedef struct {
     int                     select;       /* compcoll_select_t */
     double                  beta;
     unsigned                warmup;
+    unsigned                adacomp_bin;  /* 0 = auto */
     int                     wire;         /* compcoll_wire_t */
     int                     transport;    /* compcoll_transport_id_t */
     int                     key;          /* compcoll_key_t */

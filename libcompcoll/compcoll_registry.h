@@ -48,8 +48,10 @@ typedef struct compcoll_comm {
     size_t                nbuckets;
     size_t                ntensors;
     compcoll_seq_t        seq;
-    compcoll_buf_t        msg;          /* header + indices */
+    compcoll_buf_t        msg;          /* header + indices; own stream */
     compcoll_buf_t        vals;         /* the k values */
+    compcoll_buf_t        gather;       /* every rank's stream (allgatherv) */
+    compcoll_buf_t        sizes;        /* every rank's stream header */
 } compcoll_comm_t;
 
 compcoll_status_t compcoll_registry_init(void);

@@ -56,6 +56,20 @@ struct compcoll_transport_ops {
      * bits in buf. */
     compcoll_status_t (*allreduce)(compcoll_tcomm_t *tcomm, float *buf,
                                    size_t count, compcoll_wire_t wire);
+
+    /* Every rank contributes `bytes` bytes from sbuf; rbuf receives all
+     * contributions in rank order (size * bytes).  sbuf may be rbuf +
+     * rank * bytes (in place). */
+    compcoll_status_t (*allgather)(compcoll_tcomm_t *tcomm, const void *sbuf,
+                                   void *rbuf, size_t bytes);
+
+    /* Rank r contributes counts[r] bytes (0 allowed) from sbuf; every rank
+     * knows all counts.  rbuf receives the contributions concatenated in
+     * rank order (at offset sum of counts[0..r-1]).  The bytes a rank sends
+     * grow with the number of ranks: this is the exchange of methods whose
+     * ranks pick different indices. */
+    compcoll_status_t (*allgatherv)(compcoll_tcomm_t *tcomm, const void *sbuf,
+                                    void *rbuf, const size_t *counts);
 };
 
 /* The transports this build has (ucx only when configured with UCX). */

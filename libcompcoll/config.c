@@ -99,6 +99,25 @@ static compcoll_status_t cfg_parse_uint(const char *v, void *field,
     return COMPCOLL_OK;
 }
 
+/* "auto" (stored as 0) or an integer in the row's range. */
+static compcoll_status_t cfg_parse_auto_uint(const char *v, void *field,
+                                             const void *arg, char *err,
+                                             size_t len)
+{
+    const cfg_range_t *r = arg;
+
+    if (strcasecmp(v, "auto") == 0) {
+        *(unsigned *)field = 0;
+        return COMPCOLL_OK;
+    }
+    if (cfg_parse_uint(v, field, arg, err, len) != COMPCOLL_OK) {
+        snprintf(err, len, "expected auto or an integer from %lu to %lu",
+                 r->min, r->max);
+        return COMPCOLL_ERR_INVALID_PARAM;
+    }
+    return COMPCOLL_OK;
+}
+
 static compcoll_status_t cfg_parse_beta(const char *v, void *field,
                                         const void *arg, char *err, size_t len)
 {
@@ -177,10 +196,8 @@ static compcoll_status_t cfg_parse_stats(const char *v, void *field,
 
 static const compcoll_cfg_enum_t cfg_methods[] = {
     {"scalecom", COMPCOLL_METHOD_SCALECOM, NULL},
-    {"adacomp", COMPCOLL_METHOD_ADACOMP,
-     "this release implements scalecom, dense and none"},
-    {"topk", COMPCOLL_METHOD_TOPK,
-     "this release implements scalecom, dense and none"},
+    {"adacomp", COMPCOLL_METHOD_ADACOMP, NULL},
+    {"topk", COMPCOLL_METHOD_TOPK, NULL},
     {"dense", COMPCOLL_METHOD_DENSE, NULL},
     {"none", COMPCOLL_METHOD_NONE, NULL},
     {NULL, 0, NULL}};
@@ -228,6 +245,7 @@ static const compcoll_cfg_enum_t cfg_levels[] = {
 static const cfg_range_t cfg_ratio_range  = {1, INT_MAX};
 static const cfg_range_t cfg_count_range  = {1, INT_MAX};
 static const cfg_range_t cfg_warmup_range = {0, UINT_MAX};
+static const cfg_range_t cfg_bin_range    = {1, INT_MAX};
 
 #define CFG_FIELD(_f) offsetof(compcoll_config_t, _f)
 
@@ -238,10 +256,13 @@ const compcoll_cfg_field_t compcoll_cfg_table[] = {
      CFG_FIELD(enable), cfg_parse_bool, NULL},
     {"COMPCOLL_METHOD", "scalecom", "scalecom|adacomp|topk|dense|none",
      "Method for eligible calls. scalecom: cyclic local top-k with low-pass "
-     "error feedback. dense: every value summed over the library's "
-     "transport, sent as COMPCOLL_WIRE_TYPE, no error feedback. "
-     "none: every call goes to the MPI library. adacomp and topk are not "
-     "available in this release.",
+     "error feedback, shared indices. adacomp: AdaComp bin-local residual "
+     "selection with ternary values. topk: local top-k of every rank with "
+     "classic error feedback. adacomp and topk pick different indices on "
+     "every rank and exchange them by allgatherv, so their bytes grow with "
+     "the number of ranks. dense: every value summed over the library's "
+     "transport, sent as COMPCOLL_WIRE_TYPE, no error feedback. none: every "
+     "call goes to the MPI library.",
      CFG_FIELD(method), cfg_parse_enum, cfg_methods},
     {"COMPCOLL_RATIO", "100", "integer >= 1",
      "Compression ratio: a compressed tensor of n elements sends "
@@ -252,23 +273,31 @@ const compcoll_cfg_field_t compcoll_cfg_table[] = {
      "to the MPI library unchanged.",
      CFG_FIELD(min_count), cfg_parse_uint, &cfg_count_range},
     {"COMPCOLL_SELECT", "exact", "exact|chunk|sample",
-     "How the leader picks its k indices. exact: the k largest |a| (ties go "
+     "How scalecom's leader, or every rank with topk, picks k indices. "
+     "exact: the k largest |a| (ties go "
      "to the lower index). chunk: the largest |a| of each of k equal chunks. "
      "sample: a threshold estimated from a random sample, then trimmed to k; "
      "it selects the same indices as exact.",
      CFG_FIELD(select), cfg_parse_enum, cfg_selects},
     {"COMPCOLL_BETA", "1", "number in (0, 1]",
-     "Low-pass filter of the error-feedback memory: "
-     "m <- (1 - beta) m + beta (a - C(a)). 1 is classic error feedback.",
+     "Low-pass filter of scalecom's error-feedback memory: "
+     "m <- (1 - beta) m + beta (a - C(a)). 1 is classic error feedback, "
+     "which adacomp and topk always use.",
      CFG_FIELD(beta), cfg_parse_beta, NULL},
     {"COMPCOLL_WARMUP", "0", "integer >= 0",
      "Number of calls per tensor that are summed densely (in fp32) before "
-     "compression starts.",
+     "compression starts, for every compressing method.",
      CFG_FIELD(warmup), cfg_parse_uint, &cfg_warmup_range},
+    {"COMPCOLL_ADACOMP_BIN", "auto", "auto|integer >= 1",
+     "Bin length of adacomp. auto: 50 for tensors of fewer than 65536 "
+     "elements (convolution-sized), 500 from there on (fully-connected-"
+     "sized), the values the AdaComp paper used.",
+     CFG_FIELD(adacomp_bin), cfg_parse_auto_uint, &cfg_bin_range},
     {"COMPCOLL_WIRE_TYPE", "fp32", "fp32|fp16|bf16",
-     "Encoding of the values on the wire (scalecom's k values, and every "
-     "value of method dense). Sums are accumulated in fp32; the rounding "
-     "error of fp16 or bf16 is not fed back into the memory.",
+     "Encoding of the values on the wire: scalecom's k values, topk's "
+     "values and every value of method dense (adacomp sends signs). Sums are "
+     "accumulated in fp32. scalecom does not feed the rounding error of fp16 "
+     "or bf16 back into its memory; topk does.",
      CFG_FIELD(wire), cfg_parse_enum, cfg_wires},
     {"COMPCOLL_TRANSPORT", "ucx", "ucx|mpi",
      "Transport of the library's own traffic. ucx: the library's own UCX "
@@ -285,7 +314,7 @@ const compcoll_cfg_field_t compcoll_cfg_table[] = {
     {"COMPCOLL_MAX_MEMORY", "8g", "size, e.g. 512m, 4g; 0 = no cap",
      "Cap on the error-feedback memory of one process. A tensor that does not "
      "fit gets no memory: its calls are summed densely while this process "
-     "leads them, with one warning.",
+     "leads them (scalecom) or always (adacomp, topk), with one warning.",
      CFG_FIELD(max_memory), cfg_parse_size, NULL},
     {"COMPCOLL_HIERARCHICAL", "auto", "auto|y|n",
      "Dense reduction inside a node and compression between nodes. This "

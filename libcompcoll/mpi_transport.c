@@ -6,9 +6,20 @@
  *
  * bytes_sent is modelled, since MPICH does not report its traffic: a
  * broadcast sends (p - 1) copies of the message in all, a large all-reduce
- * 2 (p - 1) / p of the data per rank; each rank is charged its share.
+ * 2 (p - 1) / p of the data per rank; each rank is charged its share.  An
+ * allgather(v) is modelled as a ring, in which every block reaches the p - 1
+ * other ranks: each rank is charged its own block times (p - 1).  (The ucx
+ * ring's rank actually sends every block but its right neighbour's; the sums
+ * over the ranks agree.)
+ *
+ * MPI counts and displacements are int.  bcast and allreduce go in pieces;
+ * allgather(v) refuses (COMPCOLL_ERR_NOT_SUPPORTED) a block or a gathered
+ * total over INT_MAX bytes, since int displacements cannot address past it.
+ * Every rank knows every block's size, so every rank refuses alike.
  */
+#include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "compcoll_kernels.h"
 #include "compcoll_log.h"
@@ -18,6 +29,7 @@ typedef struct {
     compcoll_tcomm_t super;
     MPI_Comm         comm;
     compcoll_buf_t   wire;
+    compcoll_buf_t   layout; /* allgatherv's int counts and displacements */
 } mpi_tcomm_t;
 
 static MPI_Op mpi_op_fp16 = MPI_OP_NULL;
@@ -103,6 +115,7 @@ static void mpi_comm_destroy(compcoll_tcomm_t *tcomm)
 
     PMPI_Comm_free(&tc->comm);
     compcoll_buf_release(&tc->wire);
+    compcoll_buf_release(&tc->layout);
     free(tc);
 }
 
@@ -170,6 +183,109 @@ out:
     return status;
 }
 
+/* One rank needs no MPI: its block is the whole result. */
+static void mpi_gather_self(const void *sbuf, void *rbuf, size_t bytes)
+{
+    if ((bytes != 0) && (sbuf != rbuf)) {
+        memcpy(rbuf, sbuf, bytes);
+    }
+}
+
+static compcoll_status_t mpi_too_large(const char *what, size_t bytes)
+{
+    compcoll_error("mpi %s: %zu bytes do not fit MPI's int counts and "
+                   "displacements (at most %d); not supported",
+                   what, bytes, INT_MAX);
+    return COMPCOLL_ERR_NOT_SUPPORTED;
+}
+
+static compcoll_status_t mpi_allgather(compcoll_tcomm_t *tcomm,
+                                       const void *sbuf, void *rbuf,
+                                       size_t bytes)
+{
+    mpi_tcomm_t      *tc     = (mpi_tcomm_t *)tcomm;
+    compcoll_status_t status = COMPCOLL_OK;
+    int               p = tcomm->size, r = tcomm->rank;
+    unsigned char    *base = rbuf;
+    const void       *src;
+
+    if (bytes == 0) {
+        return COMPCOLL_OK;
+    }
+    if (p == 1) {
+        mpi_gather_self(sbuf, rbuf, bytes);
+        return COMPCOLL_OK;
+    }
+    if (bytes > (size_t)INT_MAX / (size_t)p) {
+        return mpi_too_large(
+            "allgather", (bytes > (size_t)INT_MAX) ? bytes : bytes * (size_t)p);
+    }
+    /* MPI forbids a send buffer inside the receive buffer. */
+    src = ((const unsigned char *)sbuf == base + (size_t)r * bytes)
+              ? MPI_IN_PLACE
+              : sbuf;
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Allgather(src, (int)bytes, MPI_BYTE, rbuf,
+                                           (int)bytes, MPI_BYTE, tc->comm),
+                            status, out);
+    tcomm->bytes_sent += (uint64_t)bytes * (uint64_t)(p - 1);
+out:
+    return status;
+}
+
+static compcoll_status_t mpi_allgatherv(compcoll_tcomm_t *tcomm,
+                                        const void *sbuf, void *rbuf,
+                                        const size_t *counts)
+{
+    mpi_tcomm_t      *tc     = (mpi_tcomm_t *)tcomm;
+    compcoll_status_t status = COMPCOLL_OK;
+    int               p = tcomm->size, r = tcomm->rank, i;
+    int              *icounts, *displs;
+    size_t            total = 0;
+    const void       *src;
+
+    if (p == 1) {
+        mpi_gather_self(sbuf, rbuf, counts[0]);
+        return COMPCOLL_OK;
+    }
+    /* Stops before total can pass INT_MAX, so it cannot wrap either. */
+    for (i = 0; i < p; i++) {
+        if (counts[i] > (size_t)INT_MAX - total) {
+            return mpi_too_large("allgatherv", (counts[i] > (size_t)INT_MAX)
+                                                   ? counts[i]
+                                                   : total + counts[i]);
+        }
+        total += counts[i];
+    }
+    if (total == 0) {
+        return COMPCOLL_OK;
+    }
+
+    icounts = compcoll_buf_reserve(&tc->layout, 2 * (size_t)p * sizeof(int));
+    if (icounts == NULL) {
+        compcoll_error("mpi allgatherv: cannot allocate the layout of %d "
+                       "ranks",
+                       p);
+        return COMPCOLL_ERR_NO_MEMORY;
+    }
+    displs = icounts + p;
+    total  = 0;
+    for (i = 0; i < p; i++) {
+        icounts[i] = (int)counts[i];
+        displs[i]  = (int)total;
+        total += counts[i];
+    }
+    src = ((const unsigned char *)sbuf == (unsigned char *)rbuf + displs[r])
+              ? MPI_IN_PLACE
+              : sbuf;
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Allgatherv(src, icounts[r], MPI_BYTE, rbuf,
+                                            icounts, displs, MPI_BYTE,
+                                            tc->comm),
+                            status, out);
+    tcomm->bytes_sent += (uint64_t)counts[r] * (uint64_t)(p - 1);
+out:
+    return status;
+}
+
 const compcoll_transport_ops_t compcoll_mpi_transport = {
     .name         = "mpi",
     .init         = mpi_init,
@@ -178,4 +294,6 @@ const compcoll_transport_ops_t compcoll_mpi_transport = {
     .comm_destroy = mpi_comm_destroy,
     .bcast        = mpi_bcast,
     .allreduce    = mpi_allreduce,
+    .allgather    = mpi_allgather,
+    .allgatherv   = mpi_allgatherv,
 };

@@ -49,6 +49,8 @@ static void reg_comm_destroy(compcoll_comm_t *cc)
     }
     compcoll_buf_release(&cc->msg);
     compcoll_buf_release(&cc->vals);
+    compcoll_buf_release(&cc->gather);
+    compcoll_buf_release(&cc->sizes);
     free(cc->seq.counts);
     free(cc->buckets);
     free(cc);
@@ -338,7 +340,7 @@ compcoll_status_t compcoll_tensor_get(compcoll_comm_t *cc, const void *gbuf,
                            "tensors beyond it get no error-feedback memory "
                            "and are summed densely",
                            compcoll_cfg.max_memory, reg_mem_held);
-    } else if (compcoll_cfg.method == COMPCOLL_METHOD_SCALECOM) {
+    } else if (compcoll_cfg.method != COMPCOLL_METHOD_DENSE) {
         t->mem = calloc(count, sizeof(float));
         if (t->mem == NULL) {
             compcoll_warn_once("no memory for a %zu-byte error-feedback "

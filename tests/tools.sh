@@ -9,8 +9,8 @@ echo "$out" | grep -q '^libcompcoll ' && echo "$out" | grep -q 'UCX:' &&
 ok $? "compcoll-info -v names the version and what the build has"
 out=$(COMPCOLL_RATIO=37 "$TEST_COMPCOLL_INFO" -c)
 n=$(echo "$out" | grep -c '^COMPCOLL_[A-Z_]*=')
-[ "$n" -eq 14 ]
-ok $? "compcoll-info -c lists the 14 variables ($n)"
+[ "$n" -eq 15 ]
+ok $? "compcoll-info -c lists the 15 variables ($n)"
 echo "$out" | grep -q '^COMPCOLL_RATIO=37$' &&
     echo "$out" | grep -q '^COMPCOLL_BETA=1  (default)$'
 ok $? "compcoll-info -c shows current values and defaults"

@@ -50,7 +50,7 @@ static void print_version(void)
 #else
     printf("  hwloc:        no\n");
 #endif
-    printf("  methods:      scalecom, dense, none\n");
+    printf("  methods:      scalecom, adacomp, topk, dense, none\n");
     printf("  selection:    exact, chunk, sample\n");
     printf("  wire types:   fp32, fp16, bf16\n");
 }

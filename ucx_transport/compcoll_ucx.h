@@ -127,6 +127,12 @@ compcoll_status_t compcoll_ucx_bcast(compcoll_tcomm_t *tcomm, void *buf,
                                      size_t bytes, int root);
 compcoll_status_t compcoll_ucx_allreduce(compcoll_tcomm_t *tcomm, float *buf,
                                          size_t count, compcoll_wire_t wire);
+compcoll_status_t compcoll_ucx_allgather(compcoll_tcomm_t *tcomm,
+                                         const void *sbuf, void *rbuf,
+                                         size_t bytes);
+compcoll_status_t compcoll_ucx_allgatherv(compcoll_tcomm_t *tcomm,
+                                          const void *sbuf, void *rbuf,
+                                          const size_t *counts);
 
 /* Inspection hooks for tests/mpi/test_transport.c: the number of cached
  * endpoints and a communicator's agreed id. */

@@ -2,7 +2,8 @@
  * ucx_transport: the collectives, over UCP tagged messages.
  *
  * bcast is a binomial tree; allreduce is a ring reduce-scatter followed by a
- * ring allgather, so each rank sends about 2*count values whatever p is.
+ * ring allgather, so each rank sends about 2*count values whatever p is;
+ * allgather and allgatherv are one ring, each block going p-1 hops.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -10,6 +11,7 @@
 
 #include "compcoll_ucx.h"
 
+#include <stdint.h>
 #include <string.h>
 
 /* A binomial tree node has at most one child per bit of the rank. */
@@ -284,4 +286,95 @@ compcoll_status_t compcoll_ucx_allreduce(compcoll_tcomm_t *tcomm, float *buf,
         }
     }
     return COMPCOLL_OK;
+}
+
+/* ------------------------------------------------- allgather, allgatherv */
+
+/* Block i's size: counts[i], or `bytes` for every block when counts is NULL,
+ * which is how allgather shares allgatherv's ring. */
+static size_t compcoll_ucx_block(const size_t *counts, size_t bytes, int i)
+{
+    return (counts != NULL) ? counts[i] : bytes;
+}
+
+/*
+ * Ring: at step s pass block r-s on to the right and receive block r-s-1 from
+ * the left, straight into its place in rbuf, so a block received at one step
+ * is the one sent at the next.  Each rank sends every block but its right
+ * neighbour's.  Both neighbours know every block's size, so they skip the
+ * same empty blocks.  Offsets walk down one block per step instead of coming
+ * from a table of p offsets, so a call allocates nothing.
+ */
+static compcoll_status_t
+compcoll_ucx_ring_allgatherv(compcoll_tcomm_t *tcomm, const void *sbuf,
+                             void *rbuf, const size_t *counts, size_t bytes,
+                             const char *what)
+{
+    compcoll_ucx_comm_t *ucomm = (compcoll_ucx_comm_t *)tcomm;
+    unsigned char       *out   = rbuf;
+    int                  p = tcomm->size, r = tcomm->rank;
+    size_t               total = 0, mine = 0, soff, slen, roff, rlen, len;
+    compcoll_status_t    status;
+    uint32_t             seq;
+    int                  i, s, rblk;
+
+    status = compcoll_ucx_begin(ucomm, what, &seq);
+    if (status != COMPCOLL_OK) {
+        return status;
+    }
+
+    /* The counts are the same on every rank, so every rank refuses alike. */
+    for (i = 0; i < p; i++) {
+        len = compcoll_ucx_block(counts, bytes, i);
+        if (len > SIZE_MAX - total) {
+            compcoll_error("%s: the %d blocks add up to more than SIZE_MAX "
+                           "bytes",
+                           what, p);
+            return COMPCOLL_ERR_INVALID_PARAM;
+        }
+        if (i == r) {
+            mine = total;
+        }
+        total += len;
+    }
+    if (total == 0) {
+        return COMPCOLL_OK;
+    }
+
+    slen = compcoll_ucx_block(counts, bytes, r);
+    soff = mine;
+    if ((slen != 0) && ((const unsigned char *)sbuf != out + soff)) {
+        memcpy(out + soff, sbuf, slen);
+    }
+
+    for (s = 0; s < p - 1; s++) {
+        rblk = (r - s - 1 + 2 * p) % p;
+        rlen = compcoll_ucx_block(counts, bytes, rblk);
+        roff = (rblk == p - 1) ? total - rlen : soff - rlen;
+        status =
+            compcoll_ucx_ring_step(ucomm, seq, out + roff, rlen, out + soff,
+                                   slen, NULL, COMPCOLL_WIRE_FP32, what);
+        if (status != COMPCOLL_OK) {
+            return status;
+        }
+        soff = roff;
+        slen = rlen;
+    }
+    return COMPCOLL_OK;
+}
+
+compcoll_status_t compcoll_ucx_allgather(compcoll_tcomm_t *tcomm,
+                                         const void *sbuf, void *rbuf,
+                                         size_t bytes)
+{
+    return compcoll_ucx_ring_allgatherv(tcomm, sbuf, rbuf, NULL, bytes,
+                                        "UCX allgather");
+}
+
+compcoll_status_t compcoll_ucx_allgatherv(compcoll_tcomm_t *tcomm,
+                                          const void *sbuf, void *rbuf,
+                                          const size_t *counts)
+{
+    return compcoll_ucx_ring_allgatherv(tcomm, sbuf, rbuf, counts, 0,
+                                        "UCX allgatherv");
 }

@@ -457,4 +457,6 @@ const compcoll_transport_ops_t compcoll_ucx_transport = {
     .comm_destroy = compcoll_ucx_comm_destroy,
     .bcast        = compcoll_ucx_bcast,
     .allreduce    = compcoll_ucx_allreduce,
+    .allgather    = compcoll_ucx_allgather,
+    .allgatherv   = compcoll_ucx_allgatherv,
 };

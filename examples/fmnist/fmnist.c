@@ -62,7 +62,7 @@ static const fm_option_t fm_options[] = {
      "sgd (with momentum), adam (bias-corrected, decoupled weight decay) or "
      "novograd (default sgd)"},
     {"--lr", ARG_REAL, FM_OFF(lr), 1e-9, 100, NULL, "X",
-     "learning rate (default 0.05 for sgd, 0.001 for adam, 0.01 for "
+     "learning rate (default 0.05 for sgd, 0.001 for adam, 0.02 for "
      "novograd)"},
     {"--momentum", ARG_REAL, FM_OFF(momentum), 0, 0.999999, NULL, "X",
      "sgd momentum (default 0.9)"},
@@ -70,8 +70,8 @@ static const fm_option_t fm_options[] = {
      "weight decay of weight tensors, not biases (default 5e-4 for sgd, 0 "
      "for adam, 1e-3 for novograd)"},
     {"--schedule", ARG_CHOICE, FM_OFF(schedule), 0, 0, "const|cosine",
-     "NAME", "learning rate after the warm-up: constant or cosine decay to "
-     "0 at the last step (default const)"},
+     "NAME", "learning rate after the warm-up: constant, or cosine decay to "
+     "0 at the last step (default cosine)"},
     {"--warmup", ARG_INT, FM_OFF(warmup), 0, 1e9, NULL, "STEPS",
      "linear learning-rate warm-up over the first STEPS steps (default 0)"},
     {"--epochs", ARG_INT, FM_OFF(epochs), 1, 100000, NULL, "N",
@@ -631,7 +631,7 @@ int main(int argc, char **argv)
 
     tr.o.model        = "mlp";
     tr.o.opt          = "sgd";
-    tr.o.schedule     = "const";
+    tr.o.schedule     = "cosine";
     tr.o.data         = FM_DEFAULT_DIR;
     tr.o.lr           = NAN;
     tr.o.momentum     = 0.9;
@@ -662,7 +662,7 @@ int main(int argc, char **argv)
     if (isnan(tr.o.lr)) {
         tr.o.lr = strcmp(tr.o.opt, "sgd") == 0    ? 0.05
                   : strcmp(tr.o.opt, "adam") == 0 ? 0.001
-                                                  : 0.01;
+                                                  : 0.02;
     }
     if (isnan(tr.o.wd)) {
         tr.o.wd = strcmp(tr.o.opt, "sgd") == 0    ? 5e-4

@@ -265,7 +265,7 @@ void nn_init(nn_model_t *m, uint64_t seed)
 #undef NN_GEMM
 #undef NN_SUFFIX
 
-/* DIN = sum of the patch gradients in COL back onto the input pixels */
+/* DIN = the patch gradients in COL summed back onto the input pixels */
 static void nn_col2im(const nn_layer_t *l, float *din, int n)
 {
     const int    c = l->c, h = l->h, w = l->w;
@@ -278,17 +278,28 @@ static void nn_col2im(const nn_layer_t *l, float *din, int n)
 
         for (y = 0; y < h; y++) {
             for (x = 0; x < w; x++) {
-                for (ky = -1; ky <= 1; ky++) {
-                    for (kx = -1; kx <= 1; kx++, src += c) {
-                        int    iy = y + ky, ix = x + kx;
-                        float *d;
+                for (ky = -1; ky <= 1; ky++, src += 3 * c) {
+                    float *row = img + (long)(y + ky) * w * c;
 
-                        if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
+                    if (y + ky < 0 || y + ky >= h) {
+                        continue;
+                    }
+                    if (x > 0 && x < w - 1) {
+                        float *d = row + (long)(x - 1) * c;
+
+                        for (j = 0; j < 3 * c; j++) {
+                            d[j] += src[j];
+                        }
+                        continue;
+                    }
+                    for (kx = -1; kx <= 1; kx++) {
+                        float *d = row + (long)(x + kx) * c;
+
+                        if (x + kx < 0 || x + kx >= w) {
                             continue;
                         }
-                        d = img + ((long)iy * w + ix) * c;
                         for (j = 0; j < c; j++) {
-                            d[j] += src[j];
+                            d[j] += src[(kx + 1) * c + j];
                         }
                     }
                 }

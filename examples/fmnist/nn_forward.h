@@ -36,7 +36,7 @@ static void NN_FN(nn_im2col_)(const nn_layer_t *l, const NN_REAL *in,
 {
     const int c   = l->c, h = l->h, w = l->w;
     NN_REAL  *dst = col;
-    int       b, y, x, ky, kx;
+    int       b, y, x, ky, kx, j;
 
     for (b = 0; b < n; b++) {
         const NN_REAL *img = in + (long)b * l->in_size;
@@ -44,16 +44,30 @@ static void NN_FN(nn_im2col_)(const nn_layer_t *l, const NN_REAL *in,
         for (y = 0; y < h; y++) {
             for (x = 0; x < w; x++) {
                 for (ky = -1; ky <= 1; ky++) {
-                    for (kx = -1; kx <= 1; kx++, dst += c) {
-                        int iy = y + ky, ix = x + kx;
+                    const NN_REAL *row = img + (long)(y + ky) * w * c;
 
-                        if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
-                            memset(dst, 0, (size_t)c * sizeof(NN_REAL));
-                        } else {
-                            memcpy(dst, img + ((long)iy * w + ix) * c,
-                                   (size_t)c * sizeof(NN_REAL));
+                    if (y + ky < 0 || y + ky >= h) {
+                        for (j = 0; j < 3 * c; j++) {
+                            dst[j] = 0;
+                        }
+                    } else if (x > 0 && x < w - 1) {
+                        /* the three pixels are adjacent in the input */
+                        const NN_REAL *src = row + (long)(x - 1) * c;
+
+                        for (j = 0; j < 3 * c; j++) {
+                            dst[j] = src[j];
+                        }
+                    } else {
+                        for (kx = -1; kx <= 1; kx++) {
+                            const NN_REAL *src = row + (long)(x + kx) * c;
+                            int            in_img = x + kx >= 0 && x + kx < w;
+
+                            for (j = 0; j < c; j++) {
+                                dst[(kx + 1) * c + j] = in_img ? src[j] : 0;
+                            }
                         }
                     }
+                    dst += 3 * c;
                 }
             }
         }

@@ -1,5 +1,7 @@
 /*
- * tests/mpi/test_transport.c: both transports against PMPI as the oracle.
+ * tests/mpi/test_transport.c: both transports against PMPI as the oracle:
+ * bcast, all-reduce with each wire type, allgather and allgatherv (equal,
+ * random and empty blocks, in place and not), and communicator set-up.
  *
  * Run under mpiexec with any number of ranks; linked against the core and
  * the UCX transport directly (not preloaded).  Each rank reaches its own
@@ -315,6 +317,171 @@ static int check_allreduce(const compcoll_transport_ops_t *t,
     return ok;
 }
 
+/* --------------------------------------------- allgather, allgatherv */
+
+/* Guard bytes after the gathered result, to catch a block written long. */
+#define GUARD 16
+
+/* Payload bytes are never zero and rbuf starts zeroed, so a byte that no
+ * block wrote, or one written past the end, cannot pass for data. */
+static void fill_payload(unsigned char *buf, size_t n, uint64_t seed)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        buf[i] = (unsigned char)(1 + (rng_next(&seed) >> 32) % 255);
+    }
+}
+
+enum { COUNTS_RANDOM, COUNTS_ZERO, COUNTS_ONE };
+
+/* The same counts on every rank, from a seed they share.  Random counts mix
+ * empty, tiny, eager-sized and rendezvous-sized blocks. */
+static size_t make_counts(size_t *counts, int p, int kind, uint64_t seed)
+{
+    uint64_t s     = rng_seed(p, seed, 5);
+    size_t   total = 0;
+    int      r, one = (int)(seed % (uint64_t)p);
+
+    for (r = 0; r < p; r++) {
+        uint64_t v = rng_next(&s);
+
+        switch (kind) {
+        case COUNTS_RANDOM:
+            switch (v % 4) {
+            case 0:
+                counts[r] = 0;
+                break;
+            case 1:
+                counts[r] = 1 + (v >> 8) % 16;
+                break;
+            case 2:
+                counts[r] = 1 + (v >> 8) % 4096;
+                break;
+            default:
+                counts[r] = 1 + (v >> 8) % 100000;
+                break;
+            }
+            break;
+        case COUNTS_ONE:
+            counts[r] = (r == one) ? 5000 : 0;
+            break;
+        default:
+            counts[r] = 0;
+            break;
+        }
+        total += counts[r];
+    }
+    return total;
+}
+
+/*
+ * counts == NULL: allgather of `bytes` per rank; otherwise allgatherv.  The
+ * oracle is PMPI_Allgatherv of the same blocks.  bytes_sent, per rank: for
+ * ucx the ring's exact count, every block but the right neighbour's; for mpi
+ * the model, its own block times (p - 1).
+ */
+static int check_allgather(const compcoll_transport_ops_t *t,
+                           compcoll_tcomm_t *tc, MPI_Comm comm,
+                           const size_t *counts, size_t bytes, int in_place,
+                           int is_ucx, uint64_t seed)
+{
+    const char       *name  = counts ? "allgatherv" : "allgather";
+    const char       *how   = in_place ? "in place" : "out of place";
+    size_t            total = 0, mine = 0, len, i;
+    uint64_t          before = tc->bytes_sent, sent, expect_sent;
+    unsigned char    *sbuf, *rbuf, *expect;
+    int              *icounts, *displs;
+    int               rank, size, r, ok = 1;
+    compcoll_status_t st;
+
+    PMPI_Comm_rank(comm, &rank);
+    PMPI_Comm_size(comm, &size);
+    icounts = malloc(2 * (size_t)size * sizeof(int));
+    if (icounts == NULL) {
+        diag("out of memory for %d counts", size);
+        abort();
+    }
+    displs = icounts + size;
+    for (r = 0; r < size; r++) {
+        len        = counts ? counts[r] : bytes;
+        icounts[r] = (int)len;
+        displs[r]  = (int)total;
+        if (r == rank) {
+            mine = total;
+        }
+        total += len;
+    }
+    len    = counts ? counts[rank] : bytes;
+    sbuf   = malloc(len + 1);
+    rbuf   = calloc(1, total + GUARD);
+    expect = malloc(total + 1);
+    if (!sbuf || !rbuf || !expect) {
+        diag("out of memory for %zu bytes", total);
+        abort();
+    }
+
+    fill_payload(sbuf, len, rng_seed(rank, seed, 6));
+    PMPI_Allgatherv(sbuf, (int)len, MPI_BYTE, expect, icounts, displs, MPI_BYTE,
+                    comm);
+
+    if (in_place) {
+        memcpy(rbuf + mine, sbuf, len);
+    }
+    if (counts != NULL) {
+        st = t->allgatherv(tc, in_place ? rbuf + mine : sbuf, rbuf, counts);
+    } else {
+        st = t->allgather(tc, in_place ? rbuf + mine : sbuf, rbuf, bytes);
+    }
+    if (st != COMPCOLL_OK) {
+        diag("%s %s %zu bytes %s: %s", t->name, name, total, how,
+             compcoll_status_string(st));
+        ok = 0;
+    }
+
+    for (i = 0; ok && (i < total); i++) {
+        if (rbuf[i] != expect[i]) {
+            r = size - 1;
+            while ((size_t)displs[r] > i) {
+                r--;
+            }
+            diag("%s %s %zu bytes %s: byte %zu (block of rank %d, %zu bytes) "
+                 "is %u, expected %u",
+                 t->name, name, total, how, i, r, (size_t)icounts[r], rbuf[i],
+                 expect[i]);
+            ok = 0;
+        }
+    }
+    for (i = total; ok && (i < total + GUARD); i++) {
+        if (rbuf[i] != 0) {
+            diag("%s %s %zu bytes %s: written past the end", t->name, name,
+                 total, how);
+            ok = 0;
+        }
+    }
+    if (ok && !in_place && (memcmp(sbuf, expect + mine, len) != 0)) {
+        diag("%s %s %zu bytes %s: the send buffer changed", t->name, name,
+             total, how);
+        ok = 0;
+    }
+
+    sent        = tc->bytes_sent - before;
+    expect_sent = is_ucx ? total - icounts[(rank + 1) % size]
+                         : (uint64_t)len * (uint64_t)(size - 1);
+    if (sent != expect_sent) {
+        diag("%s %s %zu bytes %s: bytes_sent grew by %llu, expected %llu",
+             t->name, name, total, how, (unsigned long long)sent,
+             (unsigned long long)expect_sent);
+        ok = 0;
+    }
+
+    free(icounts);
+    free(sbuf);
+    free(rbuf);
+    free(expect);
+    return ok;
+}
+
 /* ------------------------------------------- destroy from Comm_free */
 
 static int destroyed_in_callback;
@@ -330,7 +497,56 @@ static int destroy_cb(MPI_Comm comm, int keyval, void *attr, void *extra)
 
 /* -------------------------------------------------------------- suite */
 
-static const size_t bcast_sizes[] = {0, 1, 7, 4096, 1u << 20};
+static const size_t bcast_sizes[]  = {0, 1, 7, 4096, 1u << 20};
+static const size_t gather_sizes[] = {0, 1, 13, 4096};
+
+#define GATHERV_RANDOM_TRIALS 6
+
+static void test_allgather(const compcoll_transport_ops_t *t,
+                           compcoll_tcomm_t *tc, int is_ucx)
+{
+    size_t     *counts = malloc((size_t)world_size * sizeof(size_t));
+    size_t      i, total;
+    const char *how;
+    int         in_place, k, kind, zeros, r;
+
+    if (counts == NULL) {
+        diag("out of memory for %d counts", world_size);
+        abort();
+    }
+    for (i = 0; i < sizeof(gather_sizes) / sizeof(gather_sizes[0]); i++) {
+        for (in_place = 0; in_place < 2; in_place++) {
+            report(check_allgather(t, tc, MPI_COMM_WORLD, NULL, gather_sizes[i],
+                                   in_place, is_ucx, i),
+                   "%s: allgather %zu bytes per rank, %s", t->name,
+                   gather_sizes[i], in_place ? "in place" : "out of place");
+        }
+    }
+
+    /* Random counts, then every count zero, then one rank alone. */
+    for (k = 0; k < GATHERV_RANDOM_TRIALS + 2; k++) {
+        kind  = (k < GATHERV_RANDOM_TRIALS)    ? COUNTS_RANDOM
+                : (k == GATHERV_RANDOM_TRIALS) ? COUNTS_ZERO
+                                               : COUNTS_ONE;
+        total = make_counts(counts, world_size, kind, (uint64_t)k);
+        for (zeros = 0, r = 0; r < world_size; r++) {
+            zeros += (counts[r] == 0);
+        }
+        for (in_place = 0; in_place < 2; in_place++) {
+            how = in_place ? "in place" : "out of place";
+            report(check_allgather(t, tc, MPI_COMM_WORLD, counts, 0, in_place,
+                                   is_ucx, 100 + (uint64_t)k),
+                   "%s: allgatherv %s counts #%d (%zu bytes, %d of %d "
+                   "empty), %s",
+                   t->name,
+                   kind == COUNTS_RANDOM ? "random"
+                   : kind == COUNTS_ZERO ? "all-zero"
+                                         : "one-rank",
+                   k, total, zeros, world_size, how);
+        }
+    }
+    free(counts);
+}
 
 static void test_transport(const compcoll_transport_ops_t *t, int is_ucx)
 {
@@ -357,6 +573,7 @@ static void test_transport(const compcoll_transport_ops_t *t, int is_ucx)
         report(check_bcast(t, tc, MPI_COMM_WORLD, bcast_sizes[i], is_ucx),
                "%s: bcast %zu bytes from every root", t->name, bcast_sizes[i]);
     }
+    test_allgather(t, tc, is_ucx);
     for (w = 0; w < 3; w++) {
         for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
             report(check_allreduce(t, tc, MPI_COMM_WORLD, counts[i], wires[w],
@@ -444,12 +661,17 @@ static void test_ucx_comms(void)
     compcoll_status_t               s1, s2, s3;
     MPI_Comm                        sub, dup;
     uint64_t                        id[2], idmax[2], idmin[2];
-    size_t                          eps;
+    size_t                          eps, *sub_counts = NULL;
     int                             ok, c, sub_size;
 
     PMPI_Comm_split(MPI_COMM_WORLD, world_rank % 2, world_rank, &sub);
     PMPI_Comm_dup(MPI_COMM_WORLD, &dup);
     PMPI_Comm_size(sub, &sub_size);
+    sub_counts = malloc((size_t)sub_size * sizeof(size_t));
+    if (sub_counts == NULL) {
+        diag("out of memory for %d counts", sub_size);
+        abort();
+    }
     s1 = t->comm_create(sub, &tsub);
     s2 = t->comm_create(dup, &tdup);
     ok = (s1 == COMPCOLL_OK) && (s2 == COMPCOLL_OK);
@@ -481,6 +703,10 @@ static void test_ucx_comms(void)
     ok = check_allreduce(t, tdup, dup, 1001, COMPCOLL_WIRE_FP32, 1) && ok;
     ok = check_allreduce(t, tsub, sub, 3, COMPCOLL_WIRE_BF16, 1) && ok;
     ok = check_bcast(t, tsub, sub, 7, 1) && ok;
+    make_counts(sub_counts, sub_size, COUNTS_RANDOM, 7);
+    ok = check_allgather(t, tsub, sub, sub_counts, 0, 1, 1, 7) && ok;
+    ok = check_allgather(t, tdup, dup, NULL, 13, 0, 1, 8) && ok;
+    ok = check_allreduce(t, tsub, sub, 5, COMPCOLL_WIRE_FP32, 1) && ok;
     report(ok, "ucx: interleaved collectives on a split (%d ranks) and a dup",
            sub_size);
 
@@ -531,6 +757,7 @@ out:
     }
     PMPI_Comm_free(&sub);
     PMPI_Comm_free(&dup);
+    free(sub_counts);
 }
 
 /* One rank whose UCX cannot start makes every rank fall back; a later init

@@ -57,6 +57,8 @@ static const bad_case_t bad_cases[] = {
     {"COMPCOLL_SELECT", {"", "topk", "exactly", NULL}},
     {"COMPCOLL_BETA", {"", "0", "-0.5", "1.01", "nan", "inf", "0.5x", "abc"}},
     {"COMPCOLL_WARMUP", {"", "-1", "ten", "3.5", "4294967296", NULL}},
+    {"COMPCOLL_ADACOMP_BIN", {"", "0", "-50", "automatic", "50x",
+                              "2147483648", NULL}},
     {"COMPCOLL_WIRE_TYPE", {"", "fp8", "float16", "int8", NULL}},
     {"COMPCOLL_TRANSPORT", {"", "tcp", "nccl", NULL}},
     {"COMPCOLL_KEY", {"", "name", "addr", NULL}},
@@ -77,7 +79,8 @@ static void test_defaults(void)
     ok(cfg.enable == 1 && cfg.method == COMPCOLL_METHOD_SCALECOM &&
            cfg.ratio == 100 && cfg.min_count == 8192 &&
            cfg.select == COMPCOLL_SELECT_EXACT && cfg.beta == 1.0 &&
-           cfg.warmup == 0 && cfg.wire == COMPCOLL_WIRE_FP32 &&
+           cfg.warmup == 0 && cfg.adacomp_bin == 0 &&
+           cfg.wire == COMPCOLL_WIRE_FP32 &&
            cfg.transport == COMPCOLL_TRANSPORT_UCX &&
            cfg.key == COMPCOLL_KEY_ADDRESS &&
            cfg.max_memory == (size_t)8 << 30 &&
@@ -111,9 +114,9 @@ static void test_bad_values(void)
 static void test_not_available(void)
 {
     compcoll_config_t cfg;
-    const char *const cases[][2] = {{"COMPCOLL_METHOD", "adacomp"},
-                                    {"COMPCOLL_METHOD", "topk"},
-                                    {"COMPCOLL_HIERARCHICAL", "y"}};
+    const char *const cases[][2] = {{"COMPCOLL_HIERARCHICAL", "y"},
+                                    {"COMPCOLL_HIERARCHICAL", "yes"},
+                                    {"COMPCOLL_HIERARCHICAL", "YES"}};
     size_t            i;
 
     for (i = 0; i < 3; i++) {
@@ -171,6 +174,18 @@ static void test_good_values(void)
        "WIRE_TYPE=bf16");
     ok(parse1(&cfg, "COMPCOLL_WARMUP", "0") == COMPCOLL_OK && cfg.warmup == 0,
        "WARMUP=0");
+    ok(parse1(&cfg, "COMPCOLL_ADACOMP_BIN", "Auto") == COMPCOLL_OK &&
+           cfg.adacomp_bin == 0,
+       "ADACOMP_BIN=Auto");
+    ok(parse1(&cfg, "COMPCOLL_ADACOMP_BIN", "500") == COMPCOLL_OK &&
+           cfg.adacomp_bin == 500,
+       "ADACOMP_BIN=500");
+    ok(parse1(&cfg, "COMPCOLL_METHOD", "adacomp") == COMPCOLL_OK &&
+           cfg.method == COMPCOLL_METHOD_ADACOMP,
+       "METHOD=adacomp");
+    ok(parse1(&cfg, "COMPCOLL_METHOD", "topk") == COMPCOLL_OK &&
+           cfg.method == COMPCOLL_METHOD_TOPK,
+       "METHOD=topk");
 }
 
 static void test_many_errors(void)

@@ -1,0 +1,97 @@
+#include "compcoll_exchange.h"
+
+#include <string.h>
+
+#include "compcoll_log.h"
+#include "compcoll_stats.h"
+
+typedef struct {
+    uint32_t dense;
+    uint32_t reserved;
+    uint64_t bytes;
+} xchg_header_t;
+
+compcoll_status_t compcoll_xchg_agree(compcoll_comm_t *cc, int want_dense,
+                                      size_t bytes, int *dense,
+                                      const size_t **counts)
+{
+    compcoll_tcomm_t *tc = cc->tcomm;
+    xchg_header_t    *all, mine = {(uint32_t)(want_dense != 0), 0, bytes};
+    size_t           *sizes;
+    compcoll_status_t status;
+    double            t0;
+    int               r;
+
+    all   = compcoll_buf_reserve(&cc->gather, cc->size * sizeof(*all));
+    sizes = compcoll_buf_reserve(&cc->sizes, cc->size * sizeof(*sizes));
+    if (all == NULL || sizes == NULL) {
+        return COMPCOLL_ERR_NO_MEMORY;
+    }
+    t0     = compcoll_time();
+    status = tc->ops->allgather(tc, &mine, all, sizeof(mine));
+    compcoll_stats.time_comm += compcoll_time() - t0;
+    if (status != COMPCOLL_OK) {
+        return status;
+    }
+    *dense = 0;
+    for (r = 0; r < cc->size; r++) {
+        *dense |= (all[r].dense != 0);
+        sizes[r] = (size_t)all[r].bytes;
+    }
+    *counts = sizes;
+    return COMPCOLL_OK;
+}
+
+compcoll_status_t compcoll_xchg_dense(compcoll_comm_t *cc, compcoll_tensor_t *t,
+                                      const float *g, float *out, size_t n)
+{
+    compcoll_tcomm_t *tc = cc->tcomm;
+    compcoll_status_t status;
+    double            t0;
+
+    t0 = compcoll_time();
+    compcoll_kernels()->dense(t->mem, g, out, n, 1.0f);
+    compcoll_stats.time_host += compcoll_time() - t0;
+    t0     = compcoll_time();
+    status = tc->ops->allreduce(tc, out, n, COMPCOLL_WIRE_FP32);
+    compcoll_stats.time_comm += compcoll_time() - t0;
+    compcoll_stats.calls_dense++;
+    compcoll_stats.elements_sent += n;
+    return status;
+}
+
+compcoll_status_t compcoll_xchg_gather(compcoll_comm_t *cc, const void *mine,
+                                       const size_t *counts, void **all)
+{
+    compcoll_tcomm_t *tc    = cc->tcomm;
+    size_t            total = 0;
+    compcoll_status_t status;
+    double            t0;
+    int               r;
+
+    for (r = 0; r < cc->size; r++) {
+        total += counts[r];
+    }
+    *all = compcoll_buf_reserve(&cc->gather, total + 1);
+    if (*all == NULL) {
+        return COMPCOLL_ERR_NO_MEMORY;
+    }
+    t0     = compcoll_time();
+    status = tc->ops->allgatherv(tc, mine, *all, counts);
+    compcoll_stats.time_comm += compcoll_time() - t0;
+    return status;
+}
+
+void compcoll_xchg_account(compcoll_comm_t *cc, compcoll_tensor_t *t,
+                           size_t n, uint64_t sent0)
+{
+    cc->ncalls++;
+    t->calls++;
+    if (t->stats != NULL) {
+        t->stats->calls++;
+    }
+    compcoll_stats.elements_in += n;
+    compcoll_stats.bytes_dense +=
+        2 * (uint64_t)(cc->size - 1) * n * sizeof(float) / (uint64_t)cc->size;
+    compcoll_stats.bytes_sent += cc->tcomm->bytes_sent - sent0;
+}
