@@ -65,7 +65,10 @@ struct compcoll_transport_ops {
 
     /* Rank r contributes counts[r] bytes (0 allowed) from sbuf; every rank
      * knows all counts.  rbuf receives the contributions concatenated in
-     * rank order (at offset sum of counts[0..r-1]).  The bytes a rank sends
+     * rank order (at offset sum of counts[0..r-1]); sbuf may be that place
+     * in rbuf (in place), and may be NULL when counts[r] is 0.  Summed over
+     * ranks, bytes_sent is (p - 1) times the total; how it splits between
+     * ranks is the algorithm's.  The bytes a rank sends
      * grow with the number of ranks: this is the exchange of methods whose
      * ranks pick different indices. */
     compcoll_status_t (*allgatherv)(compcoll_tcomm_t *tcomm, const void *sbuf,

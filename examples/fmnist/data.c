@@ -57,8 +57,8 @@ static int data_read(gzFile f, const char *path, void *buf, size_t len,
         }
         if (got == 0) {
             snprintf(err, errlen,
-                     "%s: truncated: %s needs %zu bytes, the file has %zu",
-                     path, what, len, done);
+                     "%s: truncated: %zu bytes of %s expected, %zu found",
+                     path, len, what, done);
             return -1;
         }
         done += (size_t)got;
@@ -91,7 +91,7 @@ static gzFile data_open_idx(const char *path, unsigned magic, int ndim,
                  errno ? strerror(errno) : "out of memory");
         return NULL;
     }
-    if (data_read(f, path, hdr, 4 + 4 * (size_t)ndim, "the IDX header", err,
+    if (data_read(f, path, hdr, 4 + 4 * (size_t)ndim, "IDX header", err,
                   errlen) != 0) {
         gzclose(f);
         return NULL;
@@ -156,8 +156,8 @@ int fm_load(const char *dir, const char *prefix, fm_set_t *set, char *err,
         goto err;
     }
     if (data_read(fi, ipath, set->images, (size_t)set->n * FM_PIXELS,
-                  "the pixels", err, errlen) != 0 ||
-        data_read(fl, lpath, set->labels, (size_t)set->n, "the labels", err,
+                  "pixels", err, errlen) != 0 ||
+        data_read(fl, lpath, set->labels, (size_t)set->n, "labels", err,
                   errlen) != 0) {
         goto err;
     }

@@ -80,7 +80,7 @@ static const fm_option_t fm_options[] = {
      "global batch size, split over the ranks (default 128)"},
     {"--train-subset", ARG_INT, FM_OFF(train_subset), 1, 1e9, NULL, "N",
      "train on the first N training examples only (default all 60000)"},
-    {"--seed", ARG_INT, FM_OFF(seed), 0, 9.2e18, NULL, "N",
+    {"--seed", ARG_INT, FM_OFF(seed), 0, 1e15, NULL, "N",
      "seed of the initial parameters and the shuffling, the same on every "
      "rank (default 1)"},
     {"--fuse", ARG_FLAG, FM_OFF(fuse), 0, 0, NULL, NULL,
@@ -89,8 +89,8 @@ static const fm_option_t fm_options[] = {
     {"--data", ARG_PATH, FM_OFF(data), 0, 0, NULL, "DIR",
      "folder with the four *-ubyte.gz files (default " FM_DEFAULT_DIR ")"},
     {"--csv", ARG_PATH, FM_OFF(csv), 0, 0, NULL, "FILE",
-     "write epoch,train_loss,test_loss,test_acc,seconds per epoch "
-     "(test_acc in percent)"},
+     "write a CSV line per epoch: epoch, train_loss, test_loss, test_acc "
+     "(percent), seconds"},
     {"--progress", ARG_REAL, FM_OFF(progress), 0, 1e9, NULL, "SECONDS",
      "within an epoch, a progress line every SECONDS (default 10; 0: none)"},
     {"--gradcheck", ARG_FLAG, FM_OFF(gradcheck), 0, 0, NULL, NULL,
@@ -99,6 +99,32 @@ static const fm_option_t fm_options[] = {
     {"--help", ARG_FLAG, FM_OFF(help), 0, 0, NULL, NULL, "this help"},
 };
 #define FM_NOPTIONS ((int)(sizeof(fm_options) / sizeof(fm_options[0])))
+
+/* "  LHS  help..." with the help wrapped in a column of 48 */
+static void fm_wrap(FILE *out, const char *lhs, const char *text)
+{
+    const int   width = 48;
+    const char *p     = text;
+    int         first = 1;
+
+    while (*p != '\0') {
+        int len = (int)strlen(p), cut = len;
+
+        if (len > width) {
+            for (cut = width; cut > 0 && p[cut] != ' '; cut--) {
+            }
+            if (cut == 0) {
+                cut = width;
+            }
+        }
+        fprintf(out, "  %-27s %.*s\n", first ? lhs : "", cut, p);
+        first = 0;
+        p += cut;
+        while (*p == ' ') {
+            p++;
+        }
+    }
+}
 
 static void fm_usage(FILE *out)
 {
@@ -123,7 +149,7 @@ static void fm_usage(FILE *out)
         } else {
             snprintf(lhs, sizeof(lhs), "%s", o->name);
         }
-        fprintf(out, "  %-28s %s\n", lhs, o->help);
+        fm_wrap(out, lhs, o->help);
     }
     fprintf(out,
             "\nOptions take their value as the next argument or after '='.  "
@@ -421,11 +447,13 @@ static int fm_load_data(fm_trainer_t *tr)
             fprintf(stderr,
                     "fmnist: %s\n"
                     "fmnist: the data come from the Debian package "
-                    "dataset-fashion-mnist (apt-get install "
-                    "dataset-fashion-mnist); --data DIR names another folder "
-                    "with train-images-idx3-ubyte.gz, "
-                    "train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz "
-                    "and t10k-labels-idx1-ubyte.gz\n",
+                    "dataset-fashion-mnist\n"
+                    "fmnist:   (apt-get install dataset-fashion-mnist), or "
+                    "give --data DIR, a folder with\n"
+                    "fmnist:   train-images-idx3-ubyte.gz "
+                    "train-labels-idx1-ubyte.gz\n"
+                    "fmnist:   t10k-images-idx3-ubyte.gz "
+                    "t10k-labels-idx1-ubyte.gz\n",
                     msg);
             st = 1;
         } else if (tr->o.train_subset > tr->train.n) {

@@ -1,0 +1,141 @@
+#!/bin/sh
+#
+# tests/mpi/run-sparse.sh: COMPCOLL_METHOD=topk and COMPCOLL_METHOD=adacomp
+# under mpiexec, against the oracle of sparse_check.c, over a covering set
+# of configurations; TAP.
+#
+# Environment (set by tests/Makefile.am for the tap-driver):
+#   MPIEXEC           mpiexec.mpich
+#   TEST_LIBCOMPCOLL  absolute path of the built libcompcoll.so
+#   TESTS_BUILDDIR    directory holding sparse_check (or holding it in its
+#                     mpi/ subdirectory)
+#   TEST_MPI_TIMEOUT  seconds per mpiexec run (default 120)
+#
+# sparse_check checks every output element bit for bit against a
+# re-computation of both methods (every rank's memory simulated), that all
+# ranks hold the same bits, conservation, and the stats JSON every case
+# writes (call counts, elements sent and the exact bytes sent: they grow
+# with P, unlike ScaleCom's).  The matrix is a covering set: both methods
+# at P = 1, 2, 3, 4 on both transports; in place, interleaved tensors and a
+# dup'ed communicator; exact/chunk/sample selection, fp16/bf16 wire and
+# RATIO=1 for topk; explicit bin lengths (1, 7, 33, 64, 500) and auto on
+# both sides of 65536 elements for adacomp; warm-up and ties for both.
+# One mpiexec run is one TAP line; a failing line is followed by the
+# command and the tail of the job's output as TAP diagnostics.
+
+lib=${TEST_LIBCOMPCOLL-}
+mpiexec=${MPIEXEC-}
+builddir=${TESTS_BUILDDIR:-.}
+timeout_s=${TEST_MPI_TIMEOUT:-120}
+
+if [ -z "$mpiexec" ] || ! command -v "$mpiexec" >/dev/null 2>&1; then
+    echo "1..0 # SKIP MPIEXEC is not set or not executable"
+    exit 0
+fi
+if [ -z "$lib" ] || [ ! -r "$lib" ]; then
+    echo "1..0 # SKIP TEST_LIBCOMPCOLL is not set or not readable (library not built)"
+    exit 0
+fi
+
+# The jobs see only the COMPCOLL_* variables a case sets.
+for v in $(env | sed -n 's/^\(COMPCOLL_[A-Za-z0-9_]*\)=.*/\1/p'); do
+    unset "$v"
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/compcoll-sparse.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
+
+# The program: in $TESTS_BUILDDIR itself, or in its mpi/ (tests/Makefile.am
+# builds it as mpi/sparse_check with TESTS_BUILDDIR=tests/).
+program() {
+    if [ -x "$builddir/$1" ]; then
+        echo "$builddir/$1"
+    else
+        echo "$builddir/mpi/$1"
+    fi
+}
+
+trim() {
+    printf '%s\n' "$1" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//'
+}
+
+if command -v timeout >/dev/null 2>&1; then
+    guard="timeout -k 10 $timeout_s"
+else
+    guard=
+fi
+
+# ranks | COMPCOLL_* settings (MIN_COUNT=64, RATIO=10 unless given; every
+# case also gets STATS=<file>.json) | program options
+cat >"$tmp/cases" <<'EOF'
+1 | METHOD=topk TRANSPORT=ucx | --steps 6 --interleave
+1 | METHOD=topk TRANSPORT=mpi SELECT=chunk WARMUP=1 | --steps 6 --inplace --dup
+2 | METHOD=topk TRANSPORT=ucx | --steps 10 --interleave
+2 | METHOD=topk TRANSPORT=mpi SELECT=chunk | --steps 8 --inplace --dup
+2 | METHOD=topk TRANSPORT=ucx WIRE_TYPE=fp16 WARMUP=2 | --steps 8 --interleave
+2 | METHOD=topk TRANSPORT=mpi WIRE_TYPE=bf16 | --steps 8 --ties --inplace
+2 | METHOD=topk TRANSPORT=ucx SELECT=sample | --steps 8 --ties --dup
+2 | METHOD=topk TRANSPORT=mpi RATIO=1 | --steps 4 --interleave
+3 | METHOD=topk TRANSPORT=ucx SELECT=chunk WIRE_TYPE=bf16 | --steps 5 --interleave --dup
+3 | METHOD=topk TRANSPORT=mpi WARMUP=1 RATIO=100 | --steps 5 --ties --inplace --count 20000
+4 | METHOD=topk TRANSPORT=ucx | --steps 4 --interleave --inplace
+4 | METHOD=topk TRANSPORT=mpi WIRE_TYPE=fp16 SELECT=chunk | --steps 4 --dup --ties
+1 | METHOD=adacomp TRANSPORT=ucx | --steps 6 --interleave
+1 | METHOD=adacomp TRANSPORT=mpi ADACOMP_BIN=7 WARMUP=1 | --steps 6 --inplace --dup
+2 | METHOD=adacomp TRANSPORT=ucx | --steps 10 --interleave
+2 | METHOD=adacomp TRANSPORT=mpi ADACOMP_BIN=64 | --steps 8 --inplace --dup
+2 | METHOD=adacomp TRANSPORT=ucx ADACOMP_BIN=1 WARMUP=2 | --steps 8 --interleave --ties
+2 | METHOD=adacomp TRANSPORT=mpi ADACOMP_BIN=auto | --steps 3 --count 65536 --count2 65535 --interleave
+3 | METHOD=adacomp TRANSPORT=ucx ADACOMP_BIN=33 | --steps 5 --interleave --dup
+3 | METHOD=adacomp TRANSPORT=mpi WARMUP=1 | --steps 5 --ties --inplace
+4 | METHOD=adacomp TRANSPORT=ucx | --steps 4 --interleave --inplace
+4 | METHOD=adacomp TRANSPORT=mpi ADACOMP_BIN=500 | --steps 4 --dup --ties
+3 | METHOD=adacomp TRANSPORT=ucx | --steps 2 --count 70001 --inplace
+EOF
+
+path=$(program sparse_check)
+n=$(grep -c . "$tmp/cases")
+echo "1..$n"
+
+i=0
+while IFS='|' read -r ranks settings options; do
+    i=$((i + 1))
+    ranks=$(trim "$ranks")
+    settings=$(trim "$settings")
+    options=$(trim "$options")
+    envs="COMPCOLL_MIN_COUNT=64 COMPCOLL_RATIO=10"
+    for s in $settings; do # no spaces inside a setting
+        envs="$envs COMPCOLL_$s"
+    done
+    desc="P=$ranks $settings: sparse_check $options"
+    if [ ! -x "$path" ]; then
+        echo "not ok $i - $desc: $path not built"
+        continue
+    fi
+    json="$tmp/case$i.json"
+    rm -f "$json"
+    start=$(date +%s)
+    # shellcheck disable=SC2086 # the settings and options are words
+    $guard "$mpiexec" -n "$ranks" env LD_PRELOAD="$lib" $envs \
+        COMPCOLL_STATS="$json" "$path" $options >"$tmp/log" 2>&1 </dev/null
+    rc=$?
+    secs=$(($(date +%s) - start))
+    if [ "$rc" -eq 0 ]; then
+        echo "ok $i - $desc (${secs}s)"
+    else
+        case $rc in
+        124 | 137) why="timed out after ${timeout_s}s" ;;
+        *) why="exit status $rc" ;;
+        esac
+        echo "not ok $i - $desc: $why"
+        echo "# $mpiexec -n $ranks env LD_PRELOAD=$lib $envs COMPCOLL_STATS=x.json sparse_check $options"
+        # rank 0's verdicts first, then the earliest diagnostics
+        grep 'sparse_check: FAILED' "$tmp/log" | head -n 6 | cut -c1-600 |
+            sed 's/^/#   /'
+        grep -v 'sparse_check: FAILED' "$tmp/log" | head -n 14 |
+            cut -c1-400 | sed 's/^/#   /'
+    fi
+done <"$tmp/cases"
+
+exit 0
