@@ -76,4 +76,131 @@ static inline uint32_t compcoll_abs_key(float a)
     return compcoll_f32_bits(a) & 0x7fffffffu;
 }
 
+/* ------------------------------------------------------------------ GPU */
+/*
+ * The CUDA module, libcompcoll_cuda.so (gpu_kernels/), implements the
+ * kernels for device memory.  The core dlopen()s it the first time it meets
+ * a device buffer (never in a process that has not loaded the CUDA driver)
+ * and calls its one exported symbol, COMPCOLL_GPU_MODULE_SYMBOL, of type
+ * compcoll_gpu_module_get_fn.  Everything below is the contract between the
+ * two; the core never includes a CUDA header.
+ *
+ * Every operation runs in the CUDA context of its stream and leaves the
+ * calling thread's current context as it found it.  Kernels and copies are
+ * asynchronous on the stream; stream_sync waits for them and reports what
+ * failed in between (a launch error, or a selection that did not come out
+ * at exactly k indices).  Results equal the host reference: selected
+ * indices bit for bit, values, memory and output bit for bit as well (the
+ * kernels round every operation to nearest and never contract a*b+c), except
+ * that NaN payloads are not preserved (see libcompcoll(7)).
+ */
+#define COMPCOLL_GPU_ABI_VERSION   1u
+#define COMPCOLL_GPU_MODULE_NAME   "libcompcoll_cuda.so"
+#define COMPCOLL_GPU_MODULE_SYMBOL "compcoll_gpu_module_get"
+
+/* Where a buffer lives, as the CUDA driver reports it. */
+typedef enum {
+    COMPCOLL_MEM_HOST,    /* pageable or pinned host memory: MPI may read it */
+    COMPCOLL_MEM_DEVICE,  /* device memory: only the GPU may touch it */
+    COMPCOLL_MEM_MANAGED, /* managed memory: both may; the GPU does the work */
+} compcoll_memtype_t;
+
+typedef struct {
+    compcoll_memtype_t type;
+    int                device;  /* CUDA device ordinal; -1 for host memory */
+    void              *context; /* CUcontext of the allocation; NULL: the
+                                 * device's primary context */
+} compcoll_mem_info_t;
+
+/* A CUDA stream in a context, with the module's per-stream state. */
+typedef struct compcoll_gpu_stream compcoll_gpu_stream_t;
+
+/* How the module reports errors: through the core's log. */
+typedef void (*compcoll_gpu_log_fn_t)(int level, const char *file, int line,
+                                      const char *msg);
+
+typedef struct compcoll_gpu_module {
+    uint32_t    abi;          /* COMPCOLL_GPU_ABI_VERSION */
+    const char *description;  /* "CUDA runtime 13.0, sm_80 sm_90" */
+
+    /*
+     * The kernel-ops table for device memory, synchronous, with the host
+     * table's contract and arguments: m, g and out are device memory, idx
+     * and vals host memory.  Each call looks up g's context, uses a stream
+     * of the module's own and waits for it.  For tests and simple callers;
+     * the methods use the asynchronous operations below.
+     */
+    const compcoll_kernel_ops_t *kernels;
+
+    /* One stream per tensor, in the context that owns `where`. */
+    compcoll_status_t (*stream_create)(const compcoll_mem_info_t *where,
+                                       compcoll_gpu_stream_t **s_p);
+    void              (*stream_destroy)(compcoll_gpu_stream_t *s);
+    compcoll_status_t (*stream_sync)(compcoll_gpu_stream_t *s);
+    /* Mark the stream's current position; mark_wait waits for it only. */
+    compcoll_status_t (*mark)(compcoll_gpu_stream_t *s);
+    compcoll_status_t (*mark_wait)(compcoll_gpu_stream_t *s);
+
+    /* Device memory from the module's stream-ordered pool (per device). */
+    compcoll_status_t (*dev_alloc)(compcoll_gpu_stream_t *s, size_t bytes,
+                                   void **p);
+    void              (*dev_free)(compcoll_gpu_stream_t *s, void *p);
+    /* Pinned host memory, usable from every context; host_free needs none. */
+    compcoll_status_t (*host_alloc)(compcoll_gpu_stream_t *s, size_t bytes,
+                                    void **p);
+    void              (*host_free)(void *p);
+    /* Asynchronous copy in any direction (unified addressing), and zero. */
+    compcoll_status_t (*copy)(compcoll_gpu_stream_t *s, void *dst,
+                              const void *src, size_t bytes);
+    compcoll_status_t (*zero)(compcoll_gpu_stream_t *s, void *dst,
+                              size_t bytes);
+    /* Synchronous copy in the context of `where` (passthrough staging). */
+    compcoll_status_t (*copy_sync)(const compcoll_mem_info_t *where, void *dst,
+                                   const void *src, size_t bytes);
+
+    /*
+     * Kernels, asynchronous on s; every pointer is device memory.  The
+     * arguments and results are those of compcoll_kernel_ops_t.
+     */
+    compcoll_status_t (*select)(compcoll_gpu_stream_t *s,
+                                compcoll_select_t mode, const float *m,
+                                const float *g, size_t n, size_t k,
+                                uint32_t *idx);
+    /* The leader's fused pass for COMPCOLL_SELECT=chunk: select (as
+     * select(CHUNK)) and compress (as compress) in one sweep over n. */
+    compcoll_status_t (*chunk_compress)(compcoll_gpu_stream_t *s, float *m,
+                                        const float *g, float *out, size_t n,
+                                        size_t k, float beta, uint32_t *idx,
+                                        float *vals);
+    compcoll_status_t (*compress)(compcoll_gpu_stream_t *s, float *m,
+                                  const float *g, float *out, size_t n,
+                                  const uint32_t *idx, size_t k, float beta,
+                                  float *vals);
+    compcoll_status_t (*scatter)(compcoll_gpu_stream_t *s, float *out,
+                                 const uint32_t *idx, const float *vals,
+                                 size_t k);
+    compcoll_status_t (*dense)(compcoll_gpu_stream_t *s, float *m,
+                               const float *g, float *out, size_t n,
+                               float beta);
+    /* compcoll_wire_encode / _decode (compcoll_wire.h) on the device. */
+    compcoll_status_t (*wire_encode)(compcoll_gpu_stream_t *s,
+                                     compcoll_wire_t wire, void *dst,
+                                     const float *src, size_t count);
+    compcoll_status_t (*wire_decode)(compcoll_gpu_stream_t *s,
+                                     compcoll_wire_t wire, float *dst,
+                                     const void *src, size_t count);
+
+    /* Selections that fell back from sample to exact, over all streams. */
+    uint64_t (*sample_fallbacks)(void);
+
+    /* Release the pools and the module's own streams; every stream made by
+     * stream_create must be destroyed first. */
+    void (*finalize)(void);
+} compcoll_gpu_module_t;
+
+/* The module's one export.  NULL when abi differs or the CUDA driver is not
+ * loaded in this process; log receives the reason. */
+typedef const compcoll_gpu_module_t *(*compcoll_gpu_module_get_fn)(
+    uint32_t abi, compcoll_gpu_log_fn_t log);
+
 #endif
