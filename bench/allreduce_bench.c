@@ -3,12 +3,15 @@
  * MPICH's own PMPI_Allreduce on the same data, in the same run.
  *
  *   mpiexec -n 2 -genv LD_PRELOAD .../libcompcoll.so allreduce_bench \
- *       [-n ELEMENTS] [-r REPEATS] [-w WARMUP] [-c CSV]
+ *       [-n ELEMENTS] [-r REPEATS] [-w WARMUP] [-c CSV] [-d uniform|heavy]
  *
+ * Data: uniform in [-1, 1), or heavy-tailed (a Gaussian whose scale is
+ * itself log-normal, as gradient entries of deep networks tend to be).
  * Both are timed in alternation, each repeat preceded by a barrier; the
  * figure is the median over repeats of the slowest rank's time.  Printed:
  * the two medians and their ratio (compressed / MPICH; below 1 is faster).
  */
+#include <math.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +35,7 @@ int main(int argc, char **argv)
     long          n = 25000000;
     int           repeats = 10, warmup = 3, rank, size, i, opt;
     const char   *csv = NULL;
+    int           heavy = 0;
     float        *g, *out;
     double       *t_lib, *t_mpi, t0, t;
     unsigned int  seed;
@@ -49,10 +53,14 @@ int main(int argc, char **argv)
             warmup = atoi(argv[++i]);
         } else if (opt == 'c') {
             csv = argv[++i];
+        } else if (opt == 'd' && (strcmp(argv[i + 1], "uniform") == 0 ||
+                                  strcmp(argv[i + 1], "heavy") == 0)) {
+            heavy = strcmp(argv[++i], "heavy") == 0;
         } else {
             if (rank == 0) {
                 fprintf(stderr, "usage: allreduce_bench [-n ELEMENTS] "
-                                "[-r REPEATS] [-w WARMUP] [-c CSV]\n");
+                                "[-r REPEATS] [-w WARMUP] [-c CSV] "
+                                "[-d uniform|heavy]\n");
             }
             MPI_Finalize();
             return 2;
@@ -71,8 +79,22 @@ int main(int argc, char **argv)
     t_mpi = malloc((size_t)repeats * sizeof(double));
     seed  = 1234u + 77u * (unsigned)rank;
     for (i = 0; i < n; i++) {
+        double u1, u2, u3;
+
         seed = seed * 1664525u + 1013904223u;
-        g[i] = (float)((int)(seed >> 8) - (1 << 23)) * 0x1p-23f;
+        u1   = ((seed >> 8) + 0.5) * 0x1p-24;
+        if (!heavy) {
+            g[i] = (float)(2.0 * u1 - 1.0);
+            continue;
+        }
+        seed = seed * 1664525u + 1013904223u;
+        u2   = ((seed >> 8) + 0.5) * 0x1p-24;
+        seed = seed * 1664525u + 1013904223u;
+        u3   = ((seed >> 8) + 0.5) * 0x1p-24;
+        /* Box-Muller normal, times exp(normal) for the tails */
+        g[i] = (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2) *
+                       exp(sqrt(-2.0 * log(u3)) * cos(6.283185307179586 * u2 +
+                                                      1.0)));
     }
     for (i = -warmup; i < repeats; i++) {
         MPI_Barrier(MPI_COMM_WORLD);

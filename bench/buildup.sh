@@ -25,7 +25,7 @@ for p in $ranks; do
         rm -f "$tmp/s.json" "$tmp/t.csv"
         COMPCOLL_METHOD=$method COMPCOLL_STATS="$tmp/s.json" \
             "$mpiexec" -n "$p" -genv LD_PRELOAD "$lib" \
-            "$build/bench/allreduce_bench" -n "$n" -r "$repeats" -w 1 -c "$tmp/t.csv" >/dev/null
+            "$build/bench/allreduce_bench" -n "$n" -r "$repeats" -w 1 -d heavy -c "$tmp/t.csv" >/dev/null
         python3 - "$tmp/s.json" "$tmp/t.csv" "$method" >> "$csv" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
@@ -41,9 +41,9 @@ done
 if command -v gnuplot >/dev/null 2>&1; then
     gnuplot <<GP
 set datafile separator ","
-set terminal pngcairo size 1100,450 font ",10"
+set terminal pngcairo size 1100,450 font ",10" noenhanced
 set output "$res/buildup.png"
-set multiplot layout 1,2 title "Gradient build-up: $n floats per call, ratio 100 (same data for every method)"
+set multiplot layout 1,2 title "Gradient build-up: $n heavy-tailed floats per call, ratio 100, same data for every method"
 set key top left
 set xlabel "ranks"
 set logscale x 2

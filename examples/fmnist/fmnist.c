@@ -73,7 +73,8 @@ static const fm_option_t fm_options[] = {
      "NAME", "learning rate after the warm-up: constant, or cosine decay to "
      "0 at the last step (default cosine)"},
     {"--warmup", ARG_INT, FM_OFF(warmup), 0, 1e9, NULL, "STEPS",
-     "linear learning-rate warm-up over the first STEPS steps (default 0)"},
+     "linear learning-rate warm-up over the first STEPS steps (default "
+     "50)"},
     {"--epochs", ARG_INT, FM_OFF(epochs), 1, 100000, NULL, "N",
      "passes over the training set (default 3)"},
     {"--batch", ARG_INT, FM_OFF(batch), 1, 65536, NULL, "N",
@@ -668,6 +669,7 @@ int main(int argc, char **argv)
     tr.o.epochs       = 3;
     tr.o.batch        = 128;
     tr.o.seed         = 1;
+    tr.o.warmup       = 50;
     st = fm_parse(argc, argv, &tr.o, err, sizeof(err));
     if (st == 0 && !tr.o.help && tr.o.batch < tr.size) {
         snprintf(err, sizeof(err),
