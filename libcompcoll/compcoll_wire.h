@@ -39,13 +39,12 @@ static inline float compcoll_bits_f32(uint32_t u)
 
 static inline uint16_t compcoll_f32_to_bf16(float f)
 {
-    uint32_t u = compcoll_f32_bits(f);
+    uint32_t u       = compcoll_f32_bits(f);
+    uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16; /* RNE */
+    uint32_t quiet   = (u >> 16) | 0x0040u; /* NaN: quiet, sign kept */
 
-    if ((u & 0x7fffffffu) > 0x7f800000u) {
-        return (uint16_t)((u >> 16) | 0x0040u); /* quiet NaN, sign kept */
-    }
-    u += 0x7fffu + ((u >> 16) & 1u);            /* round to nearest even */
-    return (uint16_t)(u >> 16);
+    /* Written without a branch so that loops over it vectorise. */
+    return (uint16_t)(((u & 0x7fffffffu) > 0x7f800000u) ? quiet : rounded);
 }
 
 static inline float compcoll_bf16_to_f32(uint16_t h)
@@ -61,7 +60,8 @@ static inline uint16_t compcoll_f32_to_fp16(float f)
     uint32_t mant, shift, half, rem;
 
     if (absu > 0x7f800000u) {
-        return sign | 0x7e00u;                  /* quiet NaN */
+        /* quiet NaN keeping the top of the payload, as F16C does */
+        return sign | 0x7e00u | (uint16_t)((absu >> 13) & 0x3ffu);
     }
     if (absu >= 0x477ff000u) {                  /* rounds to >= 65520: inf */
         return sign | 0x7c00u;
