@@ -184,6 +184,7 @@ sel_find_kernel(int level, sel_state_t *st, const uint32_t *hist)
     if (2 * t + 1 < nb) {
         v1 = hist[nb - 2 - 2 * t];
     }
+    __syncthreads(); /* every thread has read q and prefix: one writes them */
     sel_scan_t(tmp).ExclusiveSum(v0 + v1, pre, total);
     if (v0 != 0 && pre < q && q <= pre + v0) {
         b     = nb - 1 - 2 * t;
@@ -469,7 +470,7 @@ static compcoll_status_t sel_threshold(cudaStream_t st, int sms,
                                              st),
                              status, out);
     for (level = 0; level < 3; level++) {
-        sel_hist_kernel<<<sel_grid(s.len, sms, 4), SEL_THREADS, 0, st>>>(
+        sel_hist_kernel<<<sel_grid(s.len, sms, 8), SEL_THREADS, 0, st>>>(
             s, level, d_st, d_hist + level * SEL_BINS);
         COMPCOLL_CUDA_LAUNCH_CHECK_GOTO("hist", status, out);
         sel_find_kernel<<<1, SEL_FIND_THREADS, 0, st>>>(level, d_st,

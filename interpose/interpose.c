@@ -100,8 +100,15 @@ COMPCOLL_EXPORT int MPI_Allreduce(const void *sbuf, void *rbuf, int count,
     const char *why;
 
     if (!compcoll_allreduce_eligible(count, dt, op, comm, &why)) {
+        compcoll_status_t status;
+        int               rc = MPI_SUCCESS;
+
         compcoll_note_passthrough("allreduce", count, why);
-        return PMPI_Allreduce(sbuf, rbuf, count, dt, op, comm);
+        /* PMPI_Allreduce, with device buffers staged through host memory */
+        status = compcoll_passthrough_allreduce(sbuf, rbuf, count, dt, op,
+                                                comm, &rc);
+        return status == COMPCOLL_OK ? rc
+                                     : compcoll_status_to_mpi(status, comm);
     }
     return compcoll_status_to_mpi(compcoll_allreduce(sbuf, rbuf, count, comm),
                                   comm);

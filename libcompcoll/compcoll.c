@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "compcoll_log.h"
+#include "compcoll_memtype.h"
 #include "compcoll_stats.h"
 
 extern char **environ;
@@ -35,6 +36,9 @@ static const compcoll_transport_ops_t *cc_transport;
 static compcoll_select_scratch_t       cc_scratch;
 static char                            cc_errors[4096]; /* config errors */
 static int                             cc_world_rank;
+static compcoll_buf_t                  cc_stage_g, cc_stage_out; /* staging */
+static pthread_mutex_t                 cc_pass_lock = PTHREAD_MUTEX_INITIALIZER;
+static compcoll_buf_t                  cc_pass_s, cc_pass_r; /* passthrough */
 
 double compcoll_time(void)
 {
@@ -168,6 +172,12 @@ void compcoll_finalize(void)
     if (compcoll_cfg.stats != COMPCOLL_STATS_OFF) {
         compcoll_stats_report(MPI_COMM_WORLD);
     }
+    /* device state goes first: it frees streams of the GPU module */
+    compcoll_gpu_finalize();
+    compcoll_buf_release(&cc_stage_g);
+    compcoll_buf_release(&cc_stage_out);
+    compcoll_buf_release(&cc_pass_s);
+    compcoll_buf_release(&cc_pass_r);
     if (cc_active) {
         compcoll_registry_finalize();
         if (cc_transport != &compcoll_mpi_transport) {
@@ -214,6 +224,259 @@ void compcoll_note_passthrough(const char *what, int count, const char *why)
     compcoll_trace("%s count=%d: passthrough: %s", what, count, why);
 }
 
+static const char *cc_memtype_name(compcoll_memtype_t type)
+{
+    switch (type) {
+    case COMPCOLL_MEM_DEVICE:
+        return "device";
+    case COMPCOLL_MEM_MANAGED:
+        return "managed";
+    default:
+        return "host";
+    }
+}
+
+/*
+ * A rank that cannot reach its buffers still makes the call's collective
+ * steps, with zeros and no memory, so that the other ranks do not hang;
+ * then it fails the call with `why`.
+ */
+static compcoll_status_t cc_blind(compcoll_comm_t *cc, compcoll_tensor_t *t,
+                                  size_t n, compcoll_status_t why)
+{
+    compcoll_tensor_t stand_in = *t;
+    float            *zeros    = calloc(n ? n : 1, sizeof(float));
+
+    compcoll_error("this rank cannot read or write the buffers of an "
+                   "MPI_Allreduce of %zu floats (%s); it takes part with "
+                   "zeros and fails the call", n,
+                   compcoll_status_string(why));
+    if (zeros != NULL) {
+        stand_in.mem   = NULL;
+        stand_in.stats = NULL;
+        cc_method->allreduce(cc, &stand_in, zeros, zeros, n);
+        t->calls = stand_in.calls;
+        free(zeros);
+    }
+    return why;
+}
+
+/* Device buffers, method without a device path: through host memory. */
+static compcoll_status_t cc_staged(compcoll_comm_t *cc, compcoll_tensor_t *t,
+                                   const float *g,
+                                   const compcoll_mem_info_t *gw, float *out,
+                                   const compcoll_mem_info_t *ow, size_t n)
+{
+    const compcoll_gpu_module_t *gpu   = compcoll_gpu_module();
+    const size_t                 bytes = n * sizeof(float);
+    compcoll_status_t            status;
+    const float                 *hg    = g;
+    float                       *ho    = out;
+
+    if (gpu == NULL) {
+        return cc_blind(cc, t, n, COMPCOLL_ERR_UNAVAILABLE);
+    }
+    if (gw->type == COMPCOLL_MEM_DEVICE) {
+        float *p = compcoll_buf_reserve(&cc_stage_g, bytes);
+
+        if (p == NULL) {
+            return cc_blind(cc, t, n, COMPCOLL_ERR_NO_MEMORY);
+        }
+        status = gpu->copy_sync(gw, p, g, bytes);
+        if (status != COMPCOLL_OK) {
+            return cc_blind(cc, t, n, status);
+        }
+        hg = p;
+    }
+    if (out == g) {
+        ho = (float *)hg;
+    } else if (ow->type == COMPCOLL_MEM_DEVICE) {
+        ho = compcoll_buf_reserve(&cc_stage_out, bytes);
+        if (ho == NULL) {
+            return cc_blind(cc, t, n, COMPCOLL_ERR_NO_MEMORY);
+        }
+    }
+    status = compcoll_gpu_tensor_to_host(cc, t);
+    if (status != COMPCOLL_OK) {
+        return cc_blind(cc, t, n, status);
+    }
+    status = cc_method->allreduce(cc, t, hg, ho, n);
+    if (status == COMPCOLL_OK && ho != out) {
+        status = gpu->copy_sync(ow, out, ho, bytes);
+    }
+    return status;
+}
+
+/* The method on tensor t, wherever its buffers live. */
+static compcoll_status_t cc_call(compcoll_comm_t *cc, compcoll_tensor_t *t,
+                                 const float *g, float *out, size_t n)
+{
+    compcoll_mem_info_t    gw, ow;
+    compcoll_gpu_tensor_t *gt;
+    compcoll_status_t      status;
+
+    if (!compcoll_gpu_present()) {
+        /* a CPU-only process: host memory, nothing asked */
+        return cc_method->allreduce(cc, t, g, out, n);
+    }
+    compcoll_mem_query(g, &gw);
+    if (out == g) {
+        ow = gw;
+    } else {
+        compcoll_mem_query(out, &ow);
+    }
+    if (gw.type == COMPCOLL_MEM_HOST && ow.type == COMPCOLL_MEM_HOST) {
+        status = compcoll_gpu_tensor_to_host(cc, t);
+        if (status != COMPCOLL_OK) {
+            return cc_blind(cc, t, n, status);
+        }
+        return cc_method->allreduce(cc, t, g, out, n);
+    }
+    compcoll_trace("allreduce count=%zu: gradient in %s memory (device %d), "
+                   "output in %s memory (device %d)", n,
+                   cc_memtype_name(gw.type), gw.device,
+                   cc_memtype_name(ow.type), ow.device);
+    if (cc_method->allreduce_gpu != NULL && gw.type != COMPCOLL_MEM_HOST &&
+        ow.type != COMPCOLL_MEM_HOST && gw.device == ow.device &&
+        gw.context == ow.context) {
+        status = compcoll_gpu_tensor_get(cc, t, &gw, &gt);
+        if (status == COMPCOLL_OK) {
+            return cc_method->allreduce_gpu(cc, t, gt, g, out, n);
+        }
+        compcoll_warn_once("no device path for a tensor of %zu elements "
+                           "(%s): device buffers go through host memory",
+                           n, compcoll_status_string(status));
+    }
+    return cc_staged(cc, t, g, &gw, out, &ow, n);
+}
+
+compcoll_status_t compcoll_allreduce_staged(compcoll_comm_t *cc,
+                                            compcoll_tensor_t *t,
+                                            const float *g, float *out,
+                                            size_t n)
+{
+    compcoll_mem_info_t gw, ow;
+
+    compcoll_warn_once("device path of a tensor of %zu elements unavailable "
+                       "on this rank: its buffers go through host memory", n);
+    compcoll_mem_query(g, &gw);
+    compcoll_mem_query(out, &ow);
+    return cc_staged(cc, t, g, &gw, out, &ow, n);
+}
+
+/*
+ * Passthrough with device buffers: the MPI library is not CUDA-aware, so the
+ * buffer's extent goes to host memory and back around PMPI_Allreduce.  The
+ * receive buffer is copied in first unless the type is contiguous, so that
+ * the gaps of a derived datatype keep their contents.
+ */
+static compcoll_status_t cc_pass_staged(const void *sbuf,
+                                        const compcoll_mem_info_t *sw,
+                                        void *rbuf,
+                                        const compcoll_mem_info_t *rw,
+                                        int count, MPI_Datatype dt, MPI_Op op,
+                                        MPI_Comm comm, int *rc)
+{
+    const compcoll_gpu_module_t *gpu     = compcoll_gpu_module();
+    const int                    inplace = (sbuf == MPI_IN_PLACE);
+    compcoll_status_t            status  = COMPCOLL_OK;
+    MPI_Aint                     lb, extent, true_lb, true_extent;
+    int                          size;
+    size_t                       span;
+    char                        *hs = NULL, *hr = NULL;
+    const void                  *s_arg;
+    void                        *r_arg;
+
+    if (gpu == NULL) {
+        compcoll_error("MPI_Allreduce of %d elements with a device buffer "
+                       "goes to the MPI library, which is not CUDA-aware; "
+                       "staging it through host memory needs the GPU "
+                       "module, which is not available: refusing the call",
+                       count);
+        return COMPCOLL_ERR_UNAVAILABLE;
+    }
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Type_get_extent(dt, &lb, &extent), status,
+                            out);
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Type_get_true_extent(dt, &true_lb,
+                                                      &true_extent),
+                            status, out);
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Type_size(dt, &size), status, out);
+    if (extent < 0 || true_extent < 0) {
+        compcoll_error("MPI_Allreduce with a device buffer and a datatype of "
+                       "negative extent cannot be staged: refusing the call");
+        return COMPCOLL_ERR_NOT_SUPPORTED;
+    }
+    span = (size_t)true_extent + (size_t)(count - 1) * (size_t)extent;
+    pthread_mutex_lock(&cc_pass_lock);
+    hr = compcoll_buf_reserve(&cc_pass_r, span);
+    if (!inplace && sw->type == COMPCOLL_MEM_DEVICE) {
+        hs = compcoll_buf_reserve(&cc_pass_s, span);
+    }
+    if (hr == NULL || (!inplace && sw->type == COMPCOLL_MEM_DEVICE &&
+                       hs == NULL)) {
+        status = COMPCOLL_ERR_NO_MEMORY;
+        goto unlock;
+    }
+    if (rw->type == COMPCOLL_MEM_DEVICE &&
+        (inplace || true_lb != 0 || (size_t)size * (size_t)count != span)) {
+        status = gpu->copy_sync(rw, hr, (char *)rbuf + true_lb, span);
+    }
+    if (status == COMPCOLL_OK && hs != NULL) {
+        status = gpu->copy_sync(sw, hs, (const char *)sbuf + true_lb, span);
+    }
+    if (status != COMPCOLL_OK) {
+        goto unlock;
+    }
+    s_arg = inplace ? MPI_IN_PLACE : (hs != NULL ? hs - true_lb : sbuf);
+    r_arg = (rw->type == COMPCOLL_MEM_DEVICE) ? hr - true_lb : rbuf;
+    *rc   = PMPI_Allreduce(s_arg, r_arg, count, dt, op, comm);
+    if (*rc == MPI_SUCCESS && rw->type == COMPCOLL_MEM_DEVICE) {
+        status = gpu->copy_sync(rw, (char *)rbuf + true_lb, hr, span);
+    }
+unlock:
+    pthread_mutex_unlock(&cc_pass_lock);
+out:
+    if (status != COMPCOLL_OK) {
+        compcoll_error("MPI_Allreduce of %d elements with a device buffer "
+                       "goes to the MPI library, which is not CUDA-aware, and "
+                       "staging it through host memory failed (%s): "
+                       "refusing the call", count,
+                       compcoll_status_string(status));
+    }
+    return status;
+}
+
+compcoll_status_t compcoll_passthrough_allreduce(const void *sbuf, void *rbuf,
+                                                 int count, MPI_Datatype dt,
+                                                 MPI_Op op, MPI_Comm comm,
+                                                 int *rc)
+{
+    compcoll_mem_info_t sw, rw;
+
+    /* Device buffers are the library's business only while it is enabled:
+     * COMPCOLL_ENABLE=n and METHOD=none leave every call to MPI as is. */
+    if (count <= 0 || !cc_initialized || !compcoll_cfg.enable ||
+        compcoll_cfg.method == COMPCOLL_METHOD_NONE ||
+        !compcoll_gpu_present()) {
+        *rc = PMPI_Allreduce(sbuf, rbuf, count, dt, op, comm);
+        return COMPCOLL_OK;
+    }
+    sw.type = COMPCOLL_MEM_HOST;
+    if (sbuf != MPI_IN_PLACE) {
+        compcoll_mem_query(sbuf, &sw);
+    }
+    compcoll_mem_query(rbuf, &rw);
+    if (sw.type != COMPCOLL_MEM_DEVICE && rw.type != COMPCOLL_MEM_DEVICE) {
+        *rc = PMPI_Allreduce(sbuf, rbuf, count, dt, op, comm);
+        return COMPCOLL_OK;
+    }
+    compcoll_trace("allreduce count=%d: passthrough staged through host "
+                   "memory (send buffer %s, receive buffer %s)", count,
+                   sbuf == MPI_IN_PLACE ? "in place" : cc_memtype_name(sw.type),
+                   cc_memtype_name(rw.type));
+    return cc_pass_staged(sbuf, &sw, rbuf, &rw, count, dt, op, comm, rc);
+}
+
 compcoll_status_t compcoll_allreduce(const void *sbuf, void *rbuf, int count,
                                      MPI_Comm comm)
 {
@@ -230,7 +493,14 @@ compcoll_status_t compcoll_allreduce(const void *sbuf, void *rbuf, int count,
         status = compcoll_tensor_get(cc, g, (size_t)count, &t);
     }
     if (status == COMPCOLL_OK) {
-        status = cc_method->allreduce(cc, t, g, rbuf, (size_t)count);
+        const uint64_t bytes0 = compcoll_stats.bytes_sent;
+        const uint64_t elems0 = compcoll_stats.elements_sent;
+
+        status = cc_call(cc, t, g, rbuf, (size_t)count);
+        if (t->stats != NULL) {
+            t->stats->bytes_sent += compcoll_stats.bytes_sent - bytes0;
+            t->stats->elements_sent += compcoll_stats.elements_sent - elems0;
+        }
     }
     if (cc_serialize) {
         pthread_mutex_unlock(&cc_lock);

@@ -14,12 +14,20 @@
 /* Entry points of the library: interpose/ marks them exported. */
 #define COMPCOLL_EXPORT __attribute__((visibility("default")))
 
+struct compcoll_gpu_tensor;
+
 typedef struct compcoll_method {
     int         id;          /* compcoll_method_id_t */
     const char *name;
     const char *description;
     compcoll_status_t (*allreduce)(compcoll_comm_t *cc, compcoll_tensor_t *t,
                                    const float *g, float *out, size_t n);
+    /* g and out in memory of gt's device (compcoll_memtype.h).  NULL: the
+     * core stages device buffers through host memory for allreduce. */
+    compcoll_status_t (*allreduce_gpu)(compcoll_comm_t *cc,
+                                       compcoll_tensor_t *t,
+                                       struct compcoll_gpu_tensor *gt,
+                                       const float *g, float *out, size_t n);
 } compcoll_method_t;
 
 extern const compcoll_method_t compcoll_method_scalecom;
@@ -44,8 +52,23 @@ int compcoll_allreduce_eligible(int count, MPI_Datatype dt, MPI_Op op,
                                 MPI_Comm comm, const char **why);
 compcoll_status_t compcoll_allreduce(const void *sbuf, void *rbuf, int count,
                                      MPI_Comm comm);
+/* A method's device path that cannot start (nothing exchanged yet): the
+ * same call through host memory. */
+compcoll_status_t compcoll_allreduce_staged(compcoll_comm_t *cc,
+                                            compcoll_tensor_t *t,
+                                            const float *g, float *out,
+                                            size_t n);
 /* Count a call that went to PMPI. */
 void compcoll_note_passthrough(const char *what, int count, const char *why);
+/*
+ * PMPI_Allreduce for a passthrough call, staging device buffers through host
+ * memory (the MPI library is not CUDA-aware).  *rc is PMPI's result; a
+ * status other than OK means staging failed and PMPI was not called.
+ */
+compcoll_status_t compcoll_passthrough_allreduce(const void *sbuf, void *rbuf,
+                                                 int count, MPI_Datatype dt,
+                                                 MPI_Op op, MPI_Comm comm,
+                                                 int *rc);
 
 /* The method and kernels this process runs. */
 const compcoll_method_t      *compcoll_method(void);

@@ -14,6 +14,8 @@ struct compcoll_stats_tensor {
     uint64_t                      count;
     uint64_t                      calls;
     uint64_t                      k;
+    uint64_t                      elements_sent; /* this rank's values */
+    uint64_t                      bytes_sent;    /* this rank's bytes */
 };
 
 typedef struct {

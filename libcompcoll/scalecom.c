@@ -10,10 +10,12 @@
  * leader's, carried in the header; the others validate it before touching
  * memory.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "compcoll.h"
 #include "compcoll_log.h"
+#include "compcoll_memtype.h"
 #include "compcoll_stats.h"
 
 #define SC_MAGIC 0x31434353u /* "SCC1" */
@@ -21,6 +23,7 @@
 enum {
     SC_MODE_SPARSE = 1, /* the k indices that follow are the call's I */
     SC_MODE_DENSE  = 2, /* I is every index (warm-up or no memory) */
+    SC_MODE_ABORT  = 3, /* the leader could not select: every rank fails */
 };
 
 typedef struct {
@@ -42,7 +45,8 @@ static compcoll_status_t sc_validate(const compcoll_comm_t *cc,
 
     if (h->magic != SC_MAGIC || h->n != n || h->k != k ||
         h->seq != cc->ncalls ||
-        (h->mode != SC_MODE_SPARSE && h->mode != SC_MODE_DENSE)) {
+        (h->mode != SC_MODE_SPARSE && h->mode != SC_MODE_DENSE &&
+         h->mode != SC_MODE_ABORT)) {
         compcoll_error("leader's header for call %llu on communicator %llu "
                        "disagrees with this rank: magic %#x mode %u n %llu "
                        "k %llu call %llu, expected n %zu k %zu call %llu; "
@@ -54,7 +58,7 @@ static compcoll_status_t sc_validate(const compcoll_comm_t *cc,
                        (unsigned long long)cc->ncalls);
         return COMPCOLL_ERR_PROTOCOL;
     }
-    if (h->mode == SC_MODE_DENSE) {
+    if (h->mode != SC_MODE_SPARSE) {
         return COMPCOLL_OK;
     }
     for (j = 0; j < k; j++) {
@@ -66,6 +70,17 @@ static compcoll_status_t sc_validate(const compcoll_comm_t *cc,
         }
     }
     return COMPCOLL_OK;
+}
+
+/* Every rank, after a header in SC_MODE_ABORT: the call fails, in step. */
+static compcoll_status_t sc_abort(compcoll_comm_t *cc, int leader)
+{
+    compcoll_error("the leader (rank %d) of call %llu on communicator %llu "
+                   "could not select its indices; the call fails on every "
+                   "rank", leader, (unsigned long long)cc->ncalls,
+                   (unsigned long long)cc->id);
+    cc->ncalls++;
+    return COMPCOLL_ERR_PROTOCOL;
 }
 
 static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
@@ -129,6 +144,9 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
             return status;
         }
     }
+    if (h->mode == SC_MODE_ABORT) {
+        return sc_abort(cc, leader); /* a device leader's failure */
+    }
     compcoll_trace("allreduce count=%zu comm=%llu call=%llu: scalecom %s "
                    "k=%zu leader=%d", n, (unsigned long long)cc->id,
                    (unsigned long long)cc->ncalls,
@@ -174,9 +192,217 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
     return status;
 }
 
+/*
+ * The same call with g and out in device memory (compcoll_memtype.h): the
+ * passes run on the tensor's stream, and only the header and indices (the
+ * leader's) and the k values cross to pinned host memory for the transport.
+ * The leader with COMPCOLL_SELECT=chunk selects and compresses in one fused
+ * pass; with exact or sample its compression runs while the header is
+ * broadcast.  A rank whose device work fails after the header still takes
+ * its part in the exchange (with zeros) and then fails the call, so no rank
+ * waits forever; a leader whose selection fails broadcasts SC_MODE_ABORT.
+ * When its staging buffers cannot be had (before anything is exchanged),
+ * the call goes through host memory instead (compcoll_allreduce_staged).
+ */
+static compcoll_status_t sc_allreduce_gpu(compcoll_comm_t *cc,
+                                          compcoll_tensor_t *t,
+                                          compcoll_gpu_tensor_t *gt,
+                                          const float *g, float *out, size_t n)
+{
+    const compcoll_config_t     *cfg    = &compcoll_cfg;
+    const compcoll_gpu_module_t *gpu    = compcoll_gpu_module();
+    compcoll_gpu_stream_t       *s      = gt->stream;
+    compcoll_tcomm_t            *tc     = cc->tcomm;
+    const size_t                 k      = (n + cfg->ratio - 1) / cfg->ratio;
+    const int                    leader = (int)(cc->ncalls % (uint64_t)cc->size);
+    const size_t                 bytes  = sizeof(sc_header_t) + k * sizeof(uint32_t);
+    const float                  beta   = (float)cfg->beta;
+    compcoll_status_t            status, local = COMPCOLL_OK, st;
+    sc_header_t                 *h;
+    uint32_t                    *idx;
+    float                       *vals, *bulk, *spare = NULL;
+    uint64_t                     sent0 = tc->bytes_sent;
+    double                       t0;
+    int                          fused = 0;
+
+    h    = compcoll_gpu_stage(s, COMPCOLL_STAGE_MSG, bytes);
+    vals = compcoll_gpu_stage(s, COMPCOLL_STAGE_VALS, k * sizeof(float));
+    if (h == NULL || vals == NULL ||
+        compcoll_gpu_tensor_reserve(gt, k) != COMPCOLL_OK) {
+        return compcoll_allreduce_staged(cc, t, g, out, n);
+    }
+    idx = (uint32_t *)(h + 1);
+
+    if (cc->rank == leader) {
+        memset(h, 0, sizeof(*h));
+        h->magic  = SC_MAGIC;
+        h->select = (uint8_t)cfg->select;
+        h->wire   = (uint8_t)cfg->wire;
+        h->n      = n;
+        h->k      = k;
+        h->seq    = cc->ncalls;
+        h->mode   = (t->calls < cfg->warmup || gt->mem == NULL)
+                        ? SC_MODE_DENSE
+                        : SC_MODE_SPARSE;
+        if (h->mode == SC_MODE_SPARSE) {
+            t0 = compcoll_time();
+            if (cfg->select == COMPCOLL_SELECT_CHUNK) {
+                st    = gpu->chunk_compress(s, gt->mem, g, out, n, k, beta,
+                                            gt->idx, gt->vals);
+                fused = 1;
+            } else {
+                st = gpu->select(s, (compcoll_select_t)cfg->select, gt->mem,
+                                 g, n, k, gt->idx);
+            }
+            if (st == COMPCOLL_OK) {
+                st = gpu->copy(s, idx, gt->idx, k * sizeof(uint32_t));
+            }
+            if (st == COMPCOLL_OK) {
+                st = gpu->mark(s);
+            }
+            if (st == COMPCOLL_OK && !fused) {
+                /* queued behind the indices: runs during the broadcast */
+                st = gpu->compress(s, gt->mem, g, out, n, gt->idx, k, beta,
+                                   gt->vals);
+            }
+            if (st == COMPCOLL_OK) {
+                st = gpu->copy(s, vals, gt->vals, k * sizeof(float));
+            }
+            if (st == COMPCOLL_OK) {
+                st = gpu->mark_wait(s); /* the indices, checked */
+            }
+            compcoll_stats.time_select += compcoll_time() - t0;
+            if (st != COMPCOLL_OK) {
+                compcoll_error("device index selection failed: %s",
+                               compcoll_status_string(st));
+                gpu->stream_sync(s);
+                h->mode = SC_MODE_ABORT;
+            }
+        } else {
+            memset(idx, 0, k * sizeof(uint32_t));
+        }
+    }
+
+    t0     = compcoll_time();
+    status = tc->ops->bcast(tc, h, bytes, leader);
+    compcoll_stats.time_comm += compcoll_time() - t0;
+    if (status != COMPCOLL_OK) {
+        gpu->stream_sync(s);
+        return status;
+    }
+    if (cc->rank != leader) {
+        status = sc_validate(cc, h, idx, n, k);
+        if (status != COMPCOLL_OK) {
+            return status;
+        }
+    }
+    if (h->mode == SC_MODE_ABORT) {
+        return sc_abort(cc, leader);
+    }
+    compcoll_trace("allreduce count=%zu comm=%llu call=%llu: scalecom %s "
+                   "k=%zu leader=%d, on device %d", n,
+                   (unsigned long long)cc->id, (unsigned long long)cc->ncalls,
+                   h->mode == SC_MODE_SPARSE ? "sparse" : "dense", k, leader,
+                   gt->where.device);
+    cc->ncalls++;
+    t->calls++;
+    if (t->stats != NULL) {
+        t->stats->calls++;
+    }
+    compcoll_stats.elements_in += n;
+    compcoll_stats.bytes_dense +=
+        2 * (uint64_t)(cc->size - 1) * n * sizeof(float) / (uint64_t)cc->size;
+
+    if (h->mode == SC_MODE_DENSE) {
+        bulk = compcoll_gpu_stage(s, COMPCOLL_STAGE_BULK, n * sizeof(float));
+        if (bulk == NULL) {
+            /* the exchange goes on, with zeros from this rank */
+            local = COMPCOLL_ERR_NO_MEMORY;
+            bulk = spare = calloc(n, sizeof(float));
+            if (bulk == NULL) {
+                return COMPCOLL_ERR_NO_MEMORY;
+            }
+        } else {
+            t0    = compcoll_time();
+            local = gpu->dense(s, gt->mem, g, out, n, beta);
+            if (local == COMPCOLL_OK) {
+                local = gpu->copy(s, bulk, out, n * sizeof(float));
+            }
+            st    = gpu->stream_sync(s);
+            local = (local != COMPCOLL_OK) ? local : st;
+            if (local != COMPCOLL_OK) {
+                memset(bulk, 0, n * sizeof(float));
+            }
+            compcoll_stats.time_host += compcoll_time() - t0;
+        }
+        t0     = compcoll_time();
+        status = tc->ops->allreduce(tc, bulk, n, COMPCOLL_WIRE_FP32);
+        compcoll_stats.time_comm += compcoll_time() - t0;
+        if (status == COMPCOLL_OK && local == COMPCOLL_OK) {
+            t0    = compcoll_time();
+            local = gpu->copy(s, out, bulk, n * sizeof(float));
+            st    = gpu->stream_sync(s);
+            local = (local != COMPCOLL_OK) ? local : st;
+            compcoll_stats.time_host += compcoll_time() - t0;
+        }
+        free(spare);
+        compcoll_stats.calls_dense++;
+        compcoll_stats.elements_sent += n;
+    } else {
+        if (gt->mem == NULL) {
+            compcoll_warn_once("a tensor of %zu elements has no error-feedback "
+                               "memory on this rank (COMPCOLL_MAX_MEMORY): "
+                               "what it does not send is discarded", n);
+            compcoll_stats.calls_no_memory++;
+        }
+        t0 = compcoll_time();
+        if (cc->rank != leader) {
+            local = gpu->copy(s, gt->idx, idx, k * sizeof(uint32_t));
+            if (local == COMPCOLL_OK) {
+                local = gpu->compress(s, gt->mem, g, out, n, gt->idx, k, beta,
+                                      gt->vals);
+            }
+            if (local == COMPCOLL_OK) {
+                local = gpu->copy(s, vals, gt->vals, k * sizeof(float));
+            }
+        }
+        st    = gpu->stream_sync(s);
+        local = (local != COMPCOLL_OK) ? local : st;
+        if (local != COMPCOLL_OK) {
+            memset(vals, 0, k * sizeof(float));
+        }
+        compcoll_stats.time_host += compcoll_time() - t0;
+        t0     = compcoll_time();
+        status = tc->ops->allreduce(tc, vals, k, (compcoll_wire_t)cfg->wire);
+        compcoll_stats.time_comm += compcoll_time() - t0;
+        if (status == COMPCOLL_OK && local == COMPCOLL_OK) {
+            t0    = compcoll_time();
+            local = gpu->copy(s, gt->vals, vals, k * sizeof(float));
+            if (local == COMPCOLL_OK) {
+                local = gpu->scatter(s, out, gt->idx, gt->vals, k);
+            }
+            st    = gpu->stream_sync(s);
+            local = (local != COMPCOLL_OK) ? local : st;
+            compcoll_stats.time_host += compcoll_time() - t0;
+        }
+        compcoll_stats.calls_compressed++;
+        compcoll_stats.elements_sent += k;
+    }
+    compcoll_stats.bytes_sent += tc->bytes_sent - sent0;
+    if (status == COMPCOLL_OK && local != COMPCOLL_OK) {
+        compcoll_error("device work of call %llu failed on this rank (%s); "
+                       "it sent zeros and fails the call",
+                       (unsigned long long)(cc->ncalls - 1),
+                       compcoll_status_string(local));
+        status = local;
+    }
+    return status;
+}
+
 const compcoll_method_t compcoll_method_scalecom = {
-    .id          = COMPCOLL_METHOD_SCALECOM,
-    .name        = "scalecom",
-    .description = "cyclic local top-k with low-pass error feedback",
-    .allreduce   = sc_allreduce,
+    .id            = COMPCOLL_METHOD_SCALECOM,
+    .name          = "scalecom",
+    .description   = "cyclic local top-k with low-pass error feedback",
+    .allreduce     = sc_allreduce,
+    .allreduce_gpu = sc_allreduce_gpu,
 };

@@ -192,10 +192,13 @@ static void stats_write_json(FILE *out, const stats_report_t *r)
             (unsigned long long)s->tensors_unlisted);
     for (t = stats_head; t != NULL; t = t->next) {
         fprintf(out, "%s\n    {\"key\": \"%s\", \"count\": %llu, \"calls\": "
-                     "%llu, \"k\": %llu}",
+                     "%llu, \"k\": %llu, \"elements_sent\": %llu, "
+                     "\"bytes_sent\": %llu}",
                 t == stats_head ? "" : ",", t->key,
                 (unsigned long long)t->count, (unsigned long long)t->calls,
-                (unsigned long long)t->k);
+                (unsigned long long)t->k,
+                (unsigned long long)t->elements_sent,
+                (unsigned long long)t->bytes_sent);
     }
     fprintf(out, "%s]\n}\n", stats_head ? "\n  " : "");
 }
@@ -225,6 +228,13 @@ void compcoll_stats_report(MPI_Comm world)
         compcoll_warn("statistics reduction failed; no report");
         return;
     }
+    /*
+     * MPICH 4.0 over UCX tcp can hang in MPI_Finalize when the last calls
+     * before it were reductions to one root: rank 0 keeps progressing its
+     * worker while the others already wait in the launcher's barrier.  A
+     * barrier here completes every rank's traffic first.
+     */
+    PMPI_Barrier(world);
     if (rank != 0) {
         return;
     }

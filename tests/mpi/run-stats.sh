@@ -141,8 +141,19 @@ else:
                 errors.append("tensor entry lacks %r: %r" % (k, e))
         if e.get("calls") != steps:
             errors.append("tensor calls=%r, expected %d" % (e.get("calls"), steps))
-        if e.get("k") != -(-count // ratio):
-            errors.append("tensor k=%r, expected %d" % (e.get("k"), -(-count // ratio)))
+        k = -(-count // ratio)
+        if e.get("k") != k:
+            errors.append("tensor k=%r, expected %d" % (e.get("k"), k))
+        # rank 0's own values: k per compressed call, n per dense one
+        want = compressed * k + dense * count
+        if e.get("elements_sent") != want:
+            errors.append("tensor elements_sent=%r, expected %d" % (
+                e.get("elements_sent"), want))
+        b = e.get("bytes_sent")
+        if not isinstance(b, int) or b < 0 or b > sent or \
+                (ranks > 1 and (b == 0) != (compressed + dense == 0)):
+            errors.append("tensor bytes_sent=%r: not rank 0's share of "
+                          "bytes_sent=%r" % (b, s["bytes_sent"]))
 for e in errors:
     print(e)
 sys.exit(1 if errors else 0)

@@ -1,0 +1,79 @@
+/*
+ * libcompcoll: where buffers live, and the device state of tensors.
+ *
+ * A process that has not loaded the CUDA driver (libcuda.so.1) is a CPU-only
+ * process: every buffer is host memory, nothing is queried and nothing of
+ * CUDA is loaded (compcoll_gpu_present() costs one loader-counter read per
+ * call until the driver appears).  Once the program has loaded the driver,
+ * each call asks it where its buffers live (cuPointerGetAttributes through
+ * the driver the program loaded; no context is made or changed); the GPU
+ * module (libcompcoll_cuda.so) is loaded the first time a buffer is device
+ * memory.  Builds without CUDA compile all of this to "host memory".
+ */
+#ifndef COMPCOLL_MEMTYPE_H
+#define COMPCOLL_MEMTYPE_H
+
+#include <mpi.h>
+
+#include "compcoll_kernels.h"
+#include "compcoll_registry.h"
+
+/*
+ * The device side of a tensor: its stream, its error-feedback memory on the
+ * device and room for k indices and values.  While mem_live is set, `mem`
+ * holds the tensor's memory and the registry's t->mem is a one-float
+ * placeholder (it still marks that the tensor has memory); a call with host
+ * buffers brings the memory back first (compcoll_gpu_tensor_to_host).
+ */
+typedef struct compcoll_gpu_tensor {
+    struct compcoll_gpu_tensor *next;
+    const compcoll_tensor_t    *t;
+    compcoll_mem_info_t         where;  /* device and context of the stream */
+    compcoll_gpu_stream_t      *stream;
+    float                      *mem;    /* device memory; NULL: none */
+    int                         mem_live;
+    uint32_t                   *idx;    /* device, cap_k entries */
+    float                      *vals;   /* device, cap_k entries */
+    size_t                      cap_k;
+} compcoll_gpu_tensor_t;
+
+/* Pinned host staging buffers of the compressed path, one per use. */
+typedef enum {
+    COMPCOLL_STAGE_MSG,  /* header and indices (the broadcast) */
+    COMPCOLL_STAGE_VALS, /* the k values (the all-reduce) */
+    COMPCOLL_STAGE_BULK, /* n values of a dense call */
+    COMPCOLL_STAGE_SLOTS
+} compcoll_stage_slot_t;
+
+/* The program has loaded the CUDA driver: buffers may be device memory. */
+int compcoll_gpu_present(void);
+
+/* Where ptr lives: host memory unless the driver says otherwise. */
+void compcoll_mem_query(const void *ptr, compcoll_mem_info_t *info);
+
+/* The GPU module, loaded on first use; NULL (and one warning) when it
+ * cannot be. */
+const compcoll_gpu_module_t *compcoll_gpu_module(void);
+
+/* The device state of t (a tensor of cc) for buffers at `where`, made on
+ * first use, holding the tensor's memory on the device. */
+compcoll_status_t compcoll_gpu_tensor_get(compcoll_comm_t *cc,
+                                          compcoll_tensor_t *t,
+                                          const compcoll_mem_info_t *where,
+                                          compcoll_gpu_tensor_t **gt_p);
+/* Room for k indices and values on the device. */
+compcoll_status_t compcoll_gpu_tensor_reserve(compcoll_gpu_tensor_t *gt,
+                                              size_t k);
+/* Before a call with host buffers: t's memory back in t->mem. */
+compcoll_status_t compcoll_gpu_tensor_to_host(compcoll_comm_t *cc,
+                                              compcoll_tensor_t *t);
+
+/* A pinned host buffer of at least `bytes` for `slot`, reused across calls
+ * (made in s's context, usable from all).  Callers are serialized. */
+void *compcoll_gpu_stage(compcoll_gpu_stream_t *s, compcoll_stage_slot_t slot,
+                         size_t bytes);
+
+/* Device state, staging and module released; before the registry goes. */
+void compcoll_gpu_finalize(void);
+
+#endif
