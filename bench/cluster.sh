@@ -1,0 +1,353 @@
+#!/bin/bash
+# The emulated cluster: H "hosts" as network namespaces on this machine, each
+# with one link to a switch, every link rate-limited (and delayed, where the
+# kernel has netem), one MPICH rank per host, UCX over TCP on those links.
+# Times the preloaded MPI_Allreduce against MPICH's own PMPI_Allreduce in
+# the same run (allreduce_bench), at one size, and sets each figure beside
+# its floor.
+#
+#   bench/cluster.sh [--hosts "2 4"] [--rates "1gbit 10gbit"] [--delay D]
+#                    [--elements N] [--repeats R] [--warmup W] [--ratio R]
+#                    [--methods "scalecom-exact scalecom-sample dense"]
+#                    [--data heavy|uniform] [--mtu BYTES] [--timeout S]
+#                    [--csv PATH]
+#
+# Needs root (it makes namespaces, veths, a bridge and tc qdiscs) and refuses
+# otherwise.  Defaults: hosts 2 and 4, 1gbit and 10gbit, 25M floats (100 MB)
+# of heavy-tailed data, 3 repeats after 1 warm-up, methods scalecom-exact and
+# scalecom-sample at ratio 100.  Methods: scalecom-<exact|chunk|sample>,
+# scalecom-fp16, scalecom-bf16 (exact selection), dense (libcompcoll's dense
+# all-reduce over its UCX transport); a suffix ":mpi" runs a method over
+# COMPCOLL_TRANSPORT=mpi (PMPI collectives) instead of ucx.  MPICH's dense all-reduce is timed in
+# every run (PMPI_Allreduce), so it needs no run of its own.
+#
+# The network (everything is named after a run id, cc<pid>, and nothing
+# outside the run's own namespaces is addressed):
+#   cc<pid>sw        a namespace holding the switch: bridge "br0" with ports
+#                    "p0".."p<H-1>"
+#   cc<pid>h0..      the hosts (2 to 8; more than 4 ranks on 2 cores crawl); each has lo and "ccveth", the other end of
+#                    its port's veth pair, address 10.A.B.(i+1)/24 where
+#                    A = 100 + pid % 100, B = pid / 100 % 250 (private, and
+#                    only visible inside these namespaces anyway)
+#   tc               both directions of every link are shaped: HTB at RATE on
+#                    the host's ccveth (upload) and on the switch's port
+#                    (download), burst RATE x 100 us (at least 16 KB); under
+#                    each HTB class a netem qdisc adds DELAY/2, so a packet
+#                    from host to host waits DELAY one way (round trip
+#                    2 x DELAY).  Default DELAY: 50 us at 1gbit, 20 us at
+#                    10gbit (one-way, through one switch: typical of
+#                    1 GbE / 10 GbE TCP in one rack).  Kernels without
+#                    sch_netem (CONFIG_NET_SCH_NETEM) get the rate limit only;
+#                    the script says so and the CSV's delay_us column is then
+#                    "0(no netem)".  For 100 MB calls the delay is a small
+#                    term either way: a 2-rank ring makes 2(p-1) steps.
+#   MPI              mpiexec.mpich (Hydra) runs inside host 0's namespace
+#                    with -iface ccveth (proxies connect back to host 0's
+#                    address) and -launcher ssh -launcher-exec <wrapper>; the
+#                    wrapper takes "-x ADDRESS COMMAND..." from Hydra, maps
+#                    the address to this run's namespace (it refuses any
+#                    other) and runs the command there with
+#                    "ip netns exec cc<pid>hI sh -c COMMAND".  The hostfile
+#                    lists the hosts' addresses, one rank each.
+#   UCX              MPICH: UCX_TLS=tcp UCX_NET_DEVICES=ccveth, and
+#                    MPIR_CVAR_NOLOCAL=1 (/dev/shm is shared by namespaces;
+#                    no rank may treat another as local); libcompcoll's own
+#                    context: COMPCOLL_UCX_TLS=tcp COMPCOLL_UCX_NET_DEVICES=ccveth.
+# Everything is removed on exit, on failure, on Ctrl-C and on TERM (trap):
+# processes left in the run's namespaces are killed, the namespaces deleted
+# (which deletes their veths, bridge and qdiscs), the temporary folder
+# removed.
+#
+# The floor of a figure (what no implementation of the compressed call on
+# this machine can beat, per call):
+#   t_mem   = one host memory pass over the gradient: the fastest of 20
+#             memcpys of the N floats (4N bytes read, 4N written; a floor
+#             takes the best case), measured by bench/memcpy_bench.c right
+#             before the runs of each host count (compiled here with
+#             ${CC:-cc} -O2; the median goes into the CSV too).  The
+#             compressed call must at least read g and write out.
+#   t_wire  = the bytes one rank sent per call (bytes_sent / p / calls from
+#             the COMPCOLL_STATS JSON of the same run: indices, values,
+#             headers) / link rate.  Each rank has its own full-duplex link,
+#             so a rank's own bytes are what its link must carry.
+#   floor   = max(t_mem, t_wire)
+#   floor_speedup = t_pmpi / floor: the best speedup over the measured MPICH
+#             time a compressed call could show here; speedup = t_pmpi / t_lib
+#             is what it showed; of_floor = floor / t_lib (1 = at the floor).
+# For reference, t_dense_wire = 2(p-1)/p x 4N bytes / rate is what a
+# bandwidth-optimal dense ring needs on the wire (MPICH's own floor).
+#
+# Each run is limited to --timeout seconds (default 300).  MPICH 4.0.2 over
+# UCX tcp hangs in about half of the runs in PMPI_Finalize after a reduce
+# (bench/finalize_hang.c; libcompcoll's statistics end with one): a run
+# whose figures and statistics are written is stopped 5 s later
+# (bench/run_guard.sh), its figures kept, and the CSV's exit column says
+# "hang" (0: clean exit; 124: timed out).
+#
+# Writes (appends rows to) bench/results/cluster.csv, one row per
+# hosts x rate x method (the column run names the run), prints a table, and
+# plots this run's speedups beside their floors in cluster.png (beside the
+# CSV; gnuplot).  The build directory is
+# $LIBCOMPCOLL_BUILDDIR (default _build/ at the top of the tree).
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${LIBCOMPCOLL_BUILDDIR:-$top/_build}
+lib="$build/interpose/.libs/libcompcoll.so"
+bench="$build/bench/allreduce_bench"
+mpiexec=$(sed -n "s/^MPIEXEC = //p" "$build/Makefile" 2>/dev/null || true)
+mpiexec=${mpiexec:-mpiexec.mpich}
+
+hosts_list="2 4" rates="1gbit 10gbit" delay="" n=25000000 repeats=3 warmup=1
+ratio=100 data=heavy mtu=1500 tmo=300 csv="$top/bench/results/cluster.csv"
+methods="scalecom-exact scalecom-sample"
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+while [ $# -gt 0 ]; do
+    case $1 in
+    --hosts) hosts_list=$2; shift ;;
+    --rates) rates=$2; shift ;;
+    --delay) delay=$2; shift ;;
+    --elements) n=$2; shift ;;
+    --repeats) repeats=$2; shift ;;
+    --warmup) warmup=$2; shift ;;
+    --ratio) ratio=$2; shift ;;
+    --methods) methods=$2; shift ;;
+    --data) data=$2; shift ;;
+    --mtu) mtu=$2; shift ;;
+    --timeout) tmo=$2; shift ;;
+    --csv) csv=$2; shift ;;
+    -h | --help) usage 0 ;;
+    *) echo "cluster.sh: unknown argument '$1'" >&2; usage ;;
+    esac
+    shift
+done
+
+die() { echo "cluster.sh: $*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || die "needs root (network namespaces, veth, bridge, tc); run it as root, e.g. sudo $0"
+for c in ip tc "$mpiexec" python3 timeout; do
+    command -v "$c" >/dev/null 2>&1 || die "$c not found (apt-get install -y iproute2 mpich python3)"
+done
+for f in "$lib" "$bench"; do
+    [ -e "$f" ] || die "$f missing; build first (LIBCOMPCOLL_BUILDDIR=$build)"
+done
+maxh=0
+for h in $hosts_list; do
+    case $h in 2 | 3 | 4 | 5 | 6 | 7 | 8) ;; *) die "--hosts: 2 to 8 hosts, got $h" ;; esac
+    [ "$h" -gt $maxh ] && maxh=$h
+done
+
+# rate: "1gbit", "10gbit", "500mbit" -> bits per second
+rate_bps() {
+    case $1 in
+    *gbit) echo $((${1%gbit} * 1000000000)) ;;
+    *mbit) echo $((${1%mbit} * 1000000)) ;;
+    *kbit) echo $((${1%kbit} * 1000)) ;;
+    *) die "rate '$1': use NNgbit, NNmbit or NNkbit" ;;
+    esac
+}
+# default one-way host-to-host latency for a rate, in microseconds
+default_delay_us() {
+    local bps
+    bps=$(rate_bps "$1")
+    if [ "$bps" -ge 10000000000 ]; then echo 20; else echo 50; fi
+}
+for r in $rates; do rate_bps "$r" >/dev/null; done
+
+id=cc$$
+A=$((100 + $$ % 100)) B=$(($$ / 100 % 250))
+net="10.$A.$B"
+sw=${id}sw
+made=() # namespaces this run created, for the cleanup
+tmp=$(mktemp -d /tmp/${id}.XXXXXX)
+run_pid=""
+. "$top/bench/run_guard.sh"
+
+cleanup() {
+    local rc=$? ns p
+    trap - EXIT INT TERM
+    if [ -n "$run_pid" ]; then
+        kill -TERM "$run_pid" 2>/dev/null || true
+        sleep 1
+    fi
+    for ns in "${made[@]}"; do
+        for p in $(ip netns pids "$ns" 2>/dev/null); do
+            kill -KILL "$p" 2>/dev/null || true
+        done
+    done
+    for ns in "${made[@]}"; do
+        ip netns del "$ns" 2>/dev/null || echo "cluster.sh: could not delete namespace $ns" >&2
+    done
+    rm -rf "$tmp"
+    [ ${#made[@]} -gt 0 ] && echo "== torn down: ${made[*]}"
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- the network ------------------------------------------------------------
+mkns() {
+    ip netns add "$1" || die "cannot create namespace $1"
+    made+=("$1")
+    ip -n "$1" link set lo up
+}
+mkns "$sw"
+ip -n "$sw" link add br0 type bridge
+ip -n "$sw" link set br0 up
+for ((i = 0; i < maxh; i++)); do
+    mkns "${id}h$i"
+    ip -n "${id}h$i" link add ccveth mtu "$mtu" type veth peer name "p$i" netns "$sw"
+    ip -n "$sw" link set "p$i" mtu "$mtu" master br0 up
+    ip -n "${id}h$i" addr add "$net.$((i + 1))/24" dev ccveth
+    ip -n "${id}h$i" link set ccveth up
+done
+
+netem=1
+probe=$(tc -n "$sw" qdisc add dev p0 root netem delay 10us 2>&1) || netem=0
+tc -n "$sw" qdisc del dev p0 root 2>/dev/null || true
+if [ $netem = 0 ]; then
+    echo "cluster.sh: this kernel has no netem qdisc ($probe); links get the rate limit but no added delay" >&2
+fi
+
+# shape one device: HTB at the rate, netem half the one-way delay under it
+shape() { # ns dev rate delay_us
+    local bps burst
+    bps=$(rate_bps "$3")
+    burst=$((bps / 8 / 10000)) # 100 us at the rate
+    [ $burst -lt 16384 ] && burst=16384
+    tc -n "$1" qdisc del dev "$2" root 2>/dev/null || true
+    tc -n "$1" qdisc add dev "$2" root handle 1: htb default 1
+    tc -n "$1" class add dev "$2" parent 1: classid 1:1 htb rate "$3" ceil "$3" \
+        burst $burst cburst $burst quantum 60000
+    if [ $netem = 1 ] && [ "$4" != 0 ]; then
+        tc -n "$1" qdisc add dev "$2" parent 1:1 handle 10: netem \
+            delay "$(awk "BEGIN{print $4/2}")us" limit 100000
+    else
+        tc -n "$1" qdisc add dev "$2" parent 1:1 handle 10: pfifo limit 100000
+    fi
+}
+
+# the launcher Hydra calls instead of ssh: "-x ADDRESS COMMAND..."
+cat > "$tmp/enter" <<EOF
+#!/bin/sh
+# generated by bench/cluster.sh for run $id: enter the namespace of a host
+while [ \$# -gt 0 ]; do case \$1 in -*) shift ;; *) break ;; esac; done
+host=\$1; shift
+case \$host in
+$(for ((i = 0; i < maxh; i++)); do echo "$net.$((i + 1))) ns=${id}h$i ;;"; done)
+*) echo "cluster.sh launcher: \$host is not a host of run $id" >&2; exit 1 ;;
+esac
+exec ip netns exec "\$ns" sh -c "\$*"
+EOF
+chmod +x "$tmp/enter"
+
+${CC:-cc} -O2 -o "$tmp/memcpy_bench" "$top/bench/memcpy_bench.c" || die "cannot build memcpy_bench"
+
+mkdir -p "$(dirname "$csv")"
+[ -f "$csv" ] || echo "date,hosts,rate,delay_us,mtu,method,select,wire,elements,repeats,t_lib_s,t_pmpi_s,ratio,speedup,bytes_per_rank_per_call,t_mem_s,t_mem_median_s,t_wire_s,floor_s,floor_speedup,of_floor,t_dense_wire_s,select_s,host_s,comm_s,load1,run,exit" > "$csv"
+
+echo "== run $id: hosts [$hosts_list], rates [$rates], $n floats ($data), methods [$methods], net $net.0/24, netem=$netem"
+printf "%-5s %-7s %-16s %10s %10s %8s %9s %9s %9s %9s\n" hosts rate method t_lib_s t_pmpi_s speedup B/rank floor_s floor_spd of_floor
+for h in $hosts_list; do
+    : > "$tmp/hosts"
+    for ((i = 0; i < h; i++)); do echo "$net.$((i + 1)):1" >> "$tmp/hosts"; done
+    read -r tmem_med tmem < <("$tmp/memcpy_bench" -n "$n" -r 20 | awk '{print $4, $7}')
+    for rate in $rates; do
+        d=${delay:-$(default_delay_us "$rate")}
+        for ((i = 0; i < maxh; i++)); do
+            shape "${id}h$i" ccveth "$rate" "$d"
+            shape "$sw" "p$i" "$rate" "$d"
+        done
+        dcol=$d
+        [ $netem = 0 ] && dcol="0(no netem)"
+        for m in $methods; do
+            sel=exact wire=fp32 tr=ucx
+            case $m in *:mpi | *:ucx) tr=${m##*:} ;; esac
+            case ${m%:*} in
+            dense) method=dense ;;
+            scalecom-exact | scalecom-chunk | scalecom-sample) method=scalecom sel=${m%:*} sel=${sel#scalecom-} ;;
+            scalecom-fp16 | scalecom-bf16) method=scalecom wire=${m%:*} wire=${wire#scalecom-} ;;
+            *) die "unknown method $m" ;;
+            esac
+            rm -f "$tmp/t.csv" "$tmp/s.json"
+            load1=$(cut -d' ' -f1 /proc/loadavg)
+            run_guarded "$tmo" "$tmp/t.csv" "$tmp/s.json" -- \
+                ip netns exec "${id}h0" env \
+                UCX_TLS=tcp UCX_NET_DEVICES=ccveth MPIR_CVAR_NOLOCAL=1 \
+                COMPCOLL_UCX_TLS=tcp COMPCOLL_UCX_NET_DEVICES=ccveth \
+                COMPCOLL_TRANSPORT=$tr COMPCOLL_METHOD=$method \
+                COMPCOLL_SELECT=$sel COMPCOLL_WIRE_TYPE=$wire \
+                COMPCOLL_RATIO="$ratio" COMPCOLL_STATS="$tmp/s.json" \
+                "$mpiexec" -launcher ssh -launcher-exec "$tmp/enter" \
+                -iface ccveth -f "$tmp/hosts" -n "$h" -ppn 1 \
+                -genv LD_PRELOAD "$lib" \
+                "$bench" -n "$n" -r "$repeats" -w "$warmup" -d "$data" \
+                -c "$tmp/t.csv" > "$tmp/out" 2>&1
+            rc=$run_status
+            if [ ! -s "$tmp/t.csv" ]; then
+                echo "cluster.sh: $h hosts, $rate, $m failed (exit $rc):" >&2
+                tail -30 "$tmp/out" >&2
+                continue
+            fi
+            [ "$rc" = 0 ] || echo "cluster.sh: $h hosts, $rate, $m: measured; exit: $rc" >&2
+            python3 - "$tmp/t.csv" "$tmp/s.json" "$(rate_bps "$rate")" "$tmem" "$tmem_med" \
+                "$(date +%F),$h,$rate,$dcol,$mtu,${m%:*}:$tr,$sel,$wire" "$repeats" "$load1,$id,$rc" \
+                >> "$csv" <<'PY'
+import json, os, sys
+n, p, tl, tm, ratio = open(sys.argv[1]).read().strip().split(",")
+n, p, tl, tm = int(n), int(p), float(tl), float(tm)
+bps, tmem = float(sys.argv[3]), float(sys.argv[4])
+s = json.load(open(sys.argv[2])) if os.path.exists(sys.argv[2]) else None
+calls = (s["calls_compressed"] + s["calls_dense"]) if s else 0
+if calls:
+    b = s["bytes_sent"] / p / calls
+    sel, host, comm = (s[k] / calls for k in
+                       ("time_select_s", "time_host_s", "time_comm_s"))
+else:
+    b, sel, host, comm = float("nan"), float("nan"), float("nan"), float("nan")
+twire = b * 8 / bps
+floor = max(tmem, twire)
+tdense = 2 * (p - 1) / p * 4 * n * 8 / bps
+print("%s,%d,%s,%.9f,%.9f,%s,%.3f,%.0f,%.6f,%s,%.6f,%.6f,%.2f,%.3f,%.6f,%.6f,%.6f,%.6f,%s" % (
+    sys.argv[6], n, sys.argv[7], tl, tm, ratio, tm / tl, b, tmem, sys.argv[5],
+    twire, floor, tm / floor, floor / tl, tdense, sel, host, comm, sys.argv[8]))
+PY
+            IFS=, read -r _ _ _ _ _ _ _ _ _ _ tl tm _ sp b _ _ _ fl fs of _ < <(tail -1 "$csv")
+            printf "%-5s %-7s %-16s %10.4f %10.4f %8s %9s %9.4f %9s %9s\n" \
+                "$h" "$rate" "$m" "$tl" "$tm" "$sp" "$b" "$fl" "$fs" "$of"
+        done
+    done
+done
+echo "== $csv"
+
+png="${csv%.csv}.png"
+if command -v gnuplot >/dev/null 2>&1 && grep -q ",$id,[0-9]*\$" "$csv"; then
+    python3 - "$csv" "$id" > "$tmp/plot.dat" <<'PY'
+import csv, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["run"] == sys.argv[2]]
+methods = list(dict.fromkeys(r["method"] for r in rows))
+groups = list(dict.fromkeys((r["hosts"], r["rate"]) for r in rows))
+print("group " + " ".join(methods) + " floor")
+for h, rate in groups:
+    sp = {r["method"]: r["speedup"] for r in rows if (r["hosts"], r["rate"]) == (h, rate)}
+    fl = [float(r["floor_speedup"]) for r in rows
+          if (r["hosts"], r["rate"]) == (h, rate) and r["method"].startswith("scalecom")]
+    print('"%s hosts %s" ' % (h, rate) + " ".join(sp.get(m, "NaN") for m in methods)
+          + " %s" % (max(fl) if fl else "NaN"))
+PY
+    ncol=$(head -1 "$tmp/plot.dat" | wc -w)
+    gnuplot <<GP
+set terminal pngcairo size 900,480 font ",10" noenhanced
+set output "$png"
+set title "Emulated cluster, $n floats: MPICH PMPI_Allreduce time / libcompcoll time (higher is better); floor = best possible (run $id)"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set logscale y
+set yrange [0.5:*]
+set ylabel "speedup over MPICH (same run)"
+set grid ytics
+set key top left
+plot for [c=2:$ncol] "$tmp/plot.dat" using c:xtic(1) title columnheader(c), 1 with lines lc rgb "black" dt 2 notitle
+GP
+    echo "plot: $png"
+fi
