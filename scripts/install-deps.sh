@@ -5,7 +5,8 @@ set -e
 
 packages="gcc make autoconf automake libtool pkg-config binutils
           mpich libmpich-dev libucx-dev ucx-utils libhwloc-dev
-          python3 groff-base man-db"
+          python3 groff-base man-db
+          libopenblas-dev zlib1g-dev dataset-fashion-mnist gnuplot-nox"
 
 missing=""
 for p in $packages; do

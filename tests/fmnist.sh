@@ -118,8 +118,10 @@ ok $? "the 2 ranks end with the same parameters"
 
 # the same short run, per tensor and fused, at 2 ranks; and at 1 rank
 args="--train-subset 1280 --batch 64 --epochs 2 --warmup 10"
+# shellcheck disable=SC2086 # $args: several options
 run tensor 2 $args --csv "$tmp/tensor.csv"
 rc1=$?
+# shellcheck disable=SC2086
 run fused 2 $args --fuse --csv "$tmp/fused.csv"
 rc2=$?
 cut -d, -f1-4 "$tmp/tensor.csv" >"$tmp/tensor.cols"
@@ -130,12 +132,13 @@ d2=$(sed -n 's/.*parameter digest \([0-9a-f]*\).*/\1/p' "$tmp/fused.out")
     cmp -s "$tmp/tensor.cols" "$tmp/fused.cols"
 ok $? "2 ranks dense: per-tensor and --fuse give the same losses, accuracy and parameters bit for bit (digest $d1 / $d2)"
 
+# shellcheck disable=SC2086
 run one 1 $args --csv "$tmp/one.csv"
 rc=$?
 a=$(col "$tmp/one.csv" 2 3)
 b=$(col "$tmp/tensor.csv" 2 3)
 [ $rc -eq 0 ] && [ -n "$a" ] && [ -n "$b" ] &&
-    awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 1e-3 * a) }'
+    awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 1e-4 * a) }'
 ok $? "1 rank and 2 ranks train the same model up to float rounding (test loss $a / $b)"
 
 grep -q '^fmnist: gradients: one MPI_Allreduce per tensor' "$tmp/tensor.out" &&

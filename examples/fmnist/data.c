@@ -15,11 +15,10 @@
 
 #define IDX_MAGIC_LABELS 0x00000801u /* unsigned byte, 1 dimension */
 #define IDX_MAGIC_IMAGES 0x00000803u /* unsigned byte, 3 dimensions */
-#define FM_MAX_EXAMPLES  10000000
+#define FM_MAX_EXAMPLES 10000000
 
 /* path of DIR/NAME.gz, or of DIR/NAME when only that one exists */
-static void data_path(char *path, size_t len, const char *dir,
-                      const char *name)
+static void data_path(char *path, size_t len, const char *dir, const char *name)
 {
     snprintf(path, len, "%s/%s", dir, name);
     if (access(path, F_OK) == 0) {
@@ -47,8 +46,8 @@ static int data_read(gzFile f, const char *path, void *buf, size_t len,
     size_t         done = 0;
 
     while (done < len) {
-        size_t   chunk = len - done > (1u << 30) ? (1u << 30) : len - done;
-        int      got   = gzread(f, p + done, (unsigned)chunk);
+        size_t chunk = len - done > (1u << 30) ? (1u << 30) : len - done;
+        int    got   = gzread(f, p + done, (unsigned)chunk);
 
         if (got < 0) {
             snprintf(err, errlen, "%s: cannot read %s: %s", path, what,
@@ -57,8 +56,8 @@ static int data_read(gzFile f, const char *path, void *buf, size_t len,
         }
         if (got == 0) {
             snprintf(err, errlen,
-                     "%s: truncated: %zu bytes of %s expected, %zu found",
-                     path, len, what, done);
+                     "%s: truncated: %zu bytes of %s expected, %zu found", path,
+                     len, what, done);
             return -1;
         }
         done += (size_t)got;
@@ -134,8 +133,8 @@ int fm_load(const char *dir, const char *prefix, fm_set_t *set, char *err,
         snprintf(err, errlen,
                  "%s: unexpected image dimensions %u x %u x %u (expected "
                  "1..%d images of %d x %d)",
-                 ipath, idims[0], idims[1], idims[2], FM_MAX_EXAMPLES,
-                 FM_ROWS, FM_COLS);
+                 ipath, idims[0], idims[1], idims[2], FM_MAX_EXAMPLES, FM_ROWS,
+                 FM_COLS);
         goto err;
     }
     fl = data_open_idx(lpath, IDX_MAGIC_LABELS, 1, ldims, err, errlen);
@@ -151,20 +150,21 @@ int fm_load(const char *dir, const char *prefix, fm_set_t *set, char *err,
     set->images = malloc((size_t)set->n * FM_PIXELS);
     set->labels = malloc((size_t)set->n);
     if (set->images == NULL || set->labels == NULL) {
-        snprintf(err, errlen, "%s: out of memory for %d images", ipath,
-                 set->n);
+        snprintf(err, errlen, "%s: out of memory for %d images", ipath, set->n);
         goto err;
     }
-    if (data_read(fi, ipath, set->images, (size_t)set->n * FM_PIXELS,
-                  "pixels", err, errlen) != 0 ||
+    if (data_read(fi, ipath, set->images, (size_t)set->n * FM_PIXELS, "pixels",
+                  err, errlen) != 0 ||
         data_read(fl, lpath, set->labels, (size_t)set->n, "labels", err,
                   errlen) != 0) {
         goto err;
     }
     for (i = 0; i < set->n; i++) {
         if (set->labels[i] >= FM_CLASSES) {
-            snprintf(err, errlen, "%s: label %d of example %d is not a class "
-                     "0..%d", lpath, set->labels[i], i, FM_CLASSES - 1);
+            snprintf(err, errlen,
+                     "%s: label %d of example %d is not a class "
+                     "0..%d",
+                     lpath, set->labels[i], i, FM_CLASSES - 1);
             goto err;
         }
     }

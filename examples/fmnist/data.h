@@ -6,9 +6,9 @@
 
 #include <stddef.h>
 
-#define FM_ROWS    28
-#define FM_COLS    28
-#define FM_PIXELS  (FM_ROWS * FM_COLS)
+#define FM_ROWS 28
+#define FM_COLS 28
+#define FM_PIXELS (FM_ROWS * FM_COLS)
 #define FM_CLASSES 10
 
 /* Where Debian's dataset-fashion-mnist package puts the files. */

@@ -24,22 +24,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FM_EVAL_CHUNK    250
-#define FM_GRADCHECK_N   16
+#define FM_EVAL_CHUNK 250
+#define FM_GRADCHECK_N 16
 #define FM_GRADCHECK_PER 6
-#define FM_PIXEL_MEAN    0.2860 /* of the training images, scaled to [0,1] */
-#define FM_PIXEL_STD     0.3530
+#define FM_PIXEL_MEAN 0.2860 /* of the training images, scaled to [0,1] */
+#define FM_PIXEL_STD 0.3530
 
 /* ------------------------------------------------------------ options */
 
 typedef struct fm_opts {
     const char *model, *opt, *schedule, *data, *csv;
-    double lr, momentum, wd, progress;
-    long   epochs, batch, train_subset, warmup, seed;
-    int    fuse, gradcheck, help;
+    double      lr, momentum, wd, progress;
+    long        epochs, batch, train_subset, warmup, seed;
+    int         fuse, gradcheck, help;
 } fm_opts_t;
 
-typedef enum fm_arg { ARG_FLAG, ARG_INT, ARG_REAL, ARG_CHOICE, ARG_PATH } fm_arg_t;
+typedef enum fm_arg {
+    ARG_FLAG,
+    ARG_INT,
+    ARG_REAL,
+    ARG_CHOICE,
+    ARG_PATH
+} fm_arg_t;
 
 typedef struct fm_option {
     const char *name;
@@ -69,8 +75,8 @@ static const fm_option_t fm_options[] = {
     {"--wd", ARG_REAL, FM_OFF(wd), 0, 1, NULL, "X",
      "weight decay of weight tensors, not biases (default 5e-4 for sgd, 0 "
      "for adam, 1e-3 for novograd)"},
-    {"--schedule", ARG_CHOICE, FM_OFF(schedule), 0, 0, "const|cosine",
-     "NAME", "learning rate after the warm-up: constant, or cosine decay to "
+    {"--schedule", ARG_CHOICE, FM_OFF(schedule), 0, 0, "const|cosine", "NAME",
+     "learning rate after the warm-up: constant, or cosine decay to "
      "0 at the last step (default cosine)"},
     {"--warmup", ARG_INT, FM_OFF(warmup), 0, 1e9, NULL, "STEPS",
      "linear learning-rate warm-up over the first STEPS steps (default "
@@ -237,8 +243,8 @@ static int fm_parse(int argc, char **argv, fm_opts_t *o, char *err,
         dst = (char *)o + row->offset;
         if (row->type == ARG_FLAG) {
             if (eq != NULL) {
-                snprintf(err, errlen, "%s takes no value (got '%s')",
-                         row->name, eq + 1);
+                snprintf(err, errlen, "%s takes no value (got '%s')", row->name,
+                         eq + 1);
                 return 2;
             }
             *(int *)dst = 1;
@@ -274,8 +280,7 @@ static int fm_parse(int argc, char **argv, fm_opts_t *o, char *err,
             double v;
 
             if (fm_parse_real(val, &v) != 0) {
-                snprintf(err, errlen, "%s '%s': not a number", row->name,
-                         val);
+                snprintf(err, errlen, "%s '%s': not a number", row->name, val);
                 return 2;
             }
             if (v < row->min || v > row->max) {
@@ -288,8 +293,8 @@ static int fm_parse(int argc, char **argv, fm_opts_t *o, char *err,
         }
         case ARG_CHOICE:
             if (!fm_choice_ok(row->choices, val)) {
-                snprintf(err, errlen, "%s '%s': expected one of %s",
-                         row->name, val, row->choices);
+                snprintf(err, errlen, "%s '%s': expected one of %s", row->name,
+                         val, row->choices);
                 return 2;
             }
             *(const char **)dst = val;
@@ -316,7 +321,7 @@ typedef struct fm_trainer {
     nn_model_t *m;
     optim_t     opt;
     fm_set_t    train, test;
-    float      *x;     /* max_batch x 784 inputs */
+    float      *x; /* max_batch x 784 inputs */
     float       lut[256];
     double      t_comm;  /* seconds in the gradient all-reduces */
     long        n_calls; /* gradient all-reduces */
@@ -440,7 +445,7 @@ static uint64_t fm_digest(const nn_model_t *m)
 static int fm_load_data(fm_trainer_t *tr)
 {
     char msg[8192] = "";
-    int  st = 0, n[2];
+    int  st        = 0, n[2];
 
     if (tr->rank == 0) {
         if (fm_load(tr->o.data, "train", &tr->train, msg, sizeof(msg)) != 0 ||
@@ -658,19 +663,19 @@ int main(int argc, char **argv)
         setvbuf(stdout, NULL, _IOLBF, 0);
     }
 
-    tr.o.model        = "mlp";
-    tr.o.opt          = "sgd";
-    tr.o.schedule     = "cosine";
-    tr.o.data         = FM_DEFAULT_DIR;
-    tr.o.lr           = NAN;
-    tr.o.momentum     = 0.9;
-    tr.o.wd           = NAN;
-    tr.o.progress     = 10.0;
-    tr.o.epochs       = 3;
-    tr.o.batch        = 128;
-    tr.o.seed         = 1;
-    tr.o.warmup       = 50;
-    st = fm_parse(argc, argv, &tr.o, err, sizeof(err));
+    tr.o.model    = "mlp";
+    tr.o.opt      = "sgd";
+    tr.o.schedule = "cosine";
+    tr.o.data     = FM_DEFAULT_DIR;
+    tr.o.lr       = NAN;
+    tr.o.momentum = 0.9;
+    tr.o.wd       = NAN;
+    tr.o.progress = 10.0;
+    tr.o.epochs   = 3;
+    tr.o.batch    = 128;
+    tr.o.seed     = 1;
+    tr.o.warmup   = 50;
+    st            = fm_parse(argc, argv, &tr.o, err, sizeof(err));
     if (st == 0 && !tr.o.help && tr.o.batch < tr.size) {
         snprintf(err, sizeof(err),
                  "--batch %ld: smaller than the number of ranks (%d)",
@@ -680,8 +685,8 @@ int main(int argc, char **argv)
     if (st != 0 || tr.o.help) {
         if (tr.rank == 0) {
             if (st != 0) {
-                fprintf(stderr, "fmnist: %s (fmnist --help lists the options)\n",
-                        err);
+                fprintf(stderr,
+                        "fmnist: %s (fmnist --help lists the options)\n", err);
             } else {
                 fm_usage(stdout);
             }

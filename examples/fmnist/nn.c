@@ -50,8 +50,7 @@ static void nn_bias_grad(float *gb, const float *dy, long rows, int cols)
 /* ------------------------------------------------------------ building */
 
 static int nn_add_tensor(nn_model_t *m, const char *layer_name,
-                         const char *what, long count, int fan_in,
-                         int is_bias)
+                         const char *what, long count, int fan_in, int is_bias)
 {
     nn_tensor_t *t = &m->tensor[m->ntensors];
 
@@ -98,8 +97,8 @@ static void nn_dense(nn_model_t *m, const char *name, int in, int out)
     (void)in;
     l->oc = out;
     l->oh = l->ow = 1;
-    l->tw = nn_add_tensor(m, name, "weight", (long)l->c * out, l->c, 0);
-    l->tb = nn_add_tensor(m, name, "bias", out, l->c, 1);
+    l->tw         = nn_add_tensor(m, name, "weight", (long)l->c * out, l->c, 0);
+    l->tb         = nn_add_tensor(m, name, "bias", out, l->c, 1);
     m->nlayers++;
 }
 
@@ -141,7 +140,7 @@ static void *nn_alloc(size_t n, int *fail)
 
 nn_model_t *nn_create(const char *name, int max_batch)
 {
-    nn_model_t *m = calloc(1, sizeof(*m));
+    nn_model_t *m      = calloc(1, sizeof(*m));
     long        maxact = 0;
     int         i, fail = 0;
 
@@ -183,25 +182,25 @@ nn_model_t *nn_create(const char *name, int max_batch)
         if (l->out_size > maxact) {
             maxact = l->out_size;
         }
-        l->out = nn_alloc((size_t)max_batch * l->out_size * sizeof(float),
-                          &fail);
+        l->out =
+            nn_alloc((size_t)max_batch * l->out_size * sizeof(float), &fail);
         if (l->kind == NN_CONV3) {
             l->col = nn_alloc((size_t)max_batch * l->h * l->w * 9 * l->c *
                                   sizeof(float),
                               &fail);
         }
         if (l->kind == NN_POOL2) {
-            l->arg = nn_alloc((size_t)max_batch * l->out_size * sizeof(int),
-                              &fail);
+            l->arg =
+                nn_alloc((size_t)max_batch * l->out_size * sizeof(int), &fail);
         }
     }
-    m->params  = nn_alloc((size_t)m->nparams * sizeof(float), &fail);
-    m->grads   = nn_alloc((size_t)m->nparams * sizeof(float), &fail);
-    m->dlogits = nn_alloc((size_t)max_batch * m->classes * sizeof(float),
-                          &fail);
+    m->params = nn_alloc((size_t)m->nparams * sizeof(float), &fail);
+    m->grads  = nn_alloc((size_t)m->nparams * sizeof(float), &fail);
+    m->dlogits =
+        nn_alloc((size_t)max_batch * m->classes * sizeof(float), &fail);
     for (i = 0; i < 2; i++) {
-        m->dbuf[i] = nn_alloc((size_t)max_batch * maxact * sizeof(float),
-                              &fail);
+        m->dbuf[i] =
+            nn_alloc((size_t)max_batch * maxact * sizeof(float), &fail);
     }
     if (fail) {
         nn_destroy(m);
@@ -249,16 +248,16 @@ void nn_init(nn_model_t *m, uint64_t seed)
 
 /* ------------------------------------------------------------ passes */
 
-#define NN_REAL   float
-#define NN_GEMM   cblas_sgemm
+#define NN_REAL float
+#define NN_GEMM cblas_sgemm
 #define NN_SUFFIX f
 #include "nn_forward.h"
 #undef NN_REAL
 #undef NN_GEMM
 #undef NN_SUFFIX
 
-#define NN_REAL   double
-#define NN_GEMM   cblas_dgemm
+#define NN_REAL double
+#define NN_GEMM cblas_dgemm
 #define NN_SUFFIX d
 #include "nn_forward.h"
 #undef NN_REAL
@@ -279,11 +278,12 @@ static void nn_col2im(const nn_layer_t *l, float *din, int n)
         for (y = 0; y < h; y++) {
             for (x = 0; x < w; x++) {
                 for (ky = -1; ky <= 1; ky++, src += 3 * c) {
-                    float *row = img + (long)(y + ky) * w * c;
+                    float *row;
 
                     if (y + ky < 0 || y + ky >= h) {
                         continue;
                     }
+                    row = img + (long)(y + ky) * w * c;
                     if (x > 0 && x < w - 1) {
                         float *d = row + (long)(x - 1) * c;
 
@@ -293,11 +293,12 @@ static void nn_col2im(const nn_layer_t *l, float *din, int n)
                         continue;
                     }
                     for (kx = -1; kx <= 1; kx++) {
-                        float *d = row + (long)(x + kx) * c;
+                        float *d;
 
                         if (x + kx < 0 || x + kx >= w) {
                             continue;
                         }
+                        d = row + (long)(x + kx) * c;
                         for (j = 0; j < c; j++) {
                             d[j] += src[(kx + 1) * c + j];
                         }
@@ -322,11 +323,11 @@ void nn_forward(nn_model_t *m, const float *x, int n)
     nn_forward_f(m, m->params, x, n, out, col, arg);
 }
 
-double nn_xent(nn_model_t *m, const unsigned char *labels, int n,
-               float scale, int want_grad, int *correct)
+double nn_xent(nn_model_t *m, const unsigned char *labels, int n, float scale,
+               int want_grad, int *correct)
 {
-    return nn_xent_f(m->layer[m->nlayers - 1].out, labels, n, m->classes,
-                     scale, want_grad ? m->dlogits : NULL, correct);
+    return nn_xent_f(m->layer[m->nlayers - 1].out, labels, n, m->classes, scale,
+                     want_grad ? m->dlogits : NULL, correct);
 }
 
 void nn_backward(nn_model_t *m, const float *x, int n, nn_ready_fn ready,
@@ -352,8 +353,8 @@ void nn_backward(nn_model_t *m, const float *x, int n, nn_ready_fn ready,
         }
         switch (l->kind) {
         case NN_DENSE:
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l->c, l->oc,
-                        n, 1.0f, in, l->c, dout, l->oc, 0.0f, gW, l->oc);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l->c, l->oc, n,
+                        1.0f, in, l->c, dout, l->oc, 0.0f, gW, l->oc);
             nn_bias_grad(gB, dout, n, l->oc);
             if (!first) {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, l->c,
@@ -372,9 +373,9 @@ void nn_backward(nn_model_t *m, const float *x, int n, nn_ready_fn ready,
             nn_bias_grad(gB, dout, rows, l->oc);
             if (!first) {
                 /* the patches are spent: reuse their buffer for dcol */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                            (int)rows, kk, l->oc, 1.0f, dout, l->oc, W,
-                            l->oc, 0.0f, l->col, kk);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows,
+                            kk, l->oc, 1.0f, dout, l->oc, W, l->oc, 0.0f,
+                            l->col, kk);
                 nn_col2im(l, din, n);
             }
             break;
@@ -441,16 +442,14 @@ static int nn_check_init(nn_check_t *c, const nn_model_t *m, const float *x,
     c->n      = n;
     c->labels = labels;
     c->p      = nn_alloc((size_t)m->nparams * sizeof(double), &fail);
-    c->x      = nn_alloc((size_t)n * m->layer[0].in_size * sizeof(double),
-                         &fail);
+    c->x = nn_alloc((size_t)n * m->layer[0].in_size * sizeof(double), &fail);
     for (i = 0; i < m->nlayers; i++) {
         const nn_layer_t *l = &m->layer[i];
 
         c->out[i] = nn_alloc((size_t)n * l->out_size * sizeof(double), &fail);
         if (l->kind == NN_CONV3) {
-            c->col[i] = nn_alloc((size_t)n * l->h * l->w * 9 * l->c *
-                                     sizeof(double),
-                                 &fail);
+            c->col[i] = nn_alloc(
+                (size_t)n * l->h * l->w * 9 * l->c * sizeof(double), &fail);
         }
         if (l->kind == NN_POOL2) {
             c->arg[i] = nn_alloc((size_t)n * l->out_size * sizeof(int), &fail);
@@ -475,8 +474,8 @@ static double nn_check_loss(nn_check_t *c)
     const nn_model_t *m = c->m;
 
     nn_forward_d(m, c->p, c->x, c->n, c->out, c->col, c->arg);
-    return nn_xent_d(c->out[m->nlayers - 1], c->labels, c->n, m->classes,
-                     0.0f, NULL, NULL) /
+    return nn_xent_d(c->out[m->nlayers - 1], c->labels, c->n, m->classes, 0.0f,
+                     NULL, NULL) /
            c->n;
 }
 
@@ -553,7 +552,7 @@ int nn_gradcheck(nn_model_t *m, const float *x, const unsigned char *labels,
             const double w0  = p[idx];
             /* small enough to cross a ReLU or max-pool kink only rarely
                (and then to matter little), large against double rounding */
-            const double h   = 1e-6 * fmax(1.0, fabs(w0));
+            const double h = 1e-6 * fmax(1.0, fabs(w0));
             double       lp, lm, num, ana = g[idx], err, mag, tol;
 
             p[idx] = w0 + h;

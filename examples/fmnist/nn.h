@@ -15,14 +15,14 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define NN_MAX_LAYERS  16
+#define NN_MAX_LAYERS 16
 #define NN_MAX_TENSORS 16
 
 typedef enum nn_kind {
     NN_DENSE, /* y = x W + b, W is [in x out] */
     NN_CONV3, /* 3x3, stride 1, padding 1; W is [9 c x oc] */
     NN_RELU,
-    NN_POOL2  /* 2x2 max-pool, stride 2 */
+    NN_POOL2 /* 2x2 max-pool, stride 2 */
 } nn_kind_t;
 
 typedef struct nn_layer {
@@ -30,19 +30,19 @@ typedef struct nn_layer {
     int       c, h, w;    /* input shape of one example */
     int       oc, oh, ow; /* output shape of one example */
     long      in_size, out_size;
-    int       tw, tb;     /* weight and bias tensors, -1 for none */
-    float    *out;        /* max_batch x out_size */
-    float    *col;        /* conv: im2col rows, max_batch*h*w x 9c */
-    int      *arg;        /* pool: input index of each output's maximum */
+    int       tw, tb; /* weight and bias tensors, -1 for none */
+    float    *out;    /* max_batch x out_size */
+    float    *col;    /* conv: im2col rows, max_batch*h*w x 9c */
+    int      *arg;    /* pool: input index of each output's maximum */
 } nn_layer_t;
 
 typedef struct nn_tensor {
-    char  name[32];
-    long  offset; /* into params and grads */
-    long  count;
-    int   fan_in;
-    int   is_bias;
-    int   layer;
+    char name[32];
+    long offset; /* into params and grads */
+    long count;
+    int  fan_in;
+    int  is_bias;
+    int  layer;
 } nn_tensor_t;
 
 typedef struct nn_model {
@@ -53,8 +53,8 @@ typedef struct nn_model {
     nn_tensor_t tensor[NN_MAX_TENSORS];
     long        nparams;
     float      *params, *grads;
-    float      *dlogits;  /* max_batch x classes */
-    float      *dbuf[2];  /* ping-pong buffers for backward */
+    float      *dlogits; /* max_batch x classes */
+    float      *dbuf[2]; /* ping-pong buffers for backward */
     int         classes;
 } nn_model_t;
 
@@ -76,8 +76,8 @@ void nn_forward(nn_model_t *m, const float *x, int n);
  * the n per-example losses (in double); *correct gets the number of argmax
  * hits.  With want_grad, m->dlogits = SCALE * (softmax - onehot).
  */
-double nn_xent(nn_model_t *m, const unsigned char *labels, int n,
-               float scale, int want_grad, int *correct);
+double nn_xent(nn_model_t *m, const unsigned char *labels, int n, float scale,
+               int want_grad, int *correct);
 
 /* Gradients of every tensor from m->dlogits (after nn_forward on X). */
 void nn_backward(nn_model_t *m, const float *x, int n, nn_ready_fn ready,

@@ -9,8 +9,8 @@
  * cblas_dgemm) and NN_SUFFIX (f or d).
  */
 #define NN_CAT2(a, b) a##b
-#define NN_CAT(a, b)  NN_CAT2(a, b)
-#define NN_FN(name)   NN_CAT(name, NN_SUFFIX)
+#define NN_CAT(a, b) NN_CAT2(a, b)
+#define NN_FN(name) NN_CAT(name, NN_SUFFIX)
 
 /* add bias B (cols) to each of the ROWS rows of Y */
 static void NN_FN(nn_add_bias_)(NN_REAL *y, const NN_REAL *b, long rows,
@@ -34,7 +34,7 @@ static void NN_FN(nn_add_bias_)(NN_REAL *y, const NN_REAL *b, long rows,
 static void NN_FN(nn_im2col_)(const nn_layer_t *l, const NN_REAL *in,
                               NN_REAL *col, int n)
 {
-    const int c   = l->c, h = l->h, w = l->w;
+    const int c = l->c, h = l->h, w = l->w;
     NN_REAL  *dst = col;
     int       b, y, x, ky, kx, j;
 
@@ -44,7 +44,9 @@ static void NN_FN(nn_im2col_)(const nn_layer_t *l, const NN_REAL *in,
         for (y = 0; y < h; y++) {
             for (x = 0; x < w; x++) {
                 for (ky = -1; ky <= 1; ky++) {
-                    const NN_REAL *row = img + (long)(y + ky) * w * c;
+                    /* only read when the row is inside the image */
+                    const NN_REAL *row =
+                        img + (y + ky >= 0 ? (long)(y + ky) * w * c : 0);
 
                     if (y + ky < 0 || y + ky >= h) {
                         for (j = 0; j < 3 * c; j++) {
@@ -52,18 +54,17 @@ static void NN_FN(nn_im2col_)(const nn_layer_t *l, const NN_REAL *in,
                         }
                     } else if (x > 0 && x < w - 1) {
                         /* the three pixels are adjacent in the input */
-                        const NN_REAL *src = row + (long)(x - 1) * c;
-
                         for (j = 0; j < 3 * c; j++) {
-                            dst[j] = src[j];
+                            dst[j] = row[(long)(x - 1) * c + j];
                         }
                     } else {
                         for (kx = -1; kx <= 1; kx++) {
-                            const NN_REAL *src = row + (long)(x + kx) * c;
-                            int            in_img = x + kx >= 0 && x + kx < w;
+                            int ix = x + kx;
 
                             for (j = 0; j < c; j++) {
-                                dst[(kx + 1) * c + j] = in_img ? src[j] : 0;
+                                dst[(kx + 1) * c + j] =
+                                    ix >= 0 && ix < w ? row[(long)ix * c + j]
+                                                      : 0;
                             }
                         }
                     }
@@ -103,9 +104,8 @@ static void NN_FN(nn_forward_)(const nn_model_t *m, const NN_REAL *p,
             long rows = (long)n * l->h * l->w;
 
             NN_FN(nn_im2col_)(l, in, col[i], n);
-            NN_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows,
-                    l->oc, 9 * l->c, 1.0, col[i], 9 * l->c, W, l->oc, 0.0, y,
-                    l->oc);
+            NN_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, l->oc,
+                    9 * l->c, 1.0, col[i], 9 * l->c, W, l->oc, 0.0, y, l->oc);
             NN_FN(nn_add_bias_)(y, B, rows, l->oc);
             break;
         }
@@ -157,7 +157,7 @@ static void NN_FN(nn_forward_)(const nn_model_t *m, const NN_REAL *p,
  * the sum of the losses (in double) and counts argmax hits in *CORRECT
  * (when not NULL).  With DLOGITS, writes SCALE * (softmax - onehot) there.
  */
-static double NN_FN(nn_xent_)(const NN_REAL *logits,
+static double NN_FN(nn_xent_)(const NN_REAL       *logits,
                               const unsigned char *labels, int n, int k,
                               float scale, float *dlogits, int *correct)
 {
@@ -184,7 +184,8 @@ static double NN_FN(nn_xent_)(const NN_REAL *logits,
             for (j = 0; j < k; j++) {
                 double q = exp((double)z[j] - zmax) / s;
 
-                dlogits[(long)b * k + j] = (float)(scale * (q - (j == labels[b])));
+                dlogits[(long)b * k + j] =
+                    (float)(scale * (q - (j == labels[b])));
             }
         }
     }

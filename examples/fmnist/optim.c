@@ -25,8 +25,8 @@ int optim_init(optim_t *o, optim_kind_t kind, const nn_model_t *m,
     o->beta1    = kind == OPTIM_NOVOGRAD ? 0.95f : 0.9f;
     o->beta2    = kind == OPTIM_NOVOGRAD ? 0.98f : 0.999f;
     o->m        = calloc((size_t)m->nparams, sizeof(float));
-    o->v  = kind == OPTIM_ADAM ? calloc((size_t)m->nparams, sizeof(float))
-                               : NULL;
+    o->v =
+        kind == OPTIM_ADAM ? calloc((size_t)m->nparams, sizeof(float)) : NULL;
     o->vl = calloc((size_t)m->ntensors, sizeof(double));
     if (o->m == NULL || o->vl == NULL || (kind == OPTIM_ADAM && o->v == NULL)) {
         optim_free(o);
@@ -40,8 +40,8 @@ void optim_free(optim_t *o)
     free(o->m);
     free(o->v);
     free(o->vl);
-    o->m  = o->v = NULL;
-    o->vl = NULL;
+    o->m = o->v = NULL;
+    o->vl       = NULL;
 }
 
 void optim_step(optim_t *o, nn_model_t *mdl, float lr)
@@ -65,16 +65,16 @@ void optim_step(optim_t *o, nn_model_t *mdl, float lr)
             }
             break;
         case OPTIM_ADAM: {
-            float      *v   = o->v + tt->offset;
-            const float b1  = o->beta1, b2 = o->beta2;
-            const float c1  = (float)(1.0 / (1.0 - pow(b1, (double)o->step)));
-            const float c2  = (float)(1.0 / (1.0 - pow(b2, (double)o->step)));
+            float      *v  = o->v + tt->offset;
+            const float b1 = o->beta1, b2 = o->beta2;
+            const float c1 = (float)(1.0 / (1.0 - pow(b1, (double)o->step)));
+            const float c2 = (float)(1.0 / (1.0 - pow(b2, (double)o->step)));
 
             for (i = 0; i < n; i++) {
                 m[i] = b1 * m[i] + (1.0f - b1) * g[i];
                 v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-                w[i] -= lr * ((m[i] * c1) / (sqrtf(v[i] * c2) + o->eps) +
-                              wd * w[i]);
+                w[i] -= lr *
+                        ((m[i] * c1) / (sqrtf(v[i] * c2) + o->eps) + wd * w[i]);
             }
             break;
         }
@@ -85,10 +85,10 @@ void optim_step(optim_t *o, nn_model_t *mdl, float lr)
             for (i = 0; i < n; i++) {
                 norm2 += (double)g[i] * g[i];
             }
-            o->vl[t] = o->step == 1 ? norm2
-                                    : o->beta2 * o->vl[t] +
-                                          (1.0 - o->beta2) * norm2;
-            scale = (float)(1.0 / (sqrt(o->vl[t]) + o->eps));
+            o->vl[t] = o->step == 1
+                           ? norm2
+                           : o->beta2 * o->vl[t] + (1.0 - o->beta2) * norm2;
+            scale    = (float)(1.0 / (sqrt(o->vl[t]) + o->eps));
             for (i = 0; i < n; i++) {
                 m[i] = o->beta1 * m[i] + (g[i] * scale + wd * w[i]);
                 w[i] -= lr * m[i];

@@ -16,8 +16,8 @@ typedef struct optim {
     float        eps;
     float        wd;
     long         step;
-    float       *m, *v;        /* per parameter (v: adam only) */
-    double      *vl;           /* novograd: per-tensor second moment */
+    float       *m, *v; /* per parameter (v: adam only) */
+    double      *vl;    /* novograd: per-tensor second moment */
 } optim_t;
 
 /* 0, or -1 when out of memory */

@@ -1,0 +1,147 @@
+#!/bin/sh
+# Training fidelity: the Fashion-MNIST trainer (examples/fmnist) trained
+# dense and with each compression setting, same seeds and data, and the final
+# test accuracy of each against dense.
+#   bench/fidelity.sh [--models "mlp cnn"] [--opts "sgd adam novograd"]
+#       [--settings "dense scalecom100 ..."] [--ranks P] [--batch N]
+#       [--epochs N] [--subset N|all] [--tag NAME] [-- TRAINER-OPTION...]
+# Settings (COMPCOLL_* of the compressed runs):
+#   dense               MPICH's MPI_Allreduce, nothing preloaded
+#   scalecom100         COMPCOLL_RATIO=100
+#   scalecom400         COMPCOLL_RATIO=400
+#   scalecom100-fp16    COMPCOLL_RATIO=100 COMPCOLL_WIRE_TYPE=fp16
+#   scalecom100-beta0.1 COMPCOLL_RATIO=100 COMPCOLL_BETA=0.1
+#   adacomp             COMPCOLL_METHOD=adacomp (its ratio is its own)
+#   topk100             COMPCOLL_METHOD=topk COMPCOLL_RATIO=100
+# Every compressed run also has COMPCOLL_MIN_COUNT=1024 (the CNN's second
+# convolution is compressed too) and COMPCOLL_WARMUP=$FIDELITY_WARMUP
+# (default 0); other COMPCOLL_* in the environment apply as well.
+# Appends one line per run to bench/results/fidelity.csv, keeps each run's
+# per-epoch CSV and statistics in bench/results/fidelity/, and redraws
+# bench/results/fidelity.png.  Needs a build (LIBCOMPCOLL_BUILDDIR, default
+# _build) with the trainer.
+set -e
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${LIBCOMPCOLL_BUILDDIR:-$top/_build}
+models="mlp cnn" opts="sgd adam novograd"
+settings="dense scalecom100 scalecom400 scalecom100-fp16 scalecom100-beta0.1"
+ranks=4 batch=128 epochs=4 subset=all tag=""
+warmup=${FIDELITY_WARMUP:-0}
+
+die() { echo "fidelity: $*" >&2; exit 2; }
+need() { [ $# -ge 2 ] && [ -n "$2" ] || die "$1 needs a value"; }
+number() {
+    case "$2" in ''|*[!0-9]*|0) die "$1 '$2': expected a positive integer" ;; esac
+}
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --models) need "$@"; models=$2; shift 2 ;;
+        --opts) need "$@"; opts=$2; shift 2 ;;
+        --settings) need "$@"; settings=$2; shift 2 ;;
+        --ranks) need "$@"; number "$1" "$2"; ranks=$2; shift 2 ;;
+        --batch) need "$@"; number "$1" "$2"; batch=$2; shift 2 ;;
+        --epochs) need "$@"; number "$1" "$2"; epochs=$2; shift 2 ;;
+        --subset) need "$@"; [ "$2" = all ] || number "$1" "$2"; subset=$2; shift 2 ;;
+        --tag) need "$@"; tag=$2; shift 2 ;;
+        -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --) shift; break ;;
+        *) die "unknown option '$1' (--help lists the options)" ;;
+    esac
+done
+for m in $models; do
+    case "$m" in mlp|cnn) ;; *) die "--models: unknown model '$m'" ;; esac
+done
+for o in $opts; do
+    case "$o" in sgd|adam|novograd) ;; *) die "--opts: unknown optimizer '$o'" ;; esac
+done
+
+# setting_env NAME: the COMPCOLL_* assignments of a setting ("" for dense)
+setting_env() {
+    case "$1" in
+        dense) echo "" ;;
+        scalecom100) echo "COMPCOLL_RATIO=100" ;;
+        scalecom400) echo "COMPCOLL_RATIO=400" ;;
+        scalecom100-fp16) echo "COMPCOLL_RATIO=100 COMPCOLL_WIRE_TYPE=fp16" ;;
+        scalecom100-beta0.1) echo "COMPCOLL_RATIO=100 COMPCOLL_BETA=0.1" ;;
+        adacomp) echo "COMPCOLL_METHOD=adacomp" ;;
+        topk100) echo "COMPCOLL_METHOD=topk COMPCOLL_RATIO=100" ;;
+        *) return 1 ;;
+    esac
+}
+for s in $settings; do
+    setting_env "$s" >/dev/null || die "--settings: unknown setting '$s'"
+done
+
+[ -f "$build/Makefile" ] || die "no build in $build (scripts/build.sh makes one)"
+mpiexec=$(sed -n "s/^MPIEXEC = //p" "$build/Makefile")
+lib="$build/interpose/.libs/libcompcoll.so"
+prog="$build/examples/fmnist/fmnist"
+[ -x "$prog" ] || die "$prog is not built (configure found no OpenBLAS or zlib)"
+[ -r "$lib" ] || die "$lib is not built"
+res="$top/bench/results"
+runs="$res/fidelity"
+csv="$res/fidelity.csv"
+mkdir -p "$runs"
+[ -n "$tag" ] || tag="p$ranks-b$batch"
+[ -s "$csv" ] || echo "tag,model,opt,ranks,batch,epochs,subset,setting,warmup,test_acc,test_loss,train_loss,acc_vs_dense,bytes_dense,bytes_sent,byte_ratio,wall_s,date" >"$csv"
+
+OPENBLAS_NUM_THREADS=1
+export OPENBLAS_NUM_THREADS
+cores=$(nproc 2>/dev/null || echo 0)
+if [ "$cores" -gt 0 ] && [ "$ranks" -gt "$cores" ] &&
+    [ -z "${MPIR_CVAR_ALLREDUCE_INTRA_ALGORITHM-}" ]; then
+    # oversubscribed MPICH ranks spin while they wait: fewest rounds
+    MPIR_CVAR_ALLREDUCE_INTRA_ALGORITHM=recursive_doubling
+    export MPIR_CVAR_ALLREDUCE_INTRA_ALGORITHM
+fi
+set -- --batch "$batch" --epochs "$epochs" --progress 0 "$@"
+[ "$subset" = all ] || set -- --train-subset "$subset" "$@"
+
+for model in $models; do
+    for opt in $opts; do
+        dense_acc=""
+        for s in $settings; do
+            base="$runs/$tag-$model-$opt-$s"
+            rm -f "$base.csv" "$base.json"
+            echo "== $tag $model $opt $s"
+            t0=$(date +%s.%N)
+            if [ "$s" = dense ]; then
+                env -u LD_PRELOAD "$mpiexec" -n "$ranks" "$prog" \
+                    --model "$model" --opt "$opt" "$@" --csv "$base.csv" >"$base.txt" 2>&1 ||
+                    { tail "$base.txt" >&2; die "$tag $model $opt $s failed"; }
+            else
+                # shellcheck disable=SC2046 # the setting's assignments
+                env $(setting_env "$s") COMPCOLL_MIN_COUNT=1024 \
+                    COMPCOLL_WARMUP="$warmup" COMPCOLL_STATS="$base.json" \
+                    COMPCOLL_LIBRARY="$lib" \
+                    sh "$build/tools/compcoll-run" "$mpiexec" -n "$ranks" "$prog" \
+                    --model "$model" --opt "$opt" "$@" --csv "$base.csv" >"$base.txt" 2>&1 ||
+                    { tail "$base.txt" >&2; die "$tag $model $opt $s failed"; }
+            fi
+            t1=$(date +%s.%N)
+            line=$(python3 - "$base" "$s" "$t0" "$t1" "$dense_acc" <<'PY'
+import csv, json, os, sys
+base, setting, t0, t1, dense = sys.argv[1:6]
+last = list(csv.DictReader(open(base + ".csv")))[-1]
+acc = float(last["test_acc"])
+bd = bs = ""
+ratio = ""
+if os.path.exists(base + ".json"):
+    s = json.load(open(base + ".json"))
+    bd, bs = s["bytes_dense"], s["bytes_sent"]
+    ratio = "%.1f" % (bd / bs) if bs else ""
+delta = "%.2f" % (acc - float(dense)) if dense else ""
+print("%.2f,%s,%s,%s,%s,%s,%s,%.1f" % (acc, last["test_loss"], last["train_loss"],
+      delta, bd, bs, ratio, float(t1) - float(t0)))
+PY
+)
+            [ "$s" = dense ] && dense_acc=${line%%,*}
+            w=$warmup
+            [ "$s" = dense ] && w=""
+            echo "$tag,$model,$opt,$ranks,$batch,$epochs,$subset,$s,$w,$line,$(date +%F)" >>"$csv"
+            echo "   test accuracy, loss, train loss, vs dense, bytes dense, bytes sent, ratio, s: $line"
+        done
+    done
+done
+
+python3 "$top/bench/fidelity_report.py" "$csv" "$res" || true
