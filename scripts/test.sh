@@ -19,9 +19,7 @@ if [ $status -ne 0 ]; then
         fi
     done
 fi
-pass=$(sed -n 's/^# PASS: *//p' check.out)
-fail=$(sed -n 's/^# FAIL: *//p' check.out)
-err=$(sed -n 's/^# ERROR: *//p' check.out)
-skip=$(sed -n 's/^# SKIP: *//p' check.out)
-echo "${pass:-0} passed, $(( ${fail:-0} + ${err:-0} )) failed, ${skip:-0} skipped"
+# one summary per test directory: add them up
+total() { awk -v k="$1" '$1 == "#" && $2 == k ":" { n += $3 } END { print n + 0 }' check.out; }
+echo "$(total PASS) passed, $(( $(total FAIL) + $(total ERROR) + $(total XPASS) )) failed, $(total SKIP) skipped"
 exit $status
