@@ -400,7 +400,8 @@ __device__ __forceinline__ uint16_t cc_f32_to_fp16(float f)
     uint32_t       mant, shift, half, rem;
 
     if (absu > 0x7f800000u) {
-        return (uint16_t)(sign | 0x7e00u);
+        /* quiet NaN keeping the top of the payload, as the host and F16C */
+        return (uint16_t)(sign | 0x7e00u | ((absu >> 13) & 0x3ffu));
     }
     if (absu >= 0x477ff000u) {
         return (uint16_t)(sign | 0x7c00u);

@@ -123,9 +123,10 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
                                  compcoll_select_scratch());
             compcoll_stats.time_select += compcoll_time() - t0;
             if (status != COMPCOLL_OK) {
+                /* the others wait for the header: they fail with us */
                 compcoll_error("index selection failed: %s",
                                compcoll_status_string(status));
-                return status;
+                h->mode = SC_MODE_ABORT;
             }
         } else {
             memset(idx, 0, k * sizeof(uint32_t));
@@ -145,7 +146,7 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
         }
     }
     if (h->mode == SC_MODE_ABORT) {
-        return sc_abort(cc, leader); /* a device leader's failure */
+        return sc_abort(cc, leader); /* the leader could not select */
     }
     compcoll_trace("allreduce count=%zu comm=%llu call=%llu: scalecom %s "
                    "k=%zu leader=%d", n, (unsigned long long)cc->id,
@@ -260,16 +261,17 @@ static compcoll_status_t sc_allreduce_gpu(compcoll_comm_t *cc,
             if (st == COMPCOLL_OK) {
                 st = gpu->mark(s);
             }
+            if (st == COMPCOLL_OK) {
+                /* the indices, checked, before anything touches m or out */
+                st = gpu->mark_wait(s);
+            }
             if (st == COMPCOLL_OK && !fused) {
-                /* queued behind the indices: runs during the broadcast */
+                /* queued after the check: runs during the broadcast */
                 st = gpu->compress(s, gt->mem, g, out, n, gt->idx, k, beta,
                                    gt->vals);
             }
             if (st == COMPCOLL_OK) {
                 st = gpu->copy(s, vals, gt->vals, k * sizeof(float));
-            }
-            if (st == COMPCOLL_OK) {
-                st = gpu->mark_wait(s); /* the indices, checked */
             }
             compcoll_stats.time_select += compcoll_time() - t0;
             if (st != COMPCOLL_OK) {
