@@ -37,6 +37,7 @@ static compcoll_select_scratch_t       cc_scratch;
 static char                            cc_errors[4096]; /* config errors */
 static int                             cc_world_rank;
 static compcoll_buf_t                  cc_stage_g, cc_stage_out; /* staging */
+static compcoll_buf_t                  cc_stage_node; /* hierarchical */
 static pthread_mutex_t                 cc_pass_lock = PTHREAD_MUTEX_INITIALIZER;
 static compcoll_buf_t                  cc_pass_s, cc_pass_r; /* passthrough */
 
@@ -176,6 +177,7 @@ void compcoll_finalize(void)
     compcoll_gpu_finalize();
     compcoll_buf_release(&cc_stage_g);
     compcoll_buf_release(&cc_stage_out);
+    compcoll_buf_release(&cc_stage_node);
     compcoll_buf_release(&cc_pass_s);
     compcoll_buf_release(&cc_pass_r);
     if (cc_active) {
@@ -477,30 +479,162 @@ compcoll_status_t compcoll_passthrough_allreduce(const void *sbuf, void *rbuf,
     return cc_pass_staged(sbuf, &sw, rbuf, &rw, count, dt, op, comm, rc);
 }
 
+/* The method on comm's tensor keyed by `key` (the caller's gradient
+ * buffer), with its per-tensor statistics. */
+static compcoll_status_t cc_tensor_call(compcoll_comm_t *cc, const void *key,
+                                        const float *g, float *out, size_t n)
+{
+    compcoll_status_t  status;
+    compcoll_tensor_t *t;
+    const uint64_t     bytes0 = compcoll_stats.bytes_sent;
+    const uint64_t     elems0 = compcoll_stats.elements_sent;
+
+    status = compcoll_tensor_get(cc, key, n, &t);
+    if (status != COMPCOLL_OK) {
+        return status;
+    }
+    status = cc_call(cc, t, g, out, n);
+    if (t->stats != NULL) {
+        t->stats->bytes_sent += compcoll_stats.bytes_sent - bytes0;
+        t->stats->elements_sent += compcoll_stats.elements_sent - elems0;
+    }
+    return status;
+}
+
+/*
+ * Copies for a hierarchical call with a device buffer: MPI is not
+ * CUDA-aware, so the node's reduce and broadcast work on host memory.
+ */
+static compcoll_status_t cc_hier_copy(const compcoll_mem_info_t *where,
+                                      void *dst, const void *src, size_t bytes)
+{
+    const compcoll_gpu_module_t *gpu = compcoll_gpu_module();
+
+    if (where->type != COMPCOLL_MEM_DEVICE) {
+        memcpy(dst, src, bytes);
+        return COMPCOLL_OK;
+    }
+    return gpu != NULL ? gpu->copy_sync(where, dst, src, bytes)
+                       : COMPCOLL_ERR_UNAVAILABLE;
+}
+
+/*
+ * A hierarchical call (COMPCOLL_HIERARCHICAL; compcoll_registry.h): the
+ * node's gradients summed into the leader's receive buffer by PMPI_Reduce,
+ * the method run by the node leaders on their inner state with that sum as
+ * the gradient (in place), then the leader's status and, when it is good,
+ * its result broadcast to the node.  A rank that cannot reach its buffers
+ * takes part with zeros (a leader: without memory) and fails the call.
+ */
+static compcoll_status_t cc_hier(compcoll_comm_t *cc, const float *g,
+                                 float *out, size_t n)
+{
+    const int           leader = (cc->node_rank == 0);
+    const size_t        bytes  = n * sizeof(float);
+    const float *const  key    = g; /* the tensor's identity, as flat */
+    compcoll_status_t   status = COMPCOLL_OK, local = COMPCOLL_OK;
+    compcoll_mem_info_t gw, ow;
+    float              *work = out, *spare = NULL;
+    int                 staged = 0, code;
+    double              t0;
+
+    if (compcoll_gpu_present()) {
+        compcoll_mem_query(g, &gw);
+        ow = gw;
+        if (out != g) {
+            compcoll_mem_query(out, &ow);
+        }
+        staged = (gw.type == COMPCOLL_MEM_DEVICE ||
+                  ow.type == COMPCOLL_MEM_DEVICE);
+    }
+    if (staged) {
+        work  = compcoll_buf_reserve(&cc_stage_node, bytes);
+        local = (work != NULL) ? cc_hier_copy(&gw, work, g, bytes)
+                               : COMPCOLL_ERR_NO_MEMORY;
+        if (local != COMPCOLL_OK) {
+            work = spare = calloc(n, sizeof(float));
+            if (spare == NULL) {
+                return COMPCOLL_ERR_NO_MEMORY;
+            }
+        }
+        g = work;
+    }
+    compcoll_trace("allreduce count=%zu comm=%llu: hierarchical, node rank "
+                   "%d%s%s", n, (unsigned long long)cc->id, cc->node_rank,
+                   leader ? " (the node's leader)" : "",
+                   staged ? ", staged through host memory" : "");
+
+    t0 = compcoll_time();
+    if (leader) {
+        COMPCOLL_MPI_CHECK_GOTO(PMPI_Reduce(g == work ? MPI_IN_PLACE : g, work,
+                                            (int)n, MPI_FLOAT, MPI_SUM, 0,
+                                            cc->node),
+                                status, out);
+    } else {
+        COMPCOLL_MPI_CHECK_GOTO(PMPI_Reduce(g, NULL, (int)n, MPI_FLOAT,
+                                            MPI_SUM, 0, cc->node),
+                                status, out);
+    }
+    compcoll_stats.time_node += compcoll_time() - t0;
+
+    if (leader) {
+        if (local == COMPCOLL_OK) {
+            status = cc_tensor_call(cc->inner, key, work, work, n);
+        } else {
+            compcoll_tensor_t *t;
+
+            status = compcoll_tensor_get(cc->inner, key, n, &t);
+            status = (status == COMPCOLL_OK) ? cc_blind(cc->inner, t, n, local)
+                                             : status;
+        }
+    }
+    code = (int)status;
+
+    t0 = compcoll_time();
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Bcast(&code, 1, MPI_INT, 0, cc->node), status,
+                            out);
+    if (code == COMPCOLL_OK) {
+        COMPCOLL_MPI_CHECK_GOTO(PMPI_Bcast(work, (int)n, MPI_FLOAT, 0,
+                                           cc->node),
+                                status, out);
+    }
+    compcoll_stats.time_node += compcoll_time() - t0;
+    compcoll_stats.calls_hierarchical++;
+
+    status = (compcoll_status_t)code;
+    if (status == COMPCOLL_OK && staged && local == COMPCOLL_OK) {
+        local = cc_hier_copy(&ow, out, work, bytes);
+    }
+    if (status == COMPCOLL_OK && local != COMPCOLL_OK) {
+        compcoll_error("MPI_Allreduce of %zu floats: this rank could not move "
+                       "its buffers between device and host memory (%s); it "
+                       "took part with zeros and fails the call", n,
+                       compcoll_status_string(local));
+        status = local;
+    } else if (status != COMPCOLL_OK && !leader && code != COMPCOLL_ERR_MPI) {
+        compcoll_error("MPI_Allreduce of %zu floats failed on this node's "
+                       "leader (%s)", n, compcoll_status_string(status));
+    }
+out:
+    free(spare);
+    return status;
+}
+
 compcoll_status_t compcoll_allreduce(const void *sbuf, void *rbuf, int count,
                                      MPI_Comm comm)
 {
-    const float       *g = (sbuf == MPI_IN_PLACE) ? rbuf : sbuf;
-    compcoll_status_t  status;
-    compcoll_comm_t   *cc;
-    compcoll_tensor_t *t;
+    const float      *g = (sbuf == MPI_IN_PLACE) ? rbuf : sbuf;
+    compcoll_status_t status;
+    compcoll_comm_t  *cc;
 
     if (cc_serialize) {
         pthread_mutex_lock(&cc_lock);
     }
     status = compcoll_comm_get(comm, &cc);
     if (status == COMPCOLL_OK) {
-        status = compcoll_tensor_get(cc, g, (size_t)count, &t);
-    }
-    if (status == COMPCOLL_OK) {
-        const uint64_t bytes0 = compcoll_stats.bytes_sent;
-        const uint64_t elems0 = compcoll_stats.elements_sent;
-
-        status = cc_call(cc, t, g, rbuf, (size_t)count);
-        if (t->stats != NULL) {
-            t->stats->bytes_sent += compcoll_stats.bytes_sent - bytes0;
-            t->stats->elements_sent += compcoll_stats.elements_sent - elems0;
-        }
+        status = (cc->node != MPI_COMM_NULL)
+                     ? cc_hier(cc, g, rbuf, (size_t)count)
+                     : cc_tensor_call(cc, g, g, rbuf, (size_t)count);
     }
     if (cc_serialize) {
         pthread_mutex_unlock(&cc_lock);

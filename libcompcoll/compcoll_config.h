@@ -67,6 +67,7 @@ typedef struct {
     int                     key;          /* compcoll_key_t */
     size_t                  max_memory;   /* bytes; 0 = no cap */
     int                     hierarchical; /* compcoll_hier_t */
+    unsigned                ranks_per_node; /* 0 = shared memory */
     int                     stats;        /* compcoll_stats_mode_t */
     char                    stats_path[PATH_MAX];
     int                     log_level;    /* compcoll_log_level_t */
@@ -76,7 +77,6 @@ typedef struct {
 typedef struct {
     const char *name;
     int         value;
-    const char *unavailable; /* non-NULL: accepted word, refused with this */
 } compcoll_cfg_enum_t;
 
 typedef compcoll_status_t (*compcoll_cfg_parse_fn_t)(const char *value,

@@ -52,6 +52,17 @@ typedef struct compcoll_comm {
     compcoll_buf_t        vals;         /* the k values */
     compcoll_buf_t        gather;       /* every rank's stream (allgatherv) */
     compcoll_buf_t        sizes;        /* every rank's stream header */
+    /*
+     * COMPCOLL_HIERARCHICAL: the ranks of a node sum on `node` into its
+     * rank 0, the node leader; the leaders run the method on `inner`, the
+     * flat state of `leaders`.  node == MPI_COMM_NULL: flat, the method
+     * runs on this state itself.
+     */
+    MPI_Comm              node;
+    MPI_Comm              leaders;      /* MPI_COMM_NULL off the leaders */
+    int                   node_rank;
+    int                   nnodes;
+    struct compcoll_comm *inner;        /* NULL off the leaders */
 } compcoll_comm_t;
 
 compcoll_status_t compcoll_registry_init(void);

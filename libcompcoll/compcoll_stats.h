@@ -22,6 +22,7 @@ typedef struct {
     uint64_t calls_compressed;  /* sparse exchanges */
     uint64_t calls_dense;       /* library calls summed densely */
     uint64_t calls_passthrough; /* calls handed to PMPI */
+    uint64_t calls_hierarchical; /* calls summed on the node first */
     uint64_t calls_no_memory;   /* sparse calls on a rank without memory */
     uint64_t bytes_dense;       /* what a dense ring all-reduce would send */
     uint64_t bytes_sent;        /* what the transport sent */
@@ -30,6 +31,7 @@ typedef struct {
     double   time_select;       /* leader's index selection */
     double   time_host;         /* fused memory/output passes */
     double   time_comm;         /* transport time */
+    double   time_node;         /* the node's reduce and broadcast */
     uint64_t tensors_unlisted;  /* records beyond the list's bound */
     uint64_t transport_fallbacks; /* communicators moved to mpi */
 } compcoll_stats_t;

@@ -54,11 +54,6 @@ static compcoll_status_t cfg_parse_enum(const char *v, void *field,
 
     for (; e->name != NULL; e++) {
         if (strcasecmp(v, e->name) == 0) {
-            if (e->unavailable != NULL) {
-                snprintf(err, len, "'%s' is not available yet: %s", e->name,
-                         e->unavailable);
-                return COMPCOLL_ERR_NOT_SUPPORTED;
-            }
             *(int *)field = e->value;
             return COMPCOLL_OK;
         }
@@ -195,52 +190,50 @@ static compcoll_status_t cfg_parse_stats(const char *v, void *field,
 /* ------------------------------------------------------------ the table */
 
 static const compcoll_cfg_enum_t cfg_methods[] = {
-    {"scalecom", COMPCOLL_METHOD_SCALECOM, NULL},
-    {"adacomp", COMPCOLL_METHOD_ADACOMP, NULL},
-    {"topk", COMPCOLL_METHOD_TOPK, NULL},
-    {"dense", COMPCOLL_METHOD_DENSE, NULL},
-    {"none", COMPCOLL_METHOD_NONE, NULL},
-    {NULL, 0, NULL}};
+    {"scalecom", COMPCOLL_METHOD_SCALECOM},
+    {"adacomp", COMPCOLL_METHOD_ADACOMP},
+    {"topk", COMPCOLL_METHOD_TOPK},
+    {"dense", COMPCOLL_METHOD_DENSE},
+    {"none", COMPCOLL_METHOD_NONE},
+    {NULL, 0}};
 
 static const compcoll_cfg_enum_t cfg_selects[] = {
-    {"exact", COMPCOLL_SELECT_EXACT, NULL},
-    {"chunk", COMPCOLL_SELECT_CHUNK, NULL},
-    {"sample", COMPCOLL_SELECT_SAMPLE, NULL},
-    {NULL, 0, NULL}};
+    {"exact", COMPCOLL_SELECT_EXACT},
+    {"chunk", COMPCOLL_SELECT_CHUNK},
+    {"sample", COMPCOLL_SELECT_SAMPLE},
+    {NULL, 0}};
 
 static const compcoll_cfg_enum_t cfg_wires[] = {
-    {"fp32", COMPCOLL_WIRE_FP32, NULL},
-    {"fp16", COMPCOLL_WIRE_FP16, NULL},
-    {"bf16", COMPCOLL_WIRE_BF16, NULL},
-    {NULL, 0, NULL}};
+    {"fp32", COMPCOLL_WIRE_FP32},
+    {"fp16", COMPCOLL_WIRE_FP16},
+    {"bf16", COMPCOLL_WIRE_BF16},
+    {NULL, 0}};
 
 static const compcoll_cfg_enum_t cfg_transports[] = {
-    {"ucx", COMPCOLL_TRANSPORT_UCX, NULL},
-    {"mpi", COMPCOLL_TRANSPORT_MPI, NULL},
-    {NULL, 0, NULL}};
+    {"ucx", COMPCOLL_TRANSPORT_UCX},
+    {"mpi", COMPCOLL_TRANSPORT_MPI},
+    {NULL, 0}};
 
 static const compcoll_cfg_enum_t cfg_keys[] = {
-    {"address", COMPCOLL_KEY_ADDRESS, NULL},
-    {"sequence", COMPCOLL_KEY_SEQUENCE, NULL},
-    {NULL, 0, NULL}};
+    {"address", COMPCOLL_KEY_ADDRESS},
+    {"sequence", COMPCOLL_KEY_SEQUENCE},
+    {NULL, 0}};
 
 static const compcoll_cfg_enum_t cfg_hiers[] = {
-    {"auto", COMPCOLL_HIER_AUTO, NULL},
-    {"y", COMPCOLL_HIER_YES,
-     "this release compresses across all ranks of a communicator; use auto or n"},
-    {"yes", COMPCOLL_HIER_YES,
-     "this release compresses across all ranks of a communicator; use auto or n"},
-    {"n", COMPCOLL_HIER_NO, NULL},
-    {"no", COMPCOLL_HIER_NO, NULL},
-    {NULL, 0, NULL}};
+    {"auto", COMPCOLL_HIER_AUTO},
+    {"y", COMPCOLL_HIER_YES},
+    {"yes", COMPCOLL_HIER_YES},
+    {"n", COMPCOLL_HIER_NO},
+    {"no", COMPCOLL_HIER_NO},
+    {NULL, 0}};
 
 static const compcoll_cfg_enum_t cfg_levels[] = {
-    {"error", COMPCOLL_LOG_ERROR, NULL},
-    {"warn", COMPCOLL_LOG_WARN, NULL},
-    {"info", COMPCOLL_LOG_INFO, NULL},
-    {"debug", COMPCOLL_LOG_DEBUG, NULL},
-    {"trace", COMPCOLL_LOG_TRACE, NULL},
-    {NULL, 0, NULL}};
+    {"error", COMPCOLL_LOG_ERROR},
+    {"warn", COMPCOLL_LOG_WARN},
+    {"info", COMPCOLL_LOG_INFO},
+    {"debug", COMPCOLL_LOG_DEBUG},
+    {"trace", COMPCOLL_LOG_TRACE},
+    {NULL, 0}};
 
 static const cfg_range_t cfg_ratio_range  = {1, INT_MAX};
 static const cfg_range_t cfg_count_range  = {1, INT_MAX};
@@ -317,10 +310,20 @@ const compcoll_cfg_field_t compcoll_cfg_table[] = {
      "leads them (scalecom) or always (adacomp, topk), with one warning.",
      CFG_FIELD(max_memory), cfg_parse_size, NULL},
     {"COMPCOLL_HIERARCHICAL", "auto", "auto|y|n",
-     "Dense reduction inside a node and compression between nodes. This "
-     "release compresses across all ranks; auto behaves as n and y is "
-     "refused.",
+     "Dense reduction inside a node and compression between nodes: the ranks "
+     "of a node sum their gradients through MPI (shared memory), the node "
+     "leaders run the method among themselves, and each leader broadcasts "
+     "the result to its node. auto: on for a communicator that spans several "
+     "nodes with more than one rank on some node. y: on whenever some node "
+     "holds more than one rank of the communicator. n: every rank takes part "
+     "in the compressed exchange.",
      CFG_FIELD(hierarchical), cfg_parse_enum, cfg_hiers},
+    {"COMPCOLL_RANKS_PER_NODE", "auto", "auto|integer >= 1",
+     "What a node is for COMPCOLL_HIERARCHICAL. auto: the ranks that share "
+     "memory (MPI_Comm_split_type MPI_COMM_TYPE_SHARED). N: each block of N "
+     "consecutive ranks of the communicator, e.g. to try the hierarchy on "
+     "one host or to split a large host.",
+     CFG_FIELD(ranks_per_node), cfg_parse_auto_uint, &cfg_count_range},
     {"COMPCOLL_STATS", "0", "0|1|PATH.json",
      "Statistics at MPI_Finalize. 1: a summary table on standard error of "
      "rank 0. A path ending in .json: rank 0 writes the statistics there as "

@@ -39,6 +39,13 @@ static void reg_comm_destroy(compcoll_comm_t *cc)
     if (cc->tcomm != NULL) {
         cc->tcomm->ops->comm_destroy(cc->tcomm);
     }
+    /* freeing the leaders' communicator drops the inner state with it */
+    if (cc->leaders != MPI_COMM_NULL) {
+        PMPI_Comm_free(&cc->leaders);
+    }
+    if (cc->node != MPI_COMM_NULL) {
+        PMPI_Comm_free(&cc->node);
+    }
     if (cc->prev != NULL) {
         cc->prev->next = cc->next;
     } else {
@@ -107,7 +114,8 @@ static uint64_t reg_config_hash(void)
                                     c->min_count, (uint64_t)c->select,
                                     (uint64_t)(c->beta * 1e9), c->warmup,
                                     (uint64_t)c->wire, (uint64_t)c->transport,
-                                    (uint64_t)c->key};
+                                    (uint64_t)c->key, (uint64_t)c->hierarchical,
+                                    c->ranks_per_node};
     uint64_t                 h   = 1469598103934665603ull;
     size_t                   i;
 
@@ -117,7 +125,75 @@ static uint64_t reg_config_hash(void)
     return h;
 }
 
-static compcoll_status_t reg_comm_create(MPI_Comm comm, compcoll_comm_t **cc_p)
+static compcoll_status_t reg_comm_create(MPI_Comm comm, int flat,
+                                         compcoll_comm_t **cc_p);
+
+/*
+ * Whether cc's communicator runs hierarchically (COMPCOLL_HIERARCHICAL,
+ * COMPCOLL_RANKS_PER_NODE) and, if so, its node and leaders' communicators
+ * and the leaders' inner state.  Collective over cc->comm.
+ */
+static compcoll_status_t reg_comm_layout(compcoll_comm_t *cc)
+{
+    const compcoll_config_t *cfg = &compcoll_cfg;
+    compcoll_status_t        status = COMPCOLL_OK;
+    int                      mine[2], agreed[2], node_size, on;
+
+    if (cfg->hierarchical == COMPCOLL_HIER_NO || cc->size < 2) {
+        return COMPCOLL_OK;
+    }
+    if (cfg->ranks_per_node > 0) {
+        COMPCOLL_MPI_CHECK_GOTO(PMPI_Comm_split(cc->comm,
+                                                cc->rank /
+                                                    (int)cfg->ranks_per_node,
+                                                cc->rank, &cc->node),
+                                status, out);
+    } else {
+        COMPCOLL_MPI_CHECK_GOTO(PMPI_Comm_split_type(cc->comm,
+                                                     MPI_COMM_TYPE_SHARED,
+                                                     cc->rank, MPI_INFO_NULL,
+                                                     &cc->node),
+                                status, out);
+    }
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Comm_rank(cc->node, &cc->node_rank), status,
+                            out);
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Comm_size(cc->node, &node_size), status, out);
+    /* how many nodes, and the most ranks on one */
+    mine[0] = (cc->node_rank == 0);
+    mine[1] = node_size;
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Allreduce(&mine[0], &agreed[0], 1, MPI_INT,
+                                           MPI_SUM, cc->comm),
+                            status, out);
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Allreduce(&mine[1], &agreed[1], 1, MPI_INT,
+                                           MPI_MAX, cc->comm),
+                            status, out);
+    cc->nnodes = agreed[0];
+    on         = (agreed[1] > 1) && (cfg->hierarchical == COMPCOLL_HIER_YES ||
+                                     cc->nnodes > 1);
+    if (!on) {
+        PMPI_Comm_free(&cc->node);
+        cc->node = MPI_COMM_NULL;
+        return COMPCOLL_OK;
+    }
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Comm_split(cc->comm,
+                                            cc->node_rank == 0 ? 0
+                                                               : MPI_UNDEFINED,
+                                            cc->rank, &cc->leaders),
+                            status, out);
+    if (cc->leaders != MPI_COMM_NULL) {
+        status = reg_comm_create(cc->leaders, 1, &cc->inner);
+    }
+    if (cc->rank == 0) {
+        compcoll_info("communicator %llu: hierarchical, %d ranks on %d nodes "
+                      "(at most %d on one)", (unsigned long long)cc->id,
+                      cc->size, cc->nnodes, agreed[1]);
+    }
+out:
+    return status;
+}
+
+static compcoll_status_t reg_comm_create(MPI_Comm comm, int flat,
+                                         compcoll_comm_t **cc_p)
 {
     const compcoll_transport_ops_t *tl = compcoll_transport();
     compcoll_status_t               status;
@@ -129,6 +205,8 @@ static compcoll_status_t reg_comm_create(MPI_Comm comm, compcoll_comm_t **cc_p)
         return COMPCOLL_ERR_NO_MEMORY;
     }
     cc->comm     = comm;
+    cc->node     = MPI_COMM_NULL;
+    cc->leaders  = MPI_COMM_NULL;
     cc->nbuckets = 64;
     cc->buckets  = calloc(cc->nbuckets, sizeof(*cc->buckets));
     if (cc->buckets == NULL) {
@@ -160,12 +238,23 @@ static compcoll_status_t reg_comm_create(MPI_Comm comm, compcoll_comm_t **cc_p)
         compcoll_error("COMPCOLL_* settings differ between the ranks of "
                        "communicator %llu; every rank must run with the same "
                        "COMPCOLL_METHOD, RATIO, MIN_COUNT, SELECT, BETA, "
-                       "WARMUP, WIRE_TYPE, TRANSPORT and KEY",
+                       "WARMUP, WIRE_TYPE, TRANSPORT, KEY, HIERARCHICAL and "
+                       "RANKS_PER_NODE",
                        (unsigned long long)cc->id);
         status = COMPCOLL_ERR_INVALID_PARAM;
         goto err;
     }
 
+    if (!flat) {
+        status = reg_comm_layout(cc);
+        if (status != COMPCOLL_OK) {
+            goto err;
+        }
+    }
+    if (cc->node != MPI_COMM_NULL) {
+        /* the method runs on the leaders' inner state, with its transport */
+        goto attach;
+    }
     status = tl->comm_create(comm, &cc->tcomm);
     if (status == COMPCOLL_ERR_UNAVAILABLE && tl != &compcoll_mpi_transport) {
         /* Every member sees the same status: one of them says so. */
@@ -181,10 +270,12 @@ static compcoll_status_t reg_comm_create(MPI_Comm comm, compcoll_comm_t **cc_p)
     if (status != COMPCOLL_OK) {
         goto err;
     }
+attach:
     COMPCOLL_MPI_CHECK_GOTO(PMPI_Comm_set_attr(comm, reg_keyval, cc), status,
                             err);
-    compcoll_debug("communicator %llu: %d ranks, transport %s",
-                   (unsigned long long)cc->id, cc->size, cc->tcomm->ops->name);
+    compcoll_debug("communicator %llu: %d ranks, %s", (unsigned long long)cc->id,
+                   cc->size, cc->tcomm != NULL ? cc->tcomm->ops->name
+                                               : "hierarchical");
     *cc_p = cc;
     return COMPCOLL_OK;
 
@@ -206,7 +297,7 @@ compcoll_status_t compcoll_comm_get(MPI_Comm comm, compcoll_comm_t **cc_p)
         *cc_p = value;
         return COMPCOLL_OK;
     }
-    status = reg_comm_create(comm, cc_p);
+    status = reg_comm_create(comm, 0, cc_p);
 out:
     return status;
 }

@@ -66,8 +66,8 @@ typedef struct {
     int      ranks;
     uint64_t sum[6];   /* bytes_dense, bytes_sent, elements in/sent,
                           calls_no_memory, transport_fallbacks */
-    double   tsum[3];  /* select, host, comm */
-    double   tmax[3];
+    double   tsum[4];  /* select, host, comm, node */
+    double   tmax[4];
 } stats_report_t;
 
 static const char *stats_method(void)
@@ -99,7 +99,7 @@ static void stats_print_summary(FILE *out, const stats_report_t *r)
     const compcoll_stats_t        *s = &compcoll_stats;
     struct compcoll_stats_tensor  *t;
     static const char *const       tname[] = {"time select", "time host pass",
-                                              "time comm"};
+                                              "time comm", "time node"};
     int                            i;
 
     fprintf(out, "libcompcoll %s statistics: %d ranks, method %s, transport "
@@ -111,6 +111,11 @@ static void stats_print_summary(FILE *out, const stats_report_t *r)
             "calls dense", (unsigned long long)s->calls_dense);
     fprintf(out, "  %-22s %12llu      per rank\n", "calls passthrough",
             (unsigned long long)s->calls_passthrough);
+    if (s->calls_hierarchical > 0) {
+        fprintf(out, "  %-22s %12llu      per rank (summed on the node "
+                     "first)\n", "calls hierarchical",
+                (unsigned long long)s->calls_hierarchical);
+    }
     fprintf(out, "  %-22s %12llu      all ranks\n", "elements in",
             (unsigned long long)r->sum[2]);
     fprintf(out, "  %-22s %12llu      all ranks\n", "values sent",
@@ -124,7 +129,7 @@ static void stats_print_summary(FILE *out, const stats_report_t *r)
     } else {
         fprintf(out, "  %-22s %12s\n", "compression ratio", "n/a");
     }
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < 4; i++) {
         fprintf(out, "  %-22s %12.6f s    mean per rank (max %.6f s)\n",
                 tname[i], r->tsum[i] / r->ranks, r->tmax[i]);
     }
@@ -164,10 +169,12 @@ static void stats_write_json(FILE *out, const stats_report_t *r)
             c->ratio, compcoll_cfg_enum_name("COMPCOLL_SELECT", c->select),
             c->beta, compcoll_cfg_enum_name("COMPCOLL_WIRE_TYPE", c->wire));
     fprintf(out, "  \"calls_compressed\": %llu,\n  \"calls_dense\": %llu,\n"
-                 "  \"calls_passthrough\": %llu,\n",
+                 "  \"calls_passthrough\": %llu,\n"
+                 "  \"calls_hierarchical\": %llu,\n",
             (unsigned long long)s->calls_compressed,
             (unsigned long long)s->calls_dense,
-            (unsigned long long)s->calls_passthrough);
+            (unsigned long long)s->calls_passthrough,
+            (unsigned long long)s->calls_hierarchical);
     fprintf(out, "  \"calls_without_memory\": %llu,\n"
                  "  \"transport_fallbacks\": %llu,\n",
             (unsigned long long)r->sum[4], (unsigned long long)r->sum[5]);
@@ -182,12 +189,13 @@ static void stats_write_json(FILE *out, const stats_report_t *r)
         fprintf(out, "  \"compression_ratio\": null,\n");
     }
     fprintf(out, "  \"time_select_s\": %.9g,\n  \"time_host_s\": %.9g,\n"
-                 "  \"time_comm_s\": %.9g,\n",
+                 "  \"time_comm_s\": %.9g,\n  \"time_node_s\": %.9g,\n",
             r->tsum[0] / r->ranks, r->tsum[1] / r->ranks,
-            r->tsum[2] / r->ranks);
+            r->tsum[2] / r->ranks, r->tsum[3] / r->ranks);
     fprintf(out, "  \"time_select_max_s\": %.9g,\n  \"time_host_max_s\": "
-                 "%.9g,\n  \"time_comm_max_s\": %.9g,\n",
-            r->tmax[0], r->tmax[1], r->tmax[2]);
+                 "%.9g,\n  \"time_comm_max_s\": %.9g,\n"
+                 "  \"time_node_max_s\": %.9g,\n",
+            r->tmax[0], r->tmax[1], r->tmax[2], r->tmax[3]);
     fprintf(out, "  \"tensors_unlisted\": %llu,\n  \"tensors\": [",
             (unsigned long long)s->tensors_unlisted);
     for (t = stats_head; t != NULL; t = t->next) {
@@ -211,8 +219,8 @@ void compcoll_stats_report(MPI_Comm world)
                                        s->elements_in, s->elements_sent,
                                        s->calls_no_memory,
                                        s->transport_fallbacks};
-    double                  tmine[3] = {s->time_select, s->time_host,
-                                        s->time_comm};
+    double                  tmine[4] = {s->time_select, s->time_host,
+                                        s->time_comm, s->time_node};
     int                     rank;
     FILE                   *out;
 
@@ -221,9 +229,9 @@ void compcoll_stats_report(MPI_Comm world)
     PMPI_Comm_size(world, &r.ranks);
     if (PMPI_Reduce(mine, r.sum, 6, MPI_UINT64_T, MPI_SUM, 0, world) !=
             MPI_SUCCESS ||
-        PMPI_Reduce(tmine, r.tsum, 3, MPI_DOUBLE, MPI_SUM, 0, world) !=
+        PMPI_Reduce(tmine, r.tsum, 4, MPI_DOUBLE, MPI_SUM, 0, world) !=
             MPI_SUCCESS ||
-        PMPI_Reduce(tmine, r.tmax, 3, MPI_DOUBLE, MPI_MAX, 0, world) !=
+        PMPI_Reduce(tmine, r.tmax, 4, MPI_DOUBLE, MPI_MAX, 0, world) !=
             MPI_SUCCESS) {
         compcoll_warn("statistics reduction failed; no report");
         return;

@@ -16,7 +16,8 @@
 # communicators, exact/chunk/sample selection, warm-up, fp16/bf16 wire,
 # KEY=sequence with fresh buffers, METHOD=dense, ties, passthrough-sized
 # calls, COMPCOLL_MAX_MEMORY below the tensor size) runs at P=2 and at P=3
-# or 4, on both transports, with beta 1 and 0.5.  One mpiexec run is one
+# or 4, on both transports, with beta 1 and 0.5.  The hierarchical cases
+# make nodes of COMPCOLL_RANKS_PER_NODE ranks on this one host.  One mpiexec run is one
 # TAP line; a failing line is followed by the command and the tail of the
 # job's output as TAP diagnostics.
 
@@ -106,6 +107,15 @@ cat >"$tmp/cases" <<'EOF'
 4 | TRANSPORT=ucx WIRE_TYPE=bf16 SELECT=sample | scalecom_check --steps 6 --ties
 4 | TRANSPORT=mpi WIRE_TYPE=fp16 KEY=sequence | scalecom_check --steps 6 --third --fresh
 4 | TRANSPORT=ucx METHOD=dense | scalecom_check --steps 4 --interleave
+4 | HIERARCHICAL=y RANKS_PER_NODE=2 TRANSPORT=ucx | scalecom_check --steps 6 --interleave --dup
+4 | RANKS_PER_NODE=2 TRANSPORT=mpi BETA=0.5 SELECT=chunk | scalecom_check --steps 6 --inplace --split
+3 | HIERARCHICAL=y RANKS_PER_NODE=2 SELECT=sample WARMUP=1 | scalecom_check --steps 6 --interleave --redup
+4 | RANKS_PER_NODE=2 KEY=sequence WIRE_TYPE=fp16 | scalecom_check --steps 6 --third --fresh
+4 | RANKS_PER_NODE=2 TRANSPORT=ucx | scalecom_check --steps 6 --ties --small 10
+2 | HIERARCHICAL=y TRANSPORT=ucx | scalecom_check --steps 6 --inplace
+3 | HIERARCHICAL=y RANKS_PER_NODE=1 | scalecom_check --steps 4 --interleave
+4 | RANKS_PER_NODE=2 METHOD=dense | scalecom_check --steps 4 --interleave
+4 | RANKS_PER_NODE=2 MAX_MEMORY=1k | scalecom_check --steps 4 --no-memory
 1 | TRANSPORT=ucx | passthrough_check
 2 | TRANSPORT=mpi | passthrough_check
 3 | TRANSPORT=ucx | passthrough_check

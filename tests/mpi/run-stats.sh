@@ -7,7 +7,8 @@
 # made (the program prints them); the bytes on the wire are a fraction of
 # a dense all-reduce's; and the bytes per rank do not grow from 2 to 4
 # ranks (the index set is shared, so the values reduce with a ring: no
-# gradient build-up).  COMPCOLL_STATS=1 prints a summary on stderr.
+# gradient build-up); with COMPCOLL_HIERARCHICAL only the node leaders'
+# exchange counts.  COMPCOLL_STATS=1 prints a summary on stderr.
 #
 # Environment: MPIEXEC, TEST_LIBCOMPCOLL, TESTS_BUILDDIR, TEST_MPI_TIMEOUT
 # (see run-scalecom.sh).
@@ -159,7 +160,7 @@ for e in errors:
 sys.exit(1 if errors else 0)
 EOF
 
-echo "1..12"
+echo "1..13"
 i=0
 
 tap() { # verdict description [diagnostic file]
@@ -239,6 +240,35 @@ if [ $rc -eq 0 ] && check_json warm 2 mpi; then
 else
     cat "$tmp/warm.out" "$tmp/warm.err" "$tmp/warm.why" >"$tmp/warm.log" 2>/dev/null
     tap 1 "P=2 mpi WARMUP=1: stats JSON (exit $rc)" "$tmp/warm.log"
+fi
+
+# hierarchical: 4 ranks on 2 nodes of 2; only the 2 node leaders exchange,
+# so the bytes on the wire are exactly those of the flat 2-rank run
+run hier 4 COMPCOLL_TRANSPORT=mpi COMPCOLL_HIERARCHICAL=y \
+    COMPCOLL_RANKS_PER_NODE=2 COMPCOLL_STATS="$tmp/hier.json"
+rc=$?
+handled=$(($(calls compressed hier) + $(calls dense hier)))
+why=$("$python" -c '
+import json, sys
+h, f = (json.load(open(p)) for p in sys.argv[1:3])
+handled = int(sys.argv[3])
+out = []
+if h.get("calls_hierarchical") != handled:
+    out.append("calls_hierarchical=%r, expected %d" % (h.get("calls_hierarchical"), handled))
+if h.get("bytes_sent") != f.get("bytes_sent"):
+    out.append("bytes_sent=%r, flat P=2: %r" % (h.get("bytes_sent"), f.get("bytes_sent")))
+if not isinstance(h.get("time_node_s"), (int, float)) or h["time_node_s"] <= 0:
+    out.append("time_node_s=%r, expected > 0" % h.get("time_node_s"))
+if f.get("calls_hierarchical") != 0:
+    out.append("flat run: calls_hierarchical=%r" % f.get("calls_hierarchical"))
+print("; ".join(out))
+' "$tmp/hier.json" "$tmp/mpi-2.json" "$handled" 2>&1)
+if [ $rc -eq 0 ] && [ -z "$why" ]; then
+    tap 0 "P=4 on 2 nodes (HIERARCHICAL=y RANKS_PER_NODE=2): $handled calls hierarchical, bytes_sent equal to the flat P=2 run's"
+else
+    echo "$why" >"$tmp/hier.why"
+    cat "$tmp/hier.out" "$tmp/hier.err" "$tmp/hier.why" >"$tmp/hier.log" 2>/dev/null
+    tap 1 "P=4 on 2 nodes: hierarchical statistics (exit $rc)" "$tmp/hier.log"
 fi
 
 # COMPCOLL_STATS=1: a summary on stderr

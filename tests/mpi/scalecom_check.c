@@ -41,6 +41,11 @@
  *                    are frequent and every float operation is exact
  *   --seed N         seed of the gradients (default 1)
  *   --quiet          no summary line on success
+ *
+ * With COMPCOLL_HIERARCHICAL in effect (COMPCOLL_RANKS_PER_NODE or shared
+ * memory define the nodes), the oracle keeps one memory per node and
+ * rotates the leader over the nodes; a node's gradient is the PMPI_Reduce
+ * of its ranks' gradients.
  */
 #include <errno.h>
 #include <float.h>
@@ -71,6 +76,8 @@ struct config {
     long        min_count;
     long        warmup;
     float       beta;
+    int         hier;           /* 0 n, 1 auto, 2 y */
+    long        ranks_per_node; /* 0: ranks that share memory */
 };
 
 struct options {
@@ -91,6 +98,12 @@ struct comm_state {
     long     handled;     /* s_c: library-handled calls so far */
     int      first_count; /* KEY=sequence: cycle learning */
     long     cycle_len;   /* 0 while still learning */
+    /* COMPCOLL_HIERARCHICAL: the units whose memories and leader rotation
+     * the method keeps are the nodes; unit u is led by comm rank lead[u] */
+    int      hier;
+    MPI_Comm node;
+    int      units;
+    int     *lead;
 };
 
 /* One rank's error-feedback memory for one tensor, as the oracle has it. */
@@ -251,6 +264,13 @@ static void read_config(void)
     cfg.min_count = env_long("COMPCOLL_MIN_COUNT", 8192);
     cfg.warmup    = env_long("COMPCOLL_WARMUP", 0);
     cfg.beta      = (v = env("COMPCOLL_BETA")) ? (float)strtod(v, NULL) : 1.0f;
+    cfg.hier      = 1;
+    if ((v = env("COMPCOLL_HIERARCHICAL")) != NULL) {
+        cfg.hier = strcasecmp(v, "auto") == 0 ? 1 : is_no(v) ? 0 : 2;
+    }
+    v = env("COMPCOLL_RANKS_PER_NODE");
+    cfg.ranks_per_node = (v && strcasecmp(v, "auto") != 0) ? strtol(v, NULL, 10)
+                                                           : 0;
     if (cfg.ratio < 1 || cfg.min_count < 1 || cfg.warmup < 0 ||
         !(cfg.beta > 0.0f && cfg.beta <= 1.0f)) {
         die("COMPCOLL_* values out of range; the library should have "
@@ -581,7 +601,7 @@ static void do_call(struct comm_state *cs, struct slot *sl, int slot_idx,
                     int step, struct scratch *s)
 {
     const int n      = sl->count;
-    const int size   = cs->size;
+    const int size   = cs->units; /* ranks, or nodes when hierarchical */
     const int inpl   = opt.inplace;
     float    *sendbuf, *recvbuf, *grad;
     uint64_t  addr, *addr_all;
@@ -589,7 +609,7 @@ static void do_call(struct comm_state *cs, struct slot *sl, int slot_idx,
     double    unit = FLT_EPSILON;
     struct entry **ent = NULL;
 
-    scratch_reserve(s, n, size);
+    scratch_reserve(s, n, cs->size);
     if (opt.fresh) {
         sl->sendbuf = xmalloc((size_t)n * sizeof(float));
         sl->recvbuf = xmalloc((size_t)n * sizeof(float));
@@ -605,12 +625,29 @@ static void do_call(struct comm_state *cs, struct slot *sl, int slot_idx,
         }
     }
     addr     = (uint64_t)(uintptr_t)grad;
-    addr_all = xmalloc((size_t)size * sizeof(uint64_t));
-    PMPI_Allgather(grad, n, MPI_FLOAT, s->g_all, n, MPI_FLOAT, cs->comm);
-    PMPI_Allgather(&addr, 1, MPI_UINT64_T, addr_all, 1, MPI_UINT64_T, cs->comm);
-
-    handled = !sl->small && cfg.method != METHOD_PASSTHROUGH &&
-              n >= cfg.min_count;
+    addr_all = xmalloc((size_t)cs->size * sizeof(uint64_t));
+    handled  = !sl->small && cfg.method != METHOD_PASSTHROUGH &&
+               n >= cfg.min_count;
+    if (cs->hier && handled) {
+        /* The units are the nodes: each node's gradient is the sum of its
+         * ranks', as PMPI_Reduce to the node's first rank makes it, and its
+         * tensor is the one its leader names. */
+        PMPI_Reduce(grad, s->pmpi, n, MPI_FLOAT, MPI_SUM, 0, cs->node);
+        PMPI_Allgather(s->pmpi, n, MPI_FLOAT, s->g_all, n, MPI_FLOAT,
+                       cs->comm);
+        PMPI_Allgather(&addr, 1, MPI_UINT64_T, addr_all, 1, MPI_UINT64_T,
+                       cs->comm);
+        for (r = 0; r < size; r++) {
+            memmove(s->g_all + (size_t)r * n,
+                    s->g_all + (size_t)cs->lead[r] * n,
+                    (size_t)n * sizeof(float));
+            addr_all[r] = addr_all[cs->lead[r]];
+        }
+    } else {
+        PMPI_Allgather(grad, n, MPI_FLOAT, s->g_all, n, MPI_FLOAT, cs->comm);
+        PMPI_Allgather(&addr, 1, MPI_UINT64_T, addr_all, 1, MPI_UINT64_T,
+                       cs->comm);
+    }
     if (!handled) {
         PMPI_Allreduce(grad, s->pmpi, n, MPI_FLOAT, MPI_SUM, cs->comm);
     }
@@ -877,6 +914,53 @@ static void slot_init(struct slot *sl, const char *name, int comm_idx,
     }
 }
 
+/*
+ * The node layout, as libcompcoll(7) defines it for COMPCOLL_HIERARCHICAL:
+ * nodes are blocks of COMPCOLL_RANKS_PER_NODE consecutive ranks, or the
+ * ranks that share memory; on (auto) when there are several nodes and some
+ * node has two ranks or more, (y) when some node has.
+ */
+static void comm_layout(struct comm_state *cs)
+{
+    int node_rank, node_size, mine[2], all[2], r, u = 0, *lead_of;
+
+    cs->node  = MPI_COMM_NULL;
+    cs->units = cs->size;
+    if (cfg.hier == 0 || cfg.method == METHOD_PASSTHROUGH || cs->size < 2) {
+        return;
+    }
+    if (cfg.ranks_per_node > 0) {
+        PMPI_Comm_split(cs->comm, cs->rank / (int)cfg.ranks_per_node,
+                        cs->rank, &cs->node);
+    } else {
+        PMPI_Comm_split_type(cs->comm, MPI_COMM_TYPE_SHARED, cs->rank,
+                             MPI_INFO_NULL, &cs->node);
+    }
+    PMPI_Comm_rank(cs->node, &node_rank);
+    PMPI_Comm_size(cs->node, &node_size);
+    mine[0] = node_rank == 0;
+    mine[1] = node_size;
+    PMPI_Allreduce(&mine[0], &all[0], 1, MPI_INT, MPI_SUM, cs->comm);
+    PMPI_Allreduce(&mine[1], &all[1], 1, MPI_INT, MPI_MAX, cs->comm);
+    if (!(all[1] > 1 && (cfg.hier == 2 || all[0] > 1))) {
+        PMPI_Comm_free(&cs->node);
+        cs->node = MPI_COMM_NULL;
+        return;
+    }
+    cs->hier  = 1;
+    cs->units = all[0];
+    cs->lead  = xmalloc((size_t)cs->units * sizeof(int));
+    lead_of   = xmalloc((size_t)cs->size * sizeof(int));
+    mine[0]   = node_rank == 0 ? cs->rank : -1;
+    PMPI_Allgather(&mine[0], 1, MPI_INT, lead_of, 1, MPI_INT, cs->comm);
+    for (r = 0; r < cs->size; r++) {
+        if (lead_of[r] >= 0) {
+            cs->lead[u++] = r;
+        }
+    }
+    free(lead_of);
+}
+
 static void comm_init(struct comm_state *cs, MPI_Comm comm, int id, int gen)
 {
     memset(cs, 0, sizeof(*cs));
@@ -885,6 +969,16 @@ static void comm_init(struct comm_state *cs, MPI_Comm comm, int id, int gen)
     cs->generation = gen;
     PMPI_Comm_size(comm, &cs->size);
     PMPI_Comm_rank(comm, &cs->rank);
+    comm_layout(cs);
+}
+
+static void comm_fini(struct comm_state *cs)
+{
+    if (cs->node != MPI_COMM_NULL) {
+        PMPI_Comm_free(&cs->node);
+    }
+    free(cs->lead);
+    cs->lead = NULL;
 }
 
 int main(int argc, char **argv)
@@ -967,6 +1061,7 @@ int main(int argc, char **argv)
     for (step = 0; step < opt.steps; step++) {
         if (opt.redup && step == opt.steps / 2 && step > 0) {
             /* the library must drop the old state: new counter, new memory */
+            comm_fini(&comms[1]);
             MPI_Comm_free(&dup);
             if (MPI_Comm_dup(MPI_COMM_WORLD, &dup) != MPI_SUCCESS) {
                 die("MPI_Comm_dup failed");
@@ -1021,10 +1116,13 @@ int main(int argc, char **argv)
         fflush(stdout);
     }
 
+    comm_fini(&comms[0]);
     if (dup != MPI_COMM_NULL) {
+        comm_fini(&comms[1]);
         MPI_Comm_free(&dup);
     }
     if (split != MPI_COMM_NULL) {
+        comm_fini(&comms[2]);
         PMPI_Comm_free(&split);
     }
     MPI_Finalize();

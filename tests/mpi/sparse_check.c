@@ -1,7 +1,7 @@
 /*
  * tests/mpi/sparse_check.c: the per-rank sparsifiers (COMPCOLL_METHOD=topk
  * and COMPCOLL_METHOD=adacomp) against an independent re-computation of
- * the methods as issue 6 and libcompcoll(7) describe them.
+ * the methods as libcompcoll(7) describes them.
  *
  * A plain MPI program: it is not linked with libcompcoll and gets it
  * through LD_PRELOAD.  It reads the COMPCOLL_* environment itself to know

@@ -65,6 +65,8 @@ static const bad_case_t bad_cases[] = {
     {"COMPCOLL_MAX_MEMORY", {"", "-1", "4x", "g", "1.5g", "4 g",
                              "99999999999999999999t", NULL}},
     {"COMPCOLL_HIERARCHICAL", {"", "maybe", "2", NULL}},
+    {"COMPCOLL_RANKS_PER_NODE", {"", "0", "-2", "autox", "2.5", "4 ",
+                                 "2147483648", NULL}},
     {"COMPCOLL_STATS", {"", "2", "yes", "out.txt", ".json", NULL}},
     {"COMPCOLL_LOG_LEVEL", {"", "verbose", "5", "warning", NULL}},
 };
@@ -85,6 +87,7 @@ static void test_defaults(void)
            cfg.key == COMPCOLL_KEY_ADDRESS &&
            cfg.max_memory == (size_t)8 << 30 &&
            cfg.hierarchical == COMPCOLL_HIER_AUTO &&
+           cfg.ranks_per_node == 0 &&
            cfg.stats == COMPCOLL_STATS_OFF &&
            cfg.log_level == COMPCOLL_LOG_WARN,
        "defaults are the documented ones");
@@ -111,22 +114,22 @@ static void test_bad_values(void)
     }
 }
 
-static void test_not_available(void)
+static void test_hierarchical(void)
 {
     compcoll_config_t cfg;
-    const char *const cases[][2] = {{"COMPCOLL_HIERARCHICAL", "y"},
-                                    {"COMPCOLL_HIERARCHICAL", "yes"},
-                                    {"COMPCOLL_HIERARCHICAL", "YES"}};
-    size_t            i;
 
-    for (i = 0; i < 3; i++) {
-        compcoll_status_t st = parse1(&cfg, cases[i][0], cases[i][1]);
-
-        ok(st == COMPCOLL_ERR_INVALID_PARAM &&
-               strstr(reported, cases[i][0]) != NULL &&
-               strstr(reported, "not available yet") != NULL,
-           "%s=%s refused as not available yet", cases[i][0], cases[i][1]);
-    }
+    ok(parse1(&cfg, "COMPCOLL_HIERARCHICAL", "y") == COMPCOLL_OK &&
+           cfg.hierarchical == COMPCOLL_HIER_YES,
+       "HIERARCHICAL=y");
+    ok(parse1(&cfg, "COMPCOLL_HIERARCHICAL", "NO") == COMPCOLL_OK &&
+           cfg.hierarchical == COMPCOLL_HIER_NO,
+       "HIERARCHICAL=NO");
+    ok(parse1(&cfg, "COMPCOLL_RANKS_PER_NODE", "Auto") == COMPCOLL_OK &&
+           cfg.ranks_per_node == 0,
+       "RANKS_PER_NODE=Auto");
+    ok(parse1(&cfg, "COMPCOLL_RANKS_PER_NODE", "4") == COMPCOLL_OK &&
+           cfg.ranks_per_node == 4,
+       "RANKS_PER_NODE=4");
 }
 
 static void test_good_values(void)
@@ -275,7 +278,7 @@ int main(void)
     }
     test_defaults();
     test_bad_values();
-    test_not_available();
+    test_hierarchical();
     test_good_values();
     test_many_errors();
     test_unknown();
