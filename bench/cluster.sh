@@ -79,7 +79,7 @@
 #
 # Each run is limited to --timeout seconds (default 300).  MPICH 4.0.2 over
 # UCX tcp hangs in about half of the runs in PMPI_Finalize after a reduce
-# (bench/finalize_hang.c; libcompcoll's statistics end with one): a run
+# (a plain MPI program shows it without libcompcoll): a run
 # whose figures and statistics are written is stopped 5 s later
 # (bench/run_guard.sh), its figures kept, and the CSV's exit column says
 # "hang" (0: clean exit; 124: timed out).

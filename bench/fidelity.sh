@@ -144,4 +144,4 @@ PY
     done
 done
 
-python3 "$top/bench/fidelity_report.py" "$csv" "$res" || true
+python3 "$top/bench/fidelity_report.py" "$csv" "$res"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Where the time of a compressed call goes, per selection mode, against one
-# memcpy of the gradient (issue 3: "the compressed call on 25M floats costs
-# no more than 1.7x a memcpy of the gradient").
+# memcpy of the gradient (the target: a compressed call on 25M floats costs
+# no more than 1.7x a memcpy of the gradient).
 #
 #   bench/hostpass.sh [ELEMENTS] [REPEATS] [RANKS]
 #

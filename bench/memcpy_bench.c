@@ -1,7 +1,7 @@
 /*
  * memcpy_bench: one host memory pass over a gradient, the yardstick of the
- * compressed call's host cost (issue 3: "no more than 1.7x a memcpy of the
- * gradient") and the memory half of the emulated cluster's floor.
+ * compressed call's host cost and the memory half of the emulated
+ * cluster's floor.
  *
  *   memcpy_bench [-n ELEMENTS] [-r REPEATS]
  *

@@ -8,10 +8,11 @@
 #   to exit and is stopped (TERM) after that.
 #   Why: MPICH 4.0.2 over UCX 1.13 tcp (UCX_TLS=tcp) hangs in about half of
 #   the runs in PMPI_Finalize when the last MPI call before it was an
-#   MPI_Reduce (bench/finalize_hang.c shows it without libcompcoll: rank 0
+#   MPI_Reduce (a plain MPI program shows it without libcompcoll: rank 0
 #   spins in ucp_worker_progress inside PMPI_Finalize, the other rank waits
-#   in the PMI barrier; an MPI_Barrier before MPI_Finalize avoids it), and
-#   libcompcoll's statistics end with PMPI_Reduce.
+#   in the PMI barrier; an MPI_Barrier before MPI_Finalize avoids it).
+#   libcompcoll's statistics end with that barrier; the guard stays for
+#   MPICH's own runs and for libraries built before it.
 #   Sets run_status: 0 (clean exit), "hang" (complete, stopped at exit),
 #   or the command's exit status (124: LIMIT_S ran out).  Sets run_pid while
 #   the command runs, so a trap can stop it.
