@@ -43,6 +43,12 @@ __device__ __forceinline__ float cc_acc(const float *m, const float *g,
     return m != NULL ? __fadd_rn(m[i], g[i]) : g[i];
 }
 
+/* compcoll_kept: (1 - beta) m, exactly +0 for beta = 1 */
+__device__ __forceinline__ float cc_kept(float m, float keep)
+{
+    return keep != 0.0f ? __fmul_rn(m, keep) : 0.0f;
+}
+
 __device__ __forceinline__ uint32_t cc_key(float a)
 {
     return __float_as_uint(a) & 0x7fffffffu;
@@ -122,7 +128,7 @@ __global__ void cc_chunk_kernel(float *m, const float *g, float *out,
             if (m != NULL) {
                 const float mi = m[i];
 
-                m[i] = (i == bidx) ? __fmul_rn(mi, keep)
+                m[i] = (i == bidx) ? cc_kept(mi, keep)
                                    : __fadd_rn(mi, __fmul_rn(beta, g[i]));
             }
             out[i] = 0.0f; /* after g[i] was read: out may be g */
@@ -175,7 +181,7 @@ __global__ void cc_gather_kernel(const float *m, const float *g,
             const float mi = m[i];
 
             vals[j] = __fadd_rn(mi, g[i]);
-            kept[j] = __fmul_rn(mi, keep);
+            kept[j] = cc_kept(mi, keep);
         } else {
             vals[j] = g[i];
         }
@@ -334,7 +340,7 @@ out:
 
 /* ------------------------------------------------------------ dense */
 
-/* out = m + g; m = keep m.  out may be g. */
+/* out = m + g; m = kept.  out may be g. */
 __global__ void cc_dense_kernel(float *m, const float *g, float *out, size_t n,
                                 float keep)
 {
@@ -345,7 +351,7 @@ __global__ void cc_dense_kernel(float *m, const float *g, float *out, size_t n,
         const float mi = m[i];
 
         out[i] = __fadd_rn(mi, g[i]);
-        m[i]   = __fmul_rn(mi, keep);
+        m[i]   = cc_kept(mi, keep);
     }
 }
 

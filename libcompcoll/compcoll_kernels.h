@@ -49,8 +49,9 @@ typedef struct compcoll_kernel_ops {
 
     /*
      * The fused pass of a sparse call, one sweep over n: for i in idx,
-     * vals[j] = a_i and m_i <- (1 - beta) m_i; elsewhere m_i <- m_i + beta g_i;
-     * out <- 0 everywhere.  out may alias g (MPI_IN_PLACE).
+     * vals[j] = a_i and m_i <- (1 - beta) m_i (compcoll_kept); elsewhere
+     * m_i <- m_i + beta g_i; out <- 0 everywhere.  out may alias g
+     * (MPI_IN_PLACE).
      */
     void (*compress)(float *m, const float *g, float *out, size_t n,
                      const uint32_t *idx, size_t k, float beta, float *vals);
@@ -59,8 +60,25 @@ typedef struct compcoll_kernel_ops {
     void (*scatter)(float *out, const uint32_t *idx, const float *vals,
                     size_t k);
 
-    /* A dense call (every index sent): out = a; m <- (1 - beta) m. */
+    /* A dense call (every index sent): out = a; m <- (1 - beta) m
+     * (compcoll_kept). */
     void (*dense)(float *m, const float *g, float *out, size_t n, float beta);
+
+    /*
+     * Classic error feedback (beta = 1) in two steps, so that the pass over
+     * n can run before the indices are known.  fold: m <- m + g (= a) and
+     * out <- 0 everywhere (out may alias g); take: for i in idx,
+     * vals[j] = m_i (= a_i) and m_i <- 0.  fold then take equals compress
+     * with beta = 1, bit for bit.  NULL where the memory type has none.
+     */
+    void (*fold)(float *m, const float *g, float *out, size_t n);
+    void (*take)(float *m, const uint32_t *idx, size_t k, float *vals);
+    /* Leader: fold, and select k indices of a as select does, in as few
+     * passes as the mode allows (m not NULL). */
+    compcoll_status_t (*fold_select)(compcoll_select_t mode, float *m,
+                                     const float *g, float *out, size_t n,
+                                     size_t k, uint32_t *idx,
+                                     compcoll_select_scratch_t *scratch);
 } compcoll_kernel_ops_t;
 
 extern const compcoll_kernel_ops_t compcoll_host_kernels;
@@ -70,10 +88,23 @@ compcoll_status_t compcoll_host_select(compcoll_select_t mode, const float *m,
                                        const float *g, size_t n, size_t k,
                                        uint32_t *idx,
                                        compcoll_select_scratch_t *scratch);
+compcoll_status_t compcoll_host_fold_select(compcoll_select_t mode, float *m,
+                                            const float *g, float *out,
+                                            size_t n, size_t k, uint32_t *idx,
+                                            compcoll_select_scratch_t *scratch);
 
 static inline uint32_t compcoll_abs_key(float a)
 {
     return compcoll_f32_bits(a) & 0x7fffffffu;
+}
+
+/*
+ * What a sent element's memory keeps: (1 - beta) m, and exactly +0 for
+ * beta = 1 (not -0 from a negative m, nor NaN from an infinite one).
+ */
+static inline float compcoll_kept(float m, float keep)
+{
+    return keep != 0.0f ? keep * m : 0.0f;
 }
 
 /* ------------------------------------------------------------------ GPU */

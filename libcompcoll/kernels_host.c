@@ -81,7 +81,7 @@ static void host_compress(float *m, const float *g, float *out, size_t n,
         }
         if (j < k) {
             vals[j] = m[hi] + g[hi];
-            m[hi]  *= keep;
+            m[hi]   = compcoll_kept(m[hi], keep);
             out[hi] = 0.0f;
             lo      = hi + 1;
         }
@@ -110,16 +110,46 @@ static void host_dense(float *m, const float *g, float *out, size_t n,
         }
         return;
     }
+    if (keep == 0.0f) {
+        for (i = 0; i < n; i++) {
+            out[i] = m[i] + g[i];
+            m[i]   = 0.0f;
+        }
+        return;
+    }
     for (i = 0; i < n; i++) {
         out[i] = m[i] + g[i];
         m[i] *= keep;
     }
 }
 
+/* beta = 1 makes the runs of compress exactly m + g: the same loops. */
+static void host_fold(float *m, const float *g, float *out, size_t n)
+{
+    if (out == g) {
+        host_run_mem_inplace(m, out, 0, n, 1.0f);
+    } else {
+        host_run_mem(m, g, out, 0, n, 1.0f);
+    }
+}
+
+static void host_take(float *m, const uint32_t *idx, size_t k, float *vals)
+{
+    size_t j;
+
+    for (j = 0; j < k; j++) {
+        vals[j]    = m[idx[j]];
+        m[idx[j]] = 0.0f;
+    }
+}
+
 const compcoll_kernel_ops_t compcoll_host_kernels = {
-    .name     = "host",
-    .select   = compcoll_host_select,
-    .compress = host_compress,
-    .scatter  = host_scatter,
-    .dense    = host_dense,
+    .name        = "host",
+    .select      = compcoll_host_select,
+    .compress    = host_compress,
+    .scatter     = host_scatter,
+    .dense       = host_dense,
+    .fold        = host_fold,
+    .take        = host_take,
+    .fold_select = compcoll_host_fold_select,
 };

@@ -99,6 +99,16 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
     float                       *vals;
     uint64_t                     sent0 = tc->bytes_sent;
     double                       t0;
+    /*
+     * With beta = 1 the pass over n needs no indices (compcoll_kernels.h:
+     * fold, take): every rank makes it before the header arrives, the
+     * leader fused with its selection (fold_select), so the others' pass
+     * runs while the leader selects.  Whether the call will be sparse is
+     * the leader's to say; a rank that folded for a call that turns out
+     * dense moves a from m to out instead.
+     */
+    const int fold = (beta == 1.0f && t->mem != NULL && ker->fold != NULL &&
+                      t->calls >= cfg->warmup);
 
     h    = compcoll_buf_reserve(&cc->msg, bytes);
     vals = compcoll_buf_reserve(&cc->vals, k * sizeof(float));
@@ -107,6 +117,11 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
     }
     idx = (uint32_t *)(h + 1);
 
+    if (fold && cc->rank != leader) {
+        t0 = compcoll_time();
+        ker->fold(t->mem, g, out, n);
+        compcoll_stats.time_host += compcoll_time() - t0;
+    }
     if (cc->rank == leader) {
         memset(h, 0, sizeof(*h));
         h->magic  = SC_MAGIC;
@@ -119,8 +134,10 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
                                                                 : SC_MODE_SPARSE;
         if (h->mode == SC_MODE_SPARSE) {
             t0     = compcoll_time();
-            status = ker->select(cfg->select, t->mem, g, n, k, idx,
-                                 compcoll_select_scratch());
+            status = fold ? ker->fold_select(cfg->select, t->mem, g, out, n,
+                                             k, idx, compcoll_select_scratch())
+                          : ker->select(cfg->select, t->mem, g, n, k, idx,
+                                        compcoll_select_scratch());
             compcoll_stats.time_select += compcoll_time() - t0;
             if (status != COMPCOLL_OK) {
                 /* the others wait for the header: they fail with us */
@@ -163,7 +180,13 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
 
     if (h->mode == SC_MODE_DENSE) {
         t0 = compcoll_time();
-        ker->dense(t->mem, g, out, n, beta);
+        if (fold) {
+            /* dense with beta = 1 from the folded memory: out = a, m = 0 */
+            memcpy(out, t->mem, n * sizeof(float));
+            memset(t->mem, 0, n * sizeof(float));
+        } else {
+            ker->dense(t->mem, g, out, n, beta);
+        }
         compcoll_stats.time_host += compcoll_time() - t0;
         t0     = compcoll_time();
         status = tc->ops->allreduce(tc, out, n, COMPCOLL_WIRE_FP32);
@@ -178,7 +201,11 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
             compcoll_stats.calls_no_memory++;
         }
         t0 = compcoll_time();
-        ker->compress(t->mem, g, out, n, idx, k, beta, vals);
+        if (fold) {
+            ker->take(t->mem, idx, k, vals);
+        } else {
+            ker->compress(t->mem, g, out, n, idx, k, beta, vals);
+        }
         compcoll_stats.time_host += compcoll_time() - t0;
         t0     = compcoll_time();
         status = tc->ops->allreduce(tc, vals, k, (compcoll_wire_t)cfg->wire);

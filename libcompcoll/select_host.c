@@ -13,9 +13,10 @@
  *          go to the lower index.  Two passes over m and g, no full sort.
  *  chunk:  the arg-max key of each of k near-equal chunks [j n/k, (j+1) n/k).
  *          One pass.
- *  sample: the threshold of the top k/n fraction of a random sample, lowered
- *          by a safety margin, collects candidates in one pass; exact top-k
- *          among them trims to k.  When the candidates do not cover k (or
+ *  sample: the threshold of the top k/n fraction of a random sample (runs
+ *          of 16 neighbours at random places), lowered by a safety margin,
+ *          collects candidates in one pass; exact top-k among them trims
+ *          to k.  When the candidates do not cover k (or
  *          overflow their bound) it falls back to exact, so its result is
  *          always the exact set; it is the cheaper way there for large n.
  */
@@ -32,6 +33,8 @@
 
 /* Below this many elements sampling cannot beat exact: use exact. */
 #define SEL_SAMPLE_MIN_N 65536
+/* Samples come in runs of this many neighbours. */
+#define SEL_SAMPLE_RUN 16
 
 typedef struct {
     uint32_t idx;
@@ -214,18 +217,23 @@ static uint64_t sel_rand(uint64_t *state)
     return x * 0x2545f4914f6cdd1dull;
 }
 
-static compcoll_status_t sel_sample(const float *m, const float *g, size_t n,
-                                    size_t k, uint32_t *idx,
-                                    compcoll_select_scratch_t *s)
+/*
+ * The sampled threshold: the key of the top r of a random sample of a, r
+ * the expected count of the top k/n fraction plus 25 % and four standard
+ * deviations of margin, so that the candidates at or above it cover k with
+ * high probability; *cap bounds how many candidates are kept (s->cand holds
+ * twice that).
+ */
+static compcoll_status_t sel_sample_threshold(const float *m, const float *g,
+                                              size_t n, size_t k,
+                                              compcoll_select_scratch_t *s,
+                                              uint32_t *thresh, size_t *cap)
 {
-    size_t      ns, r, cap, nc = 0, i, above, ties;
+    size_t      ns, r, nc = 0, i, above, ties;
     double      expect;
     sel_cand_t *cand;
-    uint32_t   *hist, thresh, b;
+    uint32_t   *hist, b;
 
-    if (n < SEL_SAMPLE_MIN_N) {
-        return sel_exact(m, g, n, k, idx, s);
-    }
     if (s->rng == 0) {
         s->rng = 0x9e3779b97f4a7c15ull;
     }
@@ -233,26 +241,30 @@ static compcoll_status_t sel_sample(const float *m, const float *g, size_t n,
     if (ns < 32768) {
         ns = 32768;
     }
-    /* Rank in the sample of the threshold: the expected count of the top
-     * k/n fraction, plus 25 % and four standard deviations of margin, so the
-     * candidates cover k with high probability. */
     expect = (double)k * (double)ns / (double)n;
     r      = (size_t)(1.25 * expect + 4.0 * sqrt(expect) + 8.0);
     if (r > ns) {
         r = ns;
     }
-    cap  = 2 * k + (size_t)(16.0 * sqrt((double)k)) + 1024;
+    *cap = 2 * k + (size_t)(16.0 * sqrt((double)k)) + 1024;
     cand = compcoll_buf_reserve(&s->cand,
-                                (cap > ns ? cap : ns) * 2 * sizeof(sel_cand_t));
+                                (*cap > ns ? *cap : ns) * 2 * sizeof(sel_cand_t));
     hist = compcoll_buf_reserve(&s->keys, SEL_HI_SIZE * sizeof(uint32_t));
     if (cand == NULL || hist == NULL) {
         return COMPCOLL_ERR_NO_MEMORY;
     }
+    /* Runs of SEL_SAMPLE_RUN elements (a cache line) at random places:
+     * a few thousand memory accesses instead of one per sample. */
+    ns -= ns % SEL_SAMPLE_RUN;
+    for (i = 0; i < ns; i += SEL_SAMPLE_RUN) {
+        size_t base = (size_t)(sel_rand(&s->rng) % (n / SEL_SAMPLE_RUN)) *
+                      SEL_SAMPLE_RUN;
+        size_t j;
 
-    /* Threshold of the sample's top r. */
-    for (i = 0; i < ns; i++) {
-        cand[i].idx = 0;
-        cand[i].key = sel_key(m, g, sel_rand(&s->rng) % n);
+        for (j = 0; j < SEL_SAMPLE_RUN; j++) {
+            cand[i + j].idx = 0;
+            cand[i + j].key = sel_key(m, g, base + j);
+        }
     }
     memset(hist, 0, SEL_HI_SIZE * sizeof(uint32_t));
     for (i = 0; i < ns; i++) {
@@ -264,10 +276,28 @@ static compcoll_status_t sel_sample(const float *m, const float *g, size_t n,
             cand[nc++] = cand[i];
         }
     }
-    sel_lo_threshold(cand, nc, r - above, hist, b, &thresh, &ties);
+    sel_lo_threshold(cand, nc, r - above, hist, b, thresh, &ties);
+    return COMPCOLL_OK;
+}
 
+static compcoll_status_t sel_sample(const float *m, const float *g, size_t n,
+                                    size_t k, uint32_t *idx,
+                                    compcoll_select_scratch_t *s)
+{
+    size_t            cap, nc = 0, i;
+    sel_cand_t       *cand;
+    uint32_t          thresh;
+    compcoll_status_t status;
+
+    if (n < SEL_SAMPLE_MIN_N) {
+        return sel_exact(m, g, n, k, idx, s);
+    }
+    status = sel_sample_threshold(m, g, n, k, s, &thresh, &cap);
+    if (status != COMPCOLL_OK) {
+        return status;
+    }
     /* One pass: everything at or above the threshold, bounded by cap. */
-    nc = 0;
+    cand = s->cand.ptr;
     for (i = 0; i < n; i++) {
         uint32_t key = sel_key(m, g, i);
 
@@ -284,6 +314,142 @@ static compcoll_status_t sel_sample(const float *m, const float *g, size_t n,
         return sel_exact(m, g, n, k, idx, s);
     }
     return sel_from_candidates(cand, nc, k, idx, s);
+}
+
+/* ------------------------------------------------ fold and select in one */
+
+/*
+ * Fold [lo, hi) (m <- m + g, out <- 0; out may be g) and return the largest
+ * folded key there.  Written for the vectoriser: no early exit, the maximum
+ * is a reduction.
+ */
+static uint32_t sel_fold_block(float *restrict m, const float *g, float *out,
+                               size_t lo, size_t hi)
+{
+    uint32_t top = 0;
+    size_t   i;
+
+    if (out == g) {
+        float *restrict io = out;
+
+        for (i = lo; i < hi; i++) {
+            const float    a   = m[i] + io[i];
+            const uint32_t key = compcoll_abs_key(a);
+
+            m[i]  = a;
+            io[i] = 0.0f;
+            top   = key > top ? key : top;
+        }
+    } else {
+        const float *restrict gg = g;
+        float *restrict       oo = out;
+
+        for (i = lo; i < hi; i++) {
+            const float    a   = m[i] + gg[i];
+            const uint32_t key = compcoll_abs_key(a);
+
+            m[i]  = a;
+            oo[i] = 0.0f;
+            top   = key > top ? key : top;
+        }
+    }
+    return top;
+}
+
+/* Elements folded between two looks for candidates: with about 1/80 of
+ * them candidates, a look finds one in about a third of the blocks. */
+#define SEL_FOLD_BLOCK 32
+
+/*
+ * sample, fused with the fold: the threshold comes from a sample of a =
+ * m + g before the pass; the pass folds and collects the candidates at or
+ * above it; they are trimmed to the exact top k.  When they do not cover k
+ * or overflow their bound, exact selection runs on the folded memory
+ * (which holds a), so the result is always the exact set.
+ */
+static compcoll_status_t sel_sample_fold(float *m, const float *g, float *out,
+                                         size_t n, size_t k, uint32_t *idx,
+                                         compcoll_select_scratch_t *s)
+{
+    sel_cand_t *cand;
+    uint32_t    thresh;
+    size_t      cap, nc = 0, lo, i;
+    int         overflow = 0;
+    compcoll_status_t status;
+
+    status = sel_sample_threshold(m, g, n, k, s, &thresh, &cap);
+    if (status != COMPCOLL_OK) {
+        return status;
+    }
+    cand = s->cand.ptr;
+    for (lo = 0; lo < n; lo += SEL_FOLD_BLOCK) {
+        size_t hi = (n - lo > SEL_FOLD_BLOCK) ? lo + SEL_FOLD_BLOCK : n;
+
+        if (sel_fold_block(m, g, out, lo, hi) < thresh) {
+            continue;
+        }
+        for (i = lo; i < hi; i++) {
+            uint32_t key = compcoll_abs_key(m[i]);
+
+            if (key >= thresh) {
+                if (nc == cap) {
+                    overflow = 1;
+                    break;
+                }
+                cand[nc].idx   = (uint32_t)i;
+                cand[nc++].key = key;
+            }
+        }
+    }
+    if (overflow || nc < k) {
+        s->sample_fallbacks++;
+        return sel_exact(NULL, m, n, k, idx, s);
+    }
+    return sel_from_candidates(cand, nc, k, idx, s);
+}
+
+/* chunk, fused with the fold: each chunk is folded, then its arg-max found
+ * while it is still in cache (the first maximum, as sel_chunk). */
+static void sel_chunk_fold(float *m, const float *g, float *out, size_t n,
+                           size_t k, uint32_t *idx)
+{
+    size_t j;
+
+    for (j = 0; j < k; j++) {
+        size_t   lo = (size_t)((uint64_t)j * n / k);
+        size_t   hi = (size_t)((uint64_t)(j + 1) * n / k);
+        const uint32_t bk = sel_fold_block(m, g, out, lo, hi);
+        size_t         i;
+
+        for (i = lo; compcoll_abs_key(m[i]) != bk; i++) {
+        }
+        idx[j] = (uint32_t)i;
+    }
+}
+
+compcoll_status_t compcoll_host_fold_select(compcoll_select_t mode, float *m,
+                                            const float *g, float *out,
+                                            size_t n, size_t k, uint32_t *idx,
+                                            compcoll_select_scratch_t *scratch)
+{
+    if (k == 0 || k > n || n > UINT32_MAX || m == NULL) {
+        return COMPCOLL_ERR_INVALID_PARAM;
+    }
+    switch (mode) {
+    case COMPCOLL_SELECT_EXACT:
+        compcoll_host_kernels.fold(m, g, out, n);
+        return sel_exact(NULL, m, n, k, idx, scratch);
+    case COMPCOLL_SELECT_CHUNK:
+        sel_chunk_fold(m, g, out, n, k, idx);
+        return COMPCOLL_OK;
+    case COMPCOLL_SELECT_SAMPLE:
+        if (n < SEL_SAMPLE_MIN_N) {
+            compcoll_host_kernels.fold(m, g, out, n);
+            return sel_exact(NULL, m, n, k, idx, scratch);
+        }
+        return sel_sample_fold(m, g, out, n, k, idx, scratch);
+    }
+    return COMPCOLL_ERR_INVALID_PARAM;
 }
 
 compcoll_status_t compcoll_host_select(compcoll_select_t mode, const float *m,

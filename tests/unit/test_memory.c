@@ -71,7 +71,8 @@ static void test_compress(size_t n, size_t k, float beta, int inplace,
     /* The definition, element by element. */
     for (i = 0; i < n && with_mem; i++) {
         if (in_i[i]) {
-            m_ref[i] = (1.0f - beta) * m_ref[i];
+            /* (1 - beta) m; beta = 1 leaves exactly +0 */
+            m_ref[i] = beta == 1.0f ? 0.0f : (1.0f - beta) * m_ref[i];
         } else {
             m_ref[i] = m_ref[i] + beta * g[i];
         }
@@ -116,6 +117,7 @@ static void test_compress(size_t n, size_t k, float beta, int inplace,
     for (i = 0; i < n; i++) {
         good &= out[i] == m_ref[i] + g[i];
         good &= m[i] == (1.0f - beta) * m_ref[i];
+        good &= beta != 1.0f || !signbit(m[i]); /* +0 */
     }
     ok(good, "dense n=%zu beta=%g", n, beta);
 
@@ -127,6 +129,62 @@ static void test_compress(size_t n, size_t k, float beta, int inplace,
     free(v_ref);
     free(idx);
     free(in_i);
+}
+
+/*
+ * fold then take (the beta = 1 path, whose pass runs before the indices are
+ * known) against compress with beta = 1: the same values, memory and output
+ * bit for bit, with negative, zero and infinite memories among them.
+ */
+static void test_fold(size_t n, size_t k, int inplace)
+{
+    const compcoll_kernel_ops_t *ker = &compcoll_host_kernels;
+    float    *g = malloc(n * 4), *g2 = malloc(n * 4);
+    float    *m1 = malloc(n * 4), *m2 = malloc(n * 4);
+    float    *o1 = malloc(n * 4), *o2 = malloc(n * 4);
+    float    *v1 = malloc(k * 4), *v2 = malloc(k * 4);
+    uint32_t *idx = malloc(k * 4);
+    size_t    i, at = 0;
+    int       good = 1;
+
+    for (i = 0; i < n; i++) {
+        g[i]  = frand();
+        m1[i] = m2[i] = (i % 17 == 3) ? -0.0f
+                        : (i % 29 == 5) ? -INFINITY
+                                        : frand() * 0.5f;
+        o1[i] = o2[i] = 55.0f; /* poison */
+    }
+    random_idx(idx, n, k);
+    memcpy(g2, g, n * 4);
+    if (inplace) {
+        memcpy(o1, g, n * 4);
+        memcpy(o2, g, n * 4);
+        ker->compress(m1, o1, o1, n, idx, k, 1.0f, v1);
+        ker->fold(m2, o2, o2, n);
+    } else {
+        ker->compress(m1, g, o1, n, idx, k, 1.0f, v1);
+        ker->fold(m2, g2, o2, n);
+    }
+    ker->take(m2, idx, k, v2);
+    good &= bits_equal(v1, v2, k, &at);
+    good &= bits_equal(m1, m2, n, &at);
+    good &= bits_equal(o1, o2, n, &at);
+    good &= inplace || memcmp(g, g2, n * 4) == 0; /* g only read */
+    for (i = 0; i < k; i++) {
+        good &= m2[idx[i]] == 0.0f && !signbit(m2[idx[i]]);
+    }
+    ok(good, "fold + take n=%zu k=%zu %s equals compress with beta=1 bit for "
+       "bit", n, k, inplace ? "in place" : "out of place");
+
+    free(g);
+    free(g2);
+    free(m1);
+    free(m2);
+    free(o1);
+    free(o2);
+    free(v1);
+    free(v2);
+    free(idx);
 }
 
 /*
@@ -229,6 +287,8 @@ int main(void)
             }
         }
         test_compress(sizes[a][0], sizes[a][1], 1.0f, 1, 0);
+        test_fold(sizes[a][0], sizes[a][1], 0);
+        test_fold(sizes[a][0], sizes[a][1], 1);
     }
     test_conservation(1, 5000, 100, 50, COMPCOLL_SELECT_EXACT);
     test_conservation(3, 5000, 100, 200, COMPCOLL_SELECT_EXACT);

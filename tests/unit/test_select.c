@@ -124,6 +124,54 @@ static void fill(float *x, size_t n, int dist)
     }
 }
 
+static int same(const uint32_t *a, const uint32_t *b, size_t k, size_t *at);
+
+/*
+ * fold_select (the leader with beta = 1) against the brute-force selection
+ * of a = m + g: the same indices, m left holding a bit for bit, out zeroed;
+ * out is g itself when inplace.  *why says what differed.
+ */
+static int fold_select_ok(compcoll_select_t mode, const float *m,
+                          const float *g, size_t n, size_t k, int inplace,
+                          const uint32_t *want, compcoll_select_scratch_t *s,
+                          char *why, size_t len)
+{
+    float    *mf  = malloc(n * sizeof(float)), *gf = malloc(n * sizeof(float));
+    float    *ob  = malloc(n * sizeof(float));
+    uint32_t *got = malloc(k * sizeof(uint32_t));
+    float    *out = inplace ? gf : ob;
+    size_t    i, at = 0;
+    int       good;
+
+    memcpy(mf, m, n * sizeof(float));
+    memcpy(gf, g, n * sizeof(float));
+    for (i = 0; i < n; i++) {
+        ob[i] = 9.0f; /* poison */
+    }
+    good = compcoll_host_fold_select(mode, mf, gf, out, n, k, got, s) ==
+               COMPCOLL_OK &&
+           same(got, want, k, &at);
+    if (!good) {
+        snprintf(why, len, "fold_select mode %d k=%zu: indices at %zu",
+                 (int)mode, k, at);
+    }
+    for (i = 0; good && i < n; i++) {
+        float a = m[i] + g[i];
+
+        if (memcmp(&mf[i], &a, sizeof(float)) != 0 || out[i] != 0.0f ||
+            signbit(out[i])) {
+            snprintf(why, len, "fold_select mode %d k=%zu: m or out at %zu",
+                     (int)mode, k, i);
+            good = 0;
+        }
+    }
+    free(mf);
+    free(gf);
+    free(ob);
+    free(got);
+    return good;
+}
+
 static int same(const uint32_t *a, const uint32_t *b, size_t k, size_t *at)
 {
     size_t i;
@@ -154,7 +202,7 @@ int main(void)
 
         for (d = 0; d < NDIST; d++) {
             for (withm = 0; withm < 2; withm++) {
-                int ok_exact = 1, ok_sample = 1, ok_chunk = 1;
+                int ok_exact = 1, ok_sample = 1, ok_chunk = 1, ok_fold = 1;
                 char why[160] = "";
 
                 fill(g, n, d);
@@ -180,6 +228,15 @@ int main(void)
                         snprintf(why, sizeof(why), "sample k=%zu at %zu", k,
                                  at);
                     }
+                    if (withm &&
+                        (!fold_select_ok(COMPCOLL_SELECT_EXACT, m, g, n, k,
+                                         (int)(ki & 1), want, &s, why,
+                                         sizeof(why)) ||
+                         !fold_select_ok(COMPCOLL_SELECT_SAMPLE, m, g, n, k,
+                                         (int)(~ki & 1), want, &s, why,
+                                         sizeof(why)))) {
+                        ok_fold = 0;
+                    }
                     brute_chunk(mm, g, n, k, want);
                     if (compcoll_host_select(COMPCOLL_SELECT_CHUNK, mm, g, n,
                                              k, got, &s) != COMPCOLL_OK ||
@@ -187,11 +244,16 @@ int main(void)
                         ok_chunk = 0;
                         snprintf(why, sizeof(why), "chunk k=%zu at %zu", k, at);
                     }
+                    if (withm && !fold_select_ok(COMPCOLL_SELECT_CHUNK, m, g,
+                                                 n, k, (int)(ki & 1), want, &s,
+                                                 why, sizeof(why))) {
+                        ok_fold = 0;
+                    }
                 }
-                ok(ok_exact && ok_sample && ok_chunk,
-                   "n=%zu %s%s: exact, sample and chunk match brute force%s%s",
+                ok(ok_exact && ok_sample && ok_chunk && ok_fold,
+                   "n=%zu %s%s: exact, sample and chunk match brute force%s%s%s",
                    n, dist_name[d], withm ? " with memory" : "",
-                   why[0] ? ": " : "", why);
+                   withm ? ", folded or not" : "", why[0] ? ": " : "", why);
             }
         }
         free(g);
@@ -214,6 +276,18 @@ int main(void)
                                 &s) == COMPCOLL_OK &&
                same(got, want, k, &at) && s.sample_fallbacks == before + 1,
            "sample falls back to exact when candidates overflow");
+        {
+            float *zero = calloc(n, sizeof(float));
+            char   why[160] = "";
+
+            before = s.sample_fallbacks;
+            ok(fold_select_ok(COMPCOLL_SELECT_SAMPLE, zero, g, n, k, 0, want,
+                              &s, why, sizeof(why)) &&
+                   s.sample_fallbacks == before + 1,
+               "sample fused with the fold falls back to exact on the folded "
+               "memory when candidates overflow%s%s", why[0] ? ": " : "", why);
+            free(zero);
+        }
         ok(compcoll_host_select(COMPCOLL_SELECT_EXACT, NULL, g, n, 0, got,
                                 &s) == COMPCOLL_ERR_INVALID_PARAM &&
                compcoll_host_select(COMPCOLL_SELECT_EXACT, NULL, g, 10, 11,
