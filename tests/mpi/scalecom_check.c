@@ -828,7 +828,7 @@ static void do_call(struct comm_state *cs, struct slot *sl, int slot_idx,
 
             for (i = 0; i < n; i++) {
                 if (s->in_set[i]) {
-                    m[i] = keep * m[i];
+                    m[i] = keep != 0.0f ? keep * m[i] : 0.0f; /* beta 1: 0 */
                 } else {
                     volatile float bg = cfg.beta * g[i]; /* no FMA */
 
