@@ -569,11 +569,11 @@ static compcoll_status_t cc_hier(compcoll_comm_t *cc, const float *g,
         COMPCOLL_MPI_CHECK_GOTO(PMPI_Reduce(g == work ? MPI_IN_PLACE : g, work,
                                             (int)n, MPI_FLOAT, MPI_SUM, 0,
                                             cc->node),
-                                status, out);
+                                status, done);
     } else {
         COMPCOLL_MPI_CHECK_GOTO(PMPI_Reduce(g, NULL, (int)n, MPI_FLOAT,
                                             MPI_SUM, 0, cc->node),
-                                status, out);
+                                status, done);
     }
     compcoll_stats.time_node += compcoll_time() - t0;
 
@@ -592,11 +592,11 @@ static compcoll_status_t cc_hier(compcoll_comm_t *cc, const float *g,
 
     t0 = compcoll_time();
     COMPCOLL_MPI_CHECK_GOTO(PMPI_Bcast(&code, 1, MPI_INT, 0, cc->node), status,
-                            out);
+                            done);
     if (code == COMPCOLL_OK) {
         COMPCOLL_MPI_CHECK_GOTO(PMPI_Bcast(work, (int)n, MPI_FLOAT, 0,
                                            cc->node),
-                                status, out);
+                                status, done);
     }
     compcoll_stats.time_node += compcoll_time() - t0;
     compcoll_stats.calls_hierarchical++;
@@ -611,11 +611,12 @@ static compcoll_status_t cc_hier(compcoll_comm_t *cc, const float *g,
                        "took part with zeros and fails the call", n,
                        compcoll_status_string(local));
         status = local;
-    } else if (status != COMPCOLL_OK && !leader && code != COMPCOLL_ERR_MPI) {
-        compcoll_error("MPI_Allreduce of %zu floats failed on this node's "
+    } else if (status != COMPCOLL_OK && !leader) {
+        /* the leader said why */
+        compcoll_debug("MPI_Allreduce of %zu floats failed on this node's "
                        "leader (%s)", n, compcoll_status_string(status));
     }
-out:
+done:
     free(spare);
     return status;
 }
