@@ -24,6 +24,9 @@
 
 #include <math.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define SEL_HI_BITS  16
 #define SEL_LO_BITS  15
@@ -326,15 +329,15 @@ static compcoll_status_t sel_sample(const float *m, const float *g, size_t n,
 static uint32_t sel_fold_block(float *restrict m, const float *g, float *out,
                                size_t lo, size_t hi)
 {
-    uint32_t top = 0;
-    size_t   i;
+    int32_t top = 0; /* keys are below 2^31: a signed maximum is cheaper */
+    size_t  i;
 
     if (out == g) {
         float *restrict io = out;
 
         for (i = lo; i < hi; i++) {
-            const float    a   = m[i] + io[i];
-            const uint32_t key = compcoll_abs_key(a);
+            const float   a   = m[i] + io[i];
+            const int32_t key = (int32_t)compcoll_abs_key(a);
 
             m[i]  = a;
             io[i] = 0.0f;
@@ -345,20 +348,94 @@ static uint32_t sel_fold_block(float *restrict m, const float *g, float *out,
         float *restrict       oo = out;
 
         for (i = lo; i < hi; i++) {
-            const float    a   = m[i] + gg[i];
-            const uint32_t key = compcoll_abs_key(a);
+            const float   a   = m[i] + gg[i];
+            const int32_t key = (int32_t)compcoll_abs_key(a);
 
             m[i]  = a;
             oo[i] = 0.0f;
             top   = key > top ? key : top;
         }
     }
-    return top;
+    return (uint32_t)top;
 }
 
-/* Elements folded between two looks for candidates: with about 1/80 of
- * them candidates, a look finds one in about a third of the blocks. */
-#define SEL_FOLD_BLOCK 32
+/* Elements folded between two looks for candidates (about 1/80 of them
+ * are): long enough to amortise the loop, short enough to stay in L1. */
+#define SEL_FOLD_BLOCK 64
+
+/*
+ * Append the elements of m[lo, hi) whose key is at least thresh to cand
+ * (ascending); returns the new count, or cap + 1 when they do not fit.
+ * With SSE2 four keys are compared at a time and only the hits are looked
+ * at; keys are below 2^31, so the signed compare orders them.
+ */
+static size_t sel_collect(const float *m, size_t lo, size_t hi,
+                          uint32_t thresh, sel_cand_t *cand, size_t nc,
+                          size_t cap)
+{
+    size_t i = lo;
+
+#if defined(__SSE2__)
+    const __m128i lim = _mm_set1_epi32((int32_t)thresh - 1);
+    const __m128i mag = _mm_set1_epi32(0x7fffffff);
+
+    for (; i + 4 <= hi; i += 4) {
+        const __m128i key =
+            _mm_and_si128(_mm_loadu_si128((const __m128i *)(m + i)), mag);
+        unsigned bits = (unsigned)_mm_movemask_ps(
+            _mm_castsi128_ps(_mm_cmpgt_epi32(key, lim)));
+
+        while (bits != 0) {
+            const size_t at = i + (size_t)__builtin_ctz(bits);
+
+            bits &= bits - 1;
+            if (nc == cap) {
+                return cap + 1;
+            }
+            cand[nc].idx   = (uint32_t)at;
+            cand[nc++].key = compcoll_abs_key(m[at]);
+        }
+    }
+#endif
+    for (; i < hi; i++) {
+        const uint32_t key = compcoll_abs_key(m[i]);
+
+        if (key >= thresh) {
+            if (nc == cap) {
+                return cap + 1;
+            }
+            cand[nc].idx   = (uint32_t)i;
+            cand[nc++].key = key;
+        }
+    }
+    return nc;
+}
+
+/* The first index of m[lo, hi) whose key is `key`; there is one. */
+static size_t sel_find_key(const float *m, size_t lo, size_t hi, uint32_t key)
+{
+    size_t i = lo;
+
+#if defined(__SSE2__)
+    const __m128i want = _mm_set1_epi32((int32_t)key);
+    const __m128i mag  = _mm_set1_epi32(0x7fffffff);
+
+    for (; i + 4 <= hi; i += 4) {
+        const __m128i k =
+            _mm_and_si128(_mm_loadu_si128((const __m128i *)(m + i)), mag);
+        const unsigned bits = (unsigned)_mm_movemask_ps(
+            _mm_castsi128_ps(_mm_cmpeq_epi32(k, want)));
+
+        if (bits != 0) {
+            return i + (size_t)__builtin_ctz(bits);
+        }
+    }
+#endif
+    while (compcoll_abs_key(m[i]) != key) {
+        i++;
+    }
+    return i;
+}
 
 /*
  * sample, fused with the fold: the threshold comes from a sample of a =
@@ -371,10 +448,9 @@ static compcoll_status_t sel_sample_fold(float *m, const float *g, float *out,
                                          size_t n, size_t k, uint32_t *idx,
                                          compcoll_select_scratch_t *s)
 {
-    sel_cand_t *cand;
-    uint32_t    thresh;
-    size_t      cap, nc = 0, lo, i;
-    int         overflow = 0;
+    sel_cand_t       *cand;
+    uint32_t          thresh;
+    size_t            cap, nc = 0, lo;
     compcoll_status_t status;
 
     status = sel_sample_threshold(m, g, n, k, s, &thresh, &cap);
@@ -385,23 +461,12 @@ static compcoll_status_t sel_sample_fold(float *m, const float *g, float *out,
     for (lo = 0; lo < n; lo += SEL_FOLD_BLOCK) {
         size_t hi = (n - lo > SEL_FOLD_BLOCK) ? lo + SEL_FOLD_BLOCK : n;
 
-        if (sel_fold_block(m, g, out, lo, hi) < thresh) {
-            continue;
-        }
-        for (i = lo; i < hi; i++) {
-            uint32_t key = compcoll_abs_key(m[i]);
-
-            if (key >= thresh) {
-                if (nc == cap) {
-                    overflow = 1;
-                    break;
-                }
-                cand[nc].idx   = (uint32_t)i;
-                cand[nc++].key = key;
-            }
+        /* an overflow keeps folding: the fallback reads the folded m */
+        if (sel_fold_block(m, g, out, lo, hi) >= thresh && nc <= cap) {
+            nc = sel_collect(m, lo, hi, thresh, cand, nc, cap);
         }
     }
-    if (overflow || nc < k) {
+    if (nc > cap || nc < k) {
         s->sample_fallbacks++;
         return sel_exact(NULL, m, n, k, idx, s);
     }
@@ -416,14 +481,11 @@ static void sel_chunk_fold(float *m, const float *g, float *out, size_t n,
     size_t j;
 
     for (j = 0; j < k; j++) {
-        size_t   lo = (size_t)((uint64_t)j * n / k);
-        size_t   hi = (size_t)((uint64_t)(j + 1) * n / k);
+        const size_t   lo = (size_t)((uint64_t)j * n / k);
+        const size_t   hi = (size_t)((uint64_t)(j + 1) * n / k);
         const uint32_t bk = sel_fold_block(m, g, out, lo, hi);
-        size_t         i;
 
-        for (i = lo; compcoll_abs_key(m[i]) != bk; i++) {
-        }
-        idx[j] = (uint32_t)i;
+        idx[j] = (uint32_t)sel_find_key(m, lo, hi, bk);
     }
 }
 
