@@ -7,15 +7,18 @@
 #       [--epochs N] [--subset N|all] [--tag NAME] [-- TRAINER-OPTION...]
 # Settings (COMPCOLL_* of the compressed runs):
 #   dense               MPICH's MPI_Allreduce, nothing preloaded
-#   scalecom100         COMPCOLL_RATIO=100
-#   scalecom400         COMPCOLL_RATIO=400
-#   scalecom100-fp16    COMPCOLL_RATIO=100 COMPCOLL_WIRE_TYPE=fp16
-#   scalecom100-beta0.1 COMPCOLL_RATIO=100 COMPCOLL_BETA=0.1
+#   scalecomR           COMPCOLL_METHOD=scalecom COMPCOLL_RATIO=R, with any
+#                       of these suffixes: -fp16, -bf16 (COMPCOLL_WIRE_TYPE),
+#                       -betaB (COMPCOLL_BETA), -wuW (COMPCOLL_WARMUP),
+#                       -exact, -chunk, -sample (COMPCOLL_SELECT); e.g.
+#                       scalecom100, scalecom400, scalecom100-fp16,
+#                       scalecom100-beta0.1 (the default list)
+#   topkR               COMPCOLL_METHOD=topk COMPCOLL_RATIO=R (same suffixes)
 #   adacomp             COMPCOLL_METHOD=adacomp (its ratio is its own)
-#   topk100             COMPCOLL_METHOD=topk COMPCOLL_RATIO=100
 # Every compressed run also has COMPCOLL_MIN_COUNT=1024 (the CNN's second
 # convolution is compressed too) and COMPCOLL_WARMUP=$FIDELITY_WARMUP
-# (default 0); other COMPCOLL_* in the environment apply as well.
+# (default 0) unless the setting says -wuW; other COMPCOLL_* in the
+# environment apply as well.
 # Appends one line per run to bench/results/fidelity.csv, keeps each run's
 # per-epoch CSV and statistics in bench/results/fidelity/, and redraws
 # bench/results/fidelity.png.  Needs a build (LIBCOMPCOLL_BUILDDIR, default
@@ -43,7 +46,7 @@ while [ $# -gt 0 ]; do
         --epochs) need "$@"; number "$1" "$2"; epochs=$2; shift 2 ;;
         --subset) need "$@"; [ "$2" = all ] || number "$1" "$2"; subset=$2; shift 2 ;;
         --tag) need "$@"; tag=$2; shift 2 ;;
-        -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         --) shift; break ;;
         *) die "unknown option '$1' (--help lists the options)" ;;
     esac
@@ -55,17 +58,43 @@ for o in $opts; do
     case "$o" in sgd|adam|novograd) ;; *) die "--opts: unknown optimizer '$o'" ;; esac
 done
 
-# setting_env NAME: the COMPCOLL_* assignments of a setting ("" for dense)
+# setting_env NAME: the COMPCOLL_* assignments of a setting ("" for dense);
+# status 1 for a name that is not a setting
 setting_env() {
     case "$1" in
-        dense) echo "" ;;
-        scalecom100) echo "COMPCOLL_RATIO=100" ;;
-        scalecom400) echo "COMPCOLL_RATIO=400" ;;
-        scalecom100-fp16) echo "COMPCOLL_RATIO=100 COMPCOLL_WIRE_TYPE=fp16" ;;
-        scalecom100-beta0.1) echo "COMPCOLL_RATIO=100 COMPCOLL_BETA=0.1" ;;
-        adacomp) echo "COMPCOLL_METHOD=adacomp" ;;
-        topk100) echo "COMPCOLL_METHOD=topk COMPCOLL_RATIO=100" ;;
+        dense) echo ""; return 0 ;;
+        adacomp) echo "COMPCOLL_METHOD=adacomp"; return 0 ;;
+        scalecom[0-9]*) method=scalecom rest=${1#scalecom} ;;
+        topk[0-9]*) method=topk rest=${1#topk} ;;
         *) return 1 ;;
+    esac
+    r=${rest%%-*}
+    case "$r" in ''|*[!0-9]*) return 1 ;; esac
+    assign="COMPCOLL_METHOD=$method COMPCOLL_RATIO=$r"
+    rest=${rest#"$r"}
+    while [ -n "$rest" ]; do
+        rest=${rest#-}
+        o=${rest%%-*}
+        rest=${rest#"$o"}
+        case "$o" in
+            fp16|bf16) assign="$assign COMPCOLL_WIRE_TYPE=$o" ;;
+            exact|chunk|sample) assign="$assign COMPCOLL_SELECT=$o" ;;
+            beta[0-9]*)
+                case "${o#beta}" in *[!0-9.]*) return 1 ;; esac
+                assign="$assign COMPCOLL_BETA=${o#beta}" ;;
+            wu[0-9]*)
+                case "${o#wu}" in *[!0-9]*) return 1 ;; esac
+                assign="$assign COMPCOLL_WARMUP=${o#wu}" ;;
+            *) return 1 ;;
+        esac
+    done
+    echo "$assign"
+}
+# setting_warmup NAME: the warm-up calls of a compressed setting
+setting_warmup() {
+    case "$1" in
+        *-wu[0-9]*) w=${1##*-wu}; echo "${w%%-*}" ;;
+        *) echo "$warmup" ;;
     esac
 }
 for s in $settings; do
@@ -111,8 +140,8 @@ for model in $models; do
                     { tail "$base.txt" >&2; die "$tag $model $opt $s failed"; }
             else
                 # shellcheck disable=SC2046 # the setting's assignments
-                env $(setting_env "$s") COMPCOLL_MIN_COUNT=1024 \
-                    COMPCOLL_WARMUP="$warmup" COMPCOLL_STATS="$base.json" \
+                env COMPCOLL_MIN_COUNT=1024 COMPCOLL_WARMUP="$warmup" \
+                    $(setting_env "$s") COMPCOLL_STATS="$base.json" \
                     COMPCOLL_LIBRARY="$lib" \
                     sh "$build/tools/compcoll-run" "$mpiexec" -n "$ranks" "$prog" \
                     --model "$model" --opt "$opt" "$@" --csv "$base.csv" >"$base.txt" 2>&1 ||
@@ -136,7 +165,7 @@ print("%.2f,%s,%s,%s,%s,%s,%s,%.1f" % (acc, last["test_loss"], last["train_loss"
 PY
 )
             [ "$s" = dense ] && dense_acc=${line%%,*}
-            w=$warmup
+            w=$(setting_warmup "$s")
             [ "$s" = dense ] && w=""
             echo "$tag,$model,$opt,$ranks,$batch,$epochs,$subset,$s,$w,$line,$(date +%F)" >>"$csv"
             echo "   test accuracy, loss, train loss, vs dense, bytes dense, bytes sent, ratio, s: $line"
