@@ -83,6 +83,67 @@ static compcoll_status_t sc_abort(compcoll_comm_t *cc, int leader)
     return COMPCOLL_ERR_PROTOCOL;
 }
 
+/* The leader's header: dense while its tensor warms up or has no memory
+ * (`has_mem`: the memory of the path that runs), sparse otherwise. */
+static void sc_header_fill(const compcoll_comm_t *cc,
+                           const compcoll_tensor_t *t, int has_mem,
+                           sc_header_t *h, size_t n, size_t k)
+{
+    const compcoll_config_t *cfg = &compcoll_cfg;
+
+    memset(h, 0, sizeof(*h));
+    h->magic  = SC_MAGIC;
+    h->select = (uint8_t)cfg->select;
+    h->wire   = (uint8_t)cfg->wire;
+    h->n      = n;
+    h->k      = k;
+    h->seq    = cc->ncalls;
+    h->mode   = (t->calls < cfg->warmup || !has_mem) ? SC_MODE_DENSE
+                                                     : SC_MODE_SPARSE;
+}
+
+/*
+ * The header and indices (bytes in all) from the leader, checked on the
+ * others.  A failure here is this rank's (transport, protocol) or every
+ * rank's alike (the leader's abort); the call goes no further.
+ */
+static compcoll_status_t sc_header_bcast(compcoll_comm_t *cc, sc_header_t *h,
+                                         size_t bytes, size_t n, size_t k,
+                                         int leader)
+{
+    compcoll_status_t status;
+    double            t0 = compcoll_time();
+
+    status = cc->tcomm->ops->bcast(cc->tcomm, h, bytes, leader);
+    compcoll_stats.time_comm += compcoll_time() - t0;
+    if (status != COMPCOLL_OK) {
+        return status;
+    }
+    if (cc->rank != leader) {
+        status = sc_validate(cc, h, (const uint32_t *)(h + 1), n, k);
+        if (status != COMPCOLL_OK) {
+            return status;
+        }
+    }
+    if (h->mode == SC_MODE_ABORT) {
+        return sc_abort(cc, leader); /* the leader could not select */
+    }
+    return COMPCOLL_OK;
+}
+
+/* A call that goes ahead: the counters move on. */
+static void sc_account(compcoll_comm_t *cc, compcoll_tensor_t *t, size_t n)
+{
+    cc->ncalls++;
+    t->calls++;
+    if (t->stats != NULL) {
+        t->stats->calls++;
+    }
+    compcoll_stats.elements_in += n;
+    compcoll_stats.bytes_dense +=
+        2 * (uint64_t)(cc->size - 1) * n * sizeof(float) / (uint64_t)cc->size;
+}
+
 static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
                                       const float *g, float *out, size_t n)
 {
@@ -123,15 +184,7 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
         compcoll_stats.time_host += compcoll_time() - t0;
     }
     if (cc->rank == leader) {
-        memset(h, 0, sizeof(*h));
-        h->magic  = SC_MAGIC;
-        h->select = (uint8_t)cfg->select;
-        h->wire   = (uint8_t)cfg->wire;
-        h->n      = n;
-        h->k      = k;
-        h->seq    = cc->ncalls;
-        h->mode   = (t->calls < cfg->warmup || t->mem == NULL) ? SC_MODE_DENSE
-                                                                : SC_MODE_SPARSE;
+        sc_header_fill(cc, t, t->mem != NULL, h, n, k);
         if (h->mode == SC_MODE_SPARSE) {
             t0     = compcoll_time();
             status = fold ? ker->fold_select(cfg->select, t->mem, g, out, n,
@@ -150,33 +203,15 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
         }
     }
 
-    t0     = compcoll_time();
-    status = tc->ops->bcast(tc, h, bytes, leader);
-    compcoll_stats.time_comm += compcoll_time() - t0;
+    status = sc_header_bcast(cc, h, bytes, n, k, leader);
     if (status != COMPCOLL_OK) {
         return status;
-    }
-    if (cc->rank != leader) {
-        status = sc_validate(cc, h, idx, n, k);
-        if (status != COMPCOLL_OK) {
-            return status;
-        }
-    }
-    if (h->mode == SC_MODE_ABORT) {
-        return sc_abort(cc, leader); /* the leader could not select */
     }
     compcoll_trace("allreduce count=%zu comm=%llu call=%llu: scalecom %s "
                    "k=%zu leader=%d", n, (unsigned long long)cc->id,
                    (unsigned long long)cc->ncalls,
                    h->mode == SC_MODE_SPARSE ? "sparse" : "dense", k, leader);
-    cc->ncalls++;
-    t->calls++;
-    if (t->stats != NULL) {
-        t->stats->calls++;
-    }
-    compcoll_stats.elements_in += n;
-    compcoll_stats.bytes_dense +=
-        2 * (uint64_t)(cc->size - 1) * n * sizeof(float) / (uint64_t)cc->size;
+    sc_account(cc, t, n);
 
     if (h->mode == SC_MODE_DENSE) {
         t0 = compcoll_time();
@@ -262,16 +297,7 @@ static compcoll_status_t sc_allreduce_gpu(compcoll_comm_t *cc,
     idx = (uint32_t *)(h + 1);
 
     if (cc->rank == leader) {
-        memset(h, 0, sizeof(*h));
-        h->magic  = SC_MAGIC;
-        h->select = (uint8_t)cfg->select;
-        h->wire   = (uint8_t)cfg->wire;
-        h->n      = n;
-        h->k      = k;
-        h->seq    = cc->ncalls;
-        h->mode   = (t->calls < cfg->warmup || gt->mem == NULL)
-                        ? SC_MODE_DENSE
-                        : SC_MODE_SPARSE;
+        sc_header_fill(cc, t, gt->mem != NULL, h, n, k);
         if (h->mode == SC_MODE_SPARSE) {
             t0 = compcoll_time();
             if (cfg->select == COMPCOLL_SELECT_CHUNK) {
@@ -312,35 +338,17 @@ static compcoll_status_t sc_allreduce_gpu(compcoll_comm_t *cc,
         }
     }
 
-    t0     = compcoll_time();
-    status = tc->ops->bcast(tc, h, bytes, leader);
-    compcoll_stats.time_comm += compcoll_time() - t0;
+    status = sc_header_bcast(cc, h, bytes, n, k, leader);
     if (status != COMPCOLL_OK) {
-        gpu->stream_sync(s);
+        gpu->stream_sync(s); /* the leader's queued work */
         return status;
-    }
-    if (cc->rank != leader) {
-        status = sc_validate(cc, h, idx, n, k);
-        if (status != COMPCOLL_OK) {
-            return status;
-        }
-    }
-    if (h->mode == SC_MODE_ABORT) {
-        return sc_abort(cc, leader);
     }
     compcoll_trace("allreduce count=%zu comm=%llu call=%llu: scalecom %s "
                    "k=%zu leader=%d, on device %d", n,
                    (unsigned long long)cc->id, (unsigned long long)cc->ncalls,
                    h->mode == SC_MODE_SPARSE ? "sparse" : "dense", k, leader,
                    gt->where.device);
-    cc->ncalls++;
-    t->calls++;
-    if (t->stats != NULL) {
-        t->stats->calls++;
-    }
-    compcoll_stats.elements_in += n;
-    compcoll_stats.bytes_dense +=
-        2 * (uint64_t)(cc->size - 1) * n * sizeof(float) / (uint64_t)cc->size;
+    sc_account(cc, t, n);
 
     if (h->mode == SC_MODE_DENSE) {
         bulk = compcoll_gpu_stage(s, COMPCOLL_STAGE_BULK, n * sizeof(float));
