@@ -11,6 +11,9 @@
  * integer: it orders finite values by magnitude, puts infinities above them
  * and NaNs above everything, so every selection mode is total and
  * deterministic.  Ties go to the lower index.  Index lists are ascending.
+ * One exception to "bit for bit" below: where m and g are both NaN, which
+ * payload their sum keeps is the compiler's choice of operand order, so
+ * the key, and the order among such NaNs, can differ between builds.
  */
 #ifndef COMPCOLL_KERNELS_H
 #define COMPCOLL_KERNELS_H

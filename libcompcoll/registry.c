@@ -183,6 +183,25 @@ static compcoll_status_t reg_comm_layout(compcoll_comm_t *cc)
     if (cc->leaders != MPI_COMM_NULL) {
         status = reg_comm_create(cc->leaders, 1, &cc->inner);
     }
+    /* every rank goes hierarchical, or none does */
+    mine[0] = (status == COMPCOLL_OK);
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Allreduce(&mine[0], &agreed[0], 1, MPI_INT,
+                                           MPI_MIN, cc->comm),
+                            status, out);
+    if (!agreed[0]) {
+        if (cc->rank == 0) {
+            compcoll_warn_once("the node leaders of a communicator of %d "
+                               "ranks could not set up their exchange: it "
+                               "runs without COMPCOLL_HIERARCHICAL", cc->size);
+        }
+        if (cc->leaders != MPI_COMM_NULL) {
+            PMPI_Comm_free(&cc->leaders); /* drops the inner state */
+        }
+        cc->inner = NULL;
+        PMPI_Comm_free(&cc->node);
+        cc->node = MPI_COMM_NULL;
+        return COMPCOLL_OK;
+    }
     if (cc->rank == 0) {
         compcoll_info("communicator %llu: hierarchical, %d ranks on %d nodes "
                       "(at most %d on one)", (unsigned long long)cc->id,

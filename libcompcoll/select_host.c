@@ -244,6 +244,7 @@ static compcoll_status_t sel_sample_threshold(const float *m, const float *g,
     if (ns < 32768) {
         ns = 32768;
     }
+    ns -= ns % SEL_SAMPLE_RUN; /* whole runs; ns <= n as n >= SEL_SAMPLE_MIN_N */
     expect = (double)k * (double)ns / (double)n;
     r      = (size_t)(1.25 * expect + 4.0 * sqrt(expect) + 8.0);
     if (r > ns) {
@@ -258,7 +259,6 @@ static compcoll_status_t sel_sample_threshold(const float *m, const float *g,
     }
     /* Runs of SEL_SAMPLE_RUN elements (a cache line) at random places:
      * a few thousand memory accesses instead of one per sample. */
-    ns -= ns % SEL_SAMPLE_RUN;
     for (i = 0; i < ns; i += SEL_SAMPLE_RUN) {
         size_t base = (size_t)(sel_rand(&s->rng) % (n / SEL_SAMPLE_RUN)) *
                       SEL_SAMPLE_RUN;

@@ -68,6 +68,8 @@ typedef struct {
                           calls_no_memory, transport_fallbacks */
     double   tsum[4];  /* select, host, comm, node */
     double   tmax[4];
+    uint64_t calls[2]; /* compressed, dense: the most any rank made (under
+                          the hierarchy only node leaders make them) */
 } stats_report_t;
 
 static const char *stats_method(void)
@@ -106,9 +108,9 @@ static void stats_print_summary(FILE *out, const stats_report_t *r)
                  "%s\n", PACKAGE_VERSION, r->ranks, stats_method(),
             stats_transport());
     fprintf(out, "  %-22s %12llu      per rank\n", "calls compressed",
-            (unsigned long long)s->calls_compressed);
+            (unsigned long long)r->calls[0]);
     fprintf(out, "  %-22s %12llu      per rank (warm-up, no memory, dense)\n",
-            "calls dense", (unsigned long long)s->calls_dense);
+            "calls dense", (unsigned long long)r->calls[1]);
     fprintf(out, "  %-22s %12llu      per rank\n", "calls passthrough",
             (unsigned long long)s->calls_passthrough);
     if (s->calls_hierarchical > 0) {
@@ -171,8 +173,8 @@ static void stats_write_json(FILE *out, const stats_report_t *r)
     fprintf(out, "  \"calls_compressed\": %llu,\n  \"calls_dense\": %llu,\n"
                  "  \"calls_passthrough\": %llu,\n"
                  "  \"calls_hierarchical\": %llu,\n",
-            (unsigned long long)s->calls_compressed,
-            (unsigned long long)s->calls_dense,
+            (unsigned long long)r->calls[0],
+            (unsigned long long)r->calls[1],
             (unsigned long long)s->calls_passthrough,
             (unsigned long long)s->calls_hierarchical);
     fprintf(out, "  \"calls_without_memory\": %llu,\n"
@@ -221,6 +223,7 @@ void compcoll_stats_report(MPI_Comm world)
                                        s->transport_fallbacks};
     double                  tmine[4] = {s->time_select, s->time_host,
                                         s->time_comm, s->time_node};
+    uint64_t                calls[2] = {s->calls_compressed, s->calls_dense};
     int                     rank;
     FILE                   *out;
 
@@ -232,6 +235,8 @@ void compcoll_stats_report(MPI_Comm world)
         PMPI_Reduce(tmine, r.tsum, 4, MPI_DOUBLE, MPI_SUM, 0, world) !=
             MPI_SUCCESS ||
         PMPI_Reduce(tmine, r.tmax, 4, MPI_DOUBLE, MPI_MAX, 0, world) !=
+            MPI_SUCCESS ||
+        PMPI_Reduce(calls, r.calls, 2, MPI_UINT64_T, MPI_MAX, 0, world) !=
             MPI_SUCCESS) {
         compcoll_warn("statistics reduction failed; no report");
         return;

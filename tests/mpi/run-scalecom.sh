@@ -107,6 +107,8 @@ cat >"$tmp/cases" <<'EOF'
 4 | TRANSPORT=ucx WIRE_TYPE=bf16 SELECT=sample | scalecom_check --steps 6 --ties
 4 | TRANSPORT=mpi WIRE_TYPE=fp16 KEY=sequence | scalecom_check --steps 6 --third --fresh
 4 | TRANSPORT=ucx METHOD=dense | scalecom_check --steps 4 --interleave
+2 | TRANSPORT=ucx WARMUP=1 | scalecom_check --steps 6 --fresh-odd --interleave
+3 | TRANSPORT=mpi WARMUP=2 SELECT=sample | scalecom_check --steps 6 --fresh-odd --inplace
 4 | HIERARCHICAL=y RANKS_PER_NODE=2 TRANSPORT=ucx | scalecom_check --steps 6 --interleave --dup
 4 | RANKS_PER_NODE=2 TRANSPORT=mpi BETA=0.5 SELECT=chunk | scalecom_check --steps 6 --inplace --split
 3 | HIERARCHICAL=y RANKS_PER_NODE=2 SELECT=sample WARMUP=1 | scalecom_check --steps 6 --interleave --redup

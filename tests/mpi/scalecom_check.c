@@ -29,6 +29,9 @@
  *                    dup again; the new one starts from scratch
  *   --split          also run on a PMPI_Comm_split of MPI_COMM_WORLD
  *                    (even/odd world ranks, reversed order)
+ *   --fresh-odd      --fresh on the odd world ranks only: the ranks' tensor
+ *                    histories differ (with COMPCOLL_WARMUP, a call the
+ *                    leader makes dense can find the others past warm-up)
  *   --fresh          a fresh malloc'ed buffer for every call (none freed
  *                    before the end, so every address is new)
  *   --small N        also make one call of N elements (below
@@ -333,6 +336,8 @@ static void parse_options(int argc, char **argv)
             opt.split = 1;
         } else if (strcmp(a, "--fresh") == 0) {
             opt.fresh = 1;
+        } else if (strcmp(a, "--fresh-odd") == 0) {
+            opt.fresh = world_rank % 2;
         } else if (strcmp(a, "--no-memory") == 0) {
             opt.no_memory = 1;
         } else if (strcmp(a, "--ties") == 0) {

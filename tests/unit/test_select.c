@@ -288,6 +288,24 @@ int main(void)
                "memory when candidates overflow%s%s", why[0] ? ": " : "", why);
             free(zero);
         }
+        {
+            /* k = n with a sample whose size is not a whole number of runs:
+             * every index, in order */
+            size_t    big = 4194432, i2;
+            float    *x   = malloc(big * sizeof(float));
+            uint32_t *all = malloc(big * sizeof(uint32_t));
+            int       good;
+
+            fill(x, big, DIST_HEAVY);
+            good = compcoll_host_select(COMPCOLL_SELECT_SAMPLE, NULL, x, big,
+                                        big, all, &s) == COMPCOLL_OK;
+            for (i2 = 0; good && i2 < big; i2++) {
+                good = all[i2] == i2;
+            }
+            ok(good, "sample with k = n = %zu selects every index", big);
+            free(x);
+            free(all);
+        }
         ok(compcoll_host_select(COMPCOLL_SELECT_EXACT, NULL, g, n, 0, got,
                                 &s) == COMPCOLL_ERR_INVALID_PARAM &&
                compcoll_host_select(COMPCOLL_SELECT_EXACT, NULL, g, 10, 11,
