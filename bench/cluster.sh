@@ -16,7 +16,8 @@
 # otherwise.  Defaults: hosts 2 and 4, 1gbit and 10gbit, 25M floats (100 MB)
 # of heavy-tailed data, 3 repeats after 1 warm-up, methods scalecom-exact and
 # scalecom-sample at ratio 100.  Methods: scalecom-<exact|chunk|sample>,
-# scalecom-fp16, scalecom-bf16 (exact selection), dense (libcompcoll's dense
+# scalecom-fp16, scalecom-bf16 (exact selection), adacomp, topk (exact
+# selection; their exchange grows with the hosts), dense (libcompcoll's dense
 # all-reduce over its UCX transport); a suffix ":mpi" runs a method over
 # COMPCOLL_TRANSPORT=mpi (PMPI collectives) instead of ucx.  MPICH's dense all-reduce is timed in
 # every run (PMPI_Allreduce), so it needs no run of its own.
@@ -263,7 +264,7 @@ for h in $hosts_list; do
             sel=exact wire=fp32 tr=ucx
             case $m in *:mpi | *:ucx) tr=${m##*:} ;; esac
             case ${m%:*} in
-            dense) method=dense ;;
+            dense | adacomp | topk) method=${m%:*} ;;
             scalecom-exact | scalecom-chunk | scalecom-sample) method=scalecom sel=${m%:*} sel=${sel#scalecom-} ;;
             scalecom-fp16 | scalecom-bf16) method=scalecom wire=${m%:*} wire=${wire#scalecom-} ;;
             *) die "unknown method $m" ;;
