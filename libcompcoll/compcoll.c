@@ -385,18 +385,10 @@ static compcoll_status_t cc_pass_staged(const void *sbuf,
     MPI_Aint                     lb, extent, true_lb, true_extent;
     int                          size;
     size_t                       span;
-    char                        *hs = NULL, *hr = NULL;
+    char                        *hs = NULL, *hr = NULL, *zeros;
     const void                  *s_arg;
     void                        *r_arg;
 
-    if (gpu == NULL) {
-        compcoll_error("MPI_Allreduce of %d elements with a device buffer "
-                       "goes to the MPI library, which is not CUDA-aware; "
-                       "staging it through host memory needs the GPU "
-                       "module, which is not available: refusing the call",
-                       count);
-        return COMPCOLL_ERR_UNAVAILABLE;
-    }
     COMPCOLL_MPI_CHECK_GOTO(PMPI_Type_get_extent(dt, &lb, &extent), status,
                             out);
     COMPCOLL_MPI_CHECK_GOTO(PMPI_Type_get_true_extent(dt, &true_lb,
@@ -409,6 +401,10 @@ static compcoll_status_t cc_pass_staged(const void *sbuf,
         return COMPCOLL_ERR_NOT_SUPPORTED;
     }
     span = (size_t)true_extent + (size_t)(count - 1) * (size_t)extent;
+    if (gpu == NULL) {
+        status = COMPCOLL_ERR_UNAVAILABLE; /* no module to copy with */
+        goto blind;
+    }
     pthread_mutex_lock(&cc_pass_lock);
     hr = compcoll_buf_reserve(&cc_pass_r, span);
     if (!inplace && sw->type == COMPCOLL_MEM_DEVICE) {
@@ -435,14 +431,25 @@ static compcoll_status_t cc_pass_staged(const void *sbuf,
     if (*rc == MPI_SUCCESS && rw->type == COMPCOLL_MEM_DEVICE) {
         status = gpu->copy_sync(rw, (char *)rbuf + true_lb, hr, span);
     }
+    pthread_mutex_unlock(&cc_pass_lock);
+    goto out;
 unlock:
     pthread_mutex_unlock(&cc_pass_lock);
+blind:
+    /* The other ranks are in the all-reduce: this one takes part with
+     * zeros, so that they do not wait forever, then fails the call. */
+    zeros = calloc(span ? span : 1, 1);
+    if (zeros != NULL) {
+        *rc = PMPI_Allreduce(MPI_IN_PLACE, zeros - true_lb, count, dt, op,
+                             comm);
+        free(zeros);
+    }
 out:
     if (status != COMPCOLL_OK) {
         compcoll_error("MPI_Allreduce of %d elements with a device buffer "
                        "goes to the MPI library, which is not CUDA-aware, and "
-                       "staging it through host memory failed (%s): "
-                       "refusing the call", count,
+                       "staging it through host memory failed (%s); this "
+                       "rank took part with zeros and fails the call", count,
                        compcoll_status_string(status));
     }
     return status;
