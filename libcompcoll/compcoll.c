@@ -190,6 +190,7 @@ void compcoll_finalize(void)
     compcoll_buf_release(&cc_scratch.cand);
     compcoll_buf_release(&cc_scratch.above);
     compcoll_buf_release(&cc_scratch.keys);
+    compcoll_buf_release(&cc_scratch.hist);
     compcoll_stats_free();
     cc_active      = 0;
     cc_initialized = 0;

@@ -37,6 +37,7 @@ typedef struct {
     compcoll_buf_t cand;   /* selection candidates */
     compcoll_buf_t above;  /* indices surely selected */
     compcoll_buf_t keys;   /* key scratch */
+    compcoll_buf_t hist;   /* the exact pass's histograms */
     uint64_t       rng;    /* sampling state */
     uint64_t       sample_fallbacks;
 } compcoll_select_scratch_t;

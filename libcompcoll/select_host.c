@@ -38,6 +38,10 @@
 #define SEL_SAMPLE_MIN_N 65536
 /* Samples come in runs of this many neighbours. */
 #define SEL_SAMPLE_RUN 16
+/* From this many elements up, the histogram pass counts into this many
+ * histograms in turn. */
+#define SEL_HIST_WAYS_MIN_N (1u << 20)
+#define SEL_HIST_WAYS       4
 
 typedef struct {
     uint32_t idx;
@@ -115,6 +119,96 @@ static size_t sel_merge(const uint32_t *sure, size_t ns, const sel_cand_t *cand,
     return out;
 }
 
+/*
+ * Append the elements of m[lo, hi) whose key is at least thresh to cand
+ * (ascending); returns the new count, or cap + 1 when they do not fit.
+ * With SSE2 four keys are compared at a time and only the hits are looked
+ * at; keys are below 2^31, so the signed compare orders them.
+ */
+static size_t sel_collect(const float *m, size_t lo, size_t hi,
+                          uint32_t thresh, sel_cand_t *cand, size_t nc,
+                          size_t cap)
+{
+    size_t i = lo;
+
+#if defined(__SSE2__)
+    const __m128i lim = _mm_set1_epi32((int32_t)thresh - 1);
+    const __m128i mag = _mm_set1_epi32(0x7fffffff);
+
+    for (; i + 4 <= hi; i += 4) {
+        const __m128i key =
+            _mm_and_si128(_mm_loadu_si128((const __m128i *)(m + i)), mag);
+        unsigned bits = (unsigned)_mm_movemask_ps(
+            _mm_castsi128_ps(_mm_cmpgt_epi32(key, lim)));
+
+        while (bits != 0) {
+            const size_t at = i + (size_t)__builtin_ctz(bits);
+
+            bits &= bits - 1;
+            if (nc == cap) {
+                return cap + 1;
+            }
+            cand[nc].idx   = (uint32_t)at;
+            cand[nc++].key = compcoll_abs_key(m[at]);
+        }
+    }
+#endif
+    for (; i < hi; i++) {
+        const uint32_t key = compcoll_abs_key(m[i]);
+
+        if (key >= thresh) {
+            if (nc == cap) {
+                return cap + 1;
+            }
+            cand[nc].idx   = (uint32_t)i;
+            cand[nc++].key = key;
+        }
+    }
+    return nc;
+}
+
+/*
+ * hist <- counts of the top SEL_HI_BITS of every key.  Large arrays count
+ * into SEL_HIST_WAYS histograms in turn, so that runs of keys in one bucket
+ * do not wait on each other's increments, and add them up at the end.
+ */
+static void sel_histogram(const float *m, const float *g, size_t n,
+                          uint32_t *hist, compcoll_select_scratch_t *s)
+{
+    uint32_t *way = NULL;
+    size_t    i, b;
+
+    if (n >= SEL_HIST_WAYS_MIN_N) {
+        way = compcoll_buf_reserve(&s->hist, SEL_HIST_WAYS * SEL_HI_SIZE *
+                                                 sizeof(uint32_t));
+    }
+    memset(hist, 0, SEL_HI_SIZE * sizeof(uint32_t));
+    if (way == NULL) {
+        for (i = 0; i < n; i++) {
+            hist[sel_key(m, g, i) >> SEL_LO_BITS]++;
+        }
+        return;
+    }
+    memset(way, 0, SEL_HIST_WAYS * SEL_HI_SIZE * sizeof(uint32_t));
+    for (i = 0; i + SEL_HIST_WAYS <= n; i += SEL_HIST_WAYS) {
+        size_t w;
+
+        for (w = 0; w < SEL_HIST_WAYS; w++) {
+            way[w * SEL_HI_SIZE + (sel_key(m, g, i + w) >> SEL_LO_BITS)]++;
+        }
+    }
+    for (; i < n; i++) {
+        hist[sel_key(m, g, i) >> SEL_LO_BITS]++;
+    }
+    for (b = 0; b < SEL_HI_SIZE; b++) {
+        size_t w;
+
+        for (w = 0; w < SEL_HIST_WAYS; w++) {
+            hist[b] += way[w * SEL_HI_SIZE + b];
+        }
+    }
+}
+
 static compcoll_status_t sel_exact(const float *m, const float *g, size_t n,
                                    size_t k, uint32_t *idx,
                                    compcoll_select_scratch_t *s)
@@ -127,25 +221,38 @@ static compcoll_status_t sel_exact(const float *m, const float *g, size_t n,
     if (hist == NULL) {
         return COMPCOLL_ERR_NO_MEMORY;
     }
-    memset(hist, 0, SEL_HI_SIZE * sizeof(uint32_t));
-    for (i = 0; i < n; i++) {
-        hist[sel_key(m, g, i) >> SEL_LO_BITS]++;
-    }
+    sel_histogram(m, g, n, hist, s);
     b    = sel_hist_find(hist, SEL_HI_SIZE, k, &above);
     sure = compcoll_buf_reserve(&s->above, (above + 1) * sizeof(uint32_t));
-    cand = compcoll_buf_reserve(&s->cand, (hist[b] + 1) * sizeof(sel_cand_t));
+    cand = compcoll_buf_reserve(&s->cand, (above + hist[b] + 1) *
+                                              sizeof(sel_cand_t));
     if (sure == NULL || cand == NULL) {
         return COMPCOLL_ERR_NO_MEMORY;
     }
-    for (i = 0; i < n; i++) {
-        uint32_t key = sel_key(m, g, i);
-        uint32_t hi  = key >> SEL_LO_BITS;
+    if (m == NULL) {
+        /* one array: gather everything from bucket b up four at a time,
+         * then split it into the sure and the candidates */
+        size_t j, got = sel_collect(g, 0, n, b << SEL_LO_BITS, cand, 0,
+                                    above + hist[b]);
 
-        if (hi > b) {
-            sure[ns++] = (uint32_t)i;
-        } else if (hi == b) {
-            cand[nc].idx   = (uint32_t)i;
-            cand[nc++].key = key;
+        for (j = 0; j < got; j++) {
+            if ((cand[j].key >> SEL_LO_BITS) > b) {
+                sure[ns++] = cand[j].idx;
+            } else {
+                cand[nc++] = cand[j];
+            }
+        }
+    } else {
+        for (i = 0; i < n; i++) {
+            uint32_t key = sel_key(m, g, i);
+            uint32_t hi  = key >> SEL_LO_BITS;
+
+            if (hi > b) {
+                sure[ns++] = (uint32_t)i;
+            } else if (hi == b) {
+                cand[nc].idx   = (uint32_t)i;
+                cand[nc++].key = key;
+            }
         }
     }
     sel_lo_threshold(cand, nc, k - above, hist, b, &thresh, &ties);
@@ -362,54 +469,6 @@ static uint32_t sel_fold_block(float *restrict m, const float *g, float *out,
 /* Elements folded between two looks for candidates (about 1/80 of them
  * are): long enough to amortise the loop, short enough to stay in L1. */
 #define SEL_FOLD_BLOCK 64
-
-/*
- * Append the elements of m[lo, hi) whose key is at least thresh to cand
- * (ascending); returns the new count, or cap + 1 when they do not fit.
- * With SSE2 four keys are compared at a time and only the hits are looked
- * at; keys are below 2^31, so the signed compare orders them.
- */
-static size_t sel_collect(const float *m, size_t lo, size_t hi,
-                          uint32_t thresh, sel_cand_t *cand, size_t nc,
-                          size_t cap)
-{
-    size_t i = lo;
-
-#if defined(__SSE2__)
-    const __m128i lim = _mm_set1_epi32((int32_t)thresh - 1);
-    const __m128i mag = _mm_set1_epi32(0x7fffffff);
-
-    for (; i + 4 <= hi; i += 4) {
-        const __m128i key =
-            _mm_and_si128(_mm_loadu_si128((const __m128i *)(m + i)), mag);
-        unsigned bits = (unsigned)_mm_movemask_ps(
-            _mm_castsi128_ps(_mm_cmpgt_epi32(key, lim)));
-
-        while (bits != 0) {
-            const size_t at = i + (size_t)__builtin_ctz(bits);
-
-            bits &= bits - 1;
-            if (nc == cap) {
-                return cap + 1;
-            }
-            cand[nc].idx   = (uint32_t)at;
-            cand[nc++].key = compcoll_abs_key(m[at]);
-        }
-    }
-#endif
-    for (; i < hi; i++) {
-        const uint32_t key = compcoll_abs_key(m[i]);
-
-        if (key >= thresh) {
-            if (nc == cap) {
-                return cap + 1;
-            }
-            cand[nc].idx   = (uint32_t)i;
-            cand[nc++].key = key;
-        }
-    }
-    return nc;
-}
 
 /* The first index of m[lo, hi) whose key is `key`; there is one. */
 static size_t sel_find_key(const float *m, size_t lo, size_t hi, uint32_t key)

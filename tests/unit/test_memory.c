@@ -270,6 +270,7 @@ static void test_conservation(int p, size_t n, size_t ratio, int steps,
     compcoll_buf_release(&s.cand);
     compcoll_buf_release(&s.above);
     compcoll_buf_release(&s.keys);
+    compcoll_buf_release(&s.hist);
 }
 
 int main(void)

@@ -289,6 +289,30 @@ int main(void)
             free(zero);
         }
         {
+            /* large enough for the exact pass's interleaved histograms */
+            size_t    big = 1500007, kk = big / 100;
+            float    *x = malloc(big * sizeof(float)), *y = malloc(big * 4);
+            uint32_t *w = malloc(kk * sizeof(uint32_t));
+            uint32_t *o = malloc(kk * sizeof(uint32_t));
+            char      why[160] = "";
+            int       good;
+
+            fill(x, big, DIST_TIES);
+            fill(y, big, DIST_HEAVY);
+            brute_topk(y, x, big, kk, w);
+            good = compcoll_host_select(COMPCOLL_SELECT_EXACT, y, x, big, kk,
+                                        o, &s) == COMPCOLL_OK &&
+                   same(o, w, kk, &at) &&
+                   fold_select_ok(COMPCOLL_SELECT_EXACT, y, x, big, kk, 0, w,
+                                  &s, why, sizeof(why));
+            ok(good, "exact and fold_select on n = %zu match brute force%s%s",
+               big, why[0] ? ": " : "", why);
+            free(x);
+            free(y);
+            free(w);
+            free(o);
+        }
+        {
             /* k = n with a sample whose size is not a whole number of runs:
              * every index, in order */
             size_t    big = 4194432, i2;
@@ -318,5 +342,6 @@ int main(void)
     compcoll_buf_release(&s.cand);
     compcoll_buf_release(&s.above);
     compcoll_buf_release(&s.keys);
+    compcoll_buf_release(&s.hist);
     return tap_done();
 }
