@@ -94,7 +94,7 @@ def plot(runs, settings, png):
               "set ylabel 'test accuracy - dense (points)'",
               "set xtics rotate by -30 scale 0",
               "set key below",
-              "set yrange [-4:1]",
+              "set yrange [*:1]",
               "set multiplot layout 1,%d" % len(tags)]
     for i, tag in enumerate(tags):
         keys = sorted(k for k in runs if k[0] == tag)
