@@ -7,6 +7,7 @@
 #include "compcoll.h"
 #include "compcoll_log.h"
 #include "compcoll_stats.h"
+#include "compcoll_topo.h"
 
 static int              reg_keyval = MPI_KEYVAL_INVALID;
 static compcoll_comm_t *reg_comms;     /* list of live states */
@@ -206,6 +207,14 @@ static compcoll_status_t reg_comm_layout(compcoll_comm_t *cc)
         compcoll_info("communicator %llu: hierarchical, %d ranks on %d nodes "
                       "(at most %d on one)", (unsigned long long)cc->id,
                       cc->size, cc->nnodes, agreed[1]);
+    }
+    if (cc->node_rank == 0 && COMPCOLL_LOG_INFO <= compcoll_log_level) {
+        char topo[512];
+
+        compcoll_topo_describe(topo, sizeof(topo));
+        compcoll_info("communicator %llu: this rank leads a node of %d "
+                      "ranks; %s", (unsigned long long)cc->id, node_size,
+                      topo);
     }
 out:
     return status;
