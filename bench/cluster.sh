@@ -92,11 +92,7 @@
 # $LIBCOMPCOLL_BUILDDIR (default _build/ at the top of the tree).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-build=${LIBCOMPCOLL_BUILDDIR:-$top/_build}
-lib="$build/interpose/.libs/libcompcoll.so"
-bench="$build/bench/allreduce_bench"
-mpiexec=$(sed -n "s/^MPIEXEC = //p" "$build/Makefile" 2>/dev/null || true)
-mpiexec=${mpiexec:-mpiexec.mpich}
+. "$top/bench/build_env.sh"
 
 hosts_list="2 4" rates="1gbit 10gbit" delay="" n=25000000 repeats=3 warmup=1
 ratio=100 data=heavy mtu=1500 tmo=300 csv="$top/bench/results/cluster.csv"

@@ -114,15 +114,8 @@ mkdir -p "$runs"
 [ -n "$tag" ] || tag="p$ranks-b$batch"
 [ -s "$csv" ] || echo "tag,model,opt,ranks,batch,epochs,subset,setting,warmup,test_acc,test_loss,train_loss,acc_vs_dense,bytes_dense,bytes_sent,byte_ratio,wall_s,date" >"$csv"
 
-OPENBLAS_NUM_THREADS=1
-export OPENBLAS_NUM_THREADS
-cores=$(nproc 2>/dev/null || echo 0)
-if [ "$cores" -gt 0 ] && [ "$ranks" -gt "$cores" ] &&
-    [ -z "${MPIR_CVAR_ALLREDUCE_INTRA_ALGORITHM-}" ]; then
-    # oversubscribed MPICH ranks spin while they wait: fewest rounds
-    MPIR_CVAR_ALLREDUCE_INTRA_ALGORITHM=recursive_doubling
-    export MPIR_CVAR_ALLREDUCE_INTRA_ALGORITHM
-fi
+. "$top/scripts/fmnist_env.sh"
+fmnist_run_env "$ranks"
 set -- --batch "$batch" --epochs "$epochs" --progress 0 "$@"
 [ "$subset" = all ] || set -- --train-subset "$subset" "$@"
 

@@ -25,11 +25,7 @@
 # $LIBCOMPCOLL_BUILDDIR (default _build/ at the top of the tree).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-build=${LIBCOMPCOLL_BUILDDIR:-$top/_build}
-lib="$build/interpose/.libs/libcompcoll.so"
-bench="$build/bench/allreduce_bench"
-mpiexec=$(sed -n "s/^MPIEXEC = //p" "$build/Makefile" 2>/dev/null || true)
-mpiexec=${mpiexec:-mpiexec.mpich}
+. "$top/bench/build_env.sh"
 n=${1:-25000000} repeats=${2:-20} ranks=${3:-2}
 res="$top/bench/results"
 csv="$res/hostpass.csv"

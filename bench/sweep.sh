@@ -52,11 +52,7 @@
 # (default _build/ at the top of the tree).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-build=${LIBCOMPCOLL_BUILDDIR:-$top/_build}
-lib="$build/interpose/.libs/libcompcoll.so"
-bench="$build/bench/allreduce_bench"
-mpiexec=$(sed -n "s/^MPIEXEC = //p" "$build/Makefile" 2>/dev/null || true)
-mpiexec=${mpiexec:-mpiexec.mpich}
+. "$top/bench/build_env.sh"
 
 quick=0 sizes="" net=shm wait_load="" tmo=180 ranks=2 ratio=100 data=heavy repeats="" tag=""
 methods="mpich dense scalecom-exact scalecom-chunk scalecom-sample scalecom-fp16 scalecom-bf16"

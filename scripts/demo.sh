@@ -60,18 +60,9 @@ fi
 [ -r "$lib" ] || { echo "demo: $lib is not built" >&2; exit 1; }
 mkdir -p "$out"
 
-# One BLAS thread per rank: the ranks already fill the cores.
-OPENBLAS_NUM_THREADS=1
-export OPENBLAS_NUM_THREADS
-# More ranks than cores: MPICH's ranks spin while they wait, and every round
-# of an all-reduce waits for a descheduled partner's time slice.  Recursive
-# doubling has the fewest rounds; both runs use it (a setting of your own
-# wins).
-cores=$(nproc 2>/dev/null || echo 0)
-if [ "$cores" -gt 0 ] && [ "$ranks" -gt "$cores" ] &&
-    [ -z "${MPIR_CVAR_ALLREDUCE_INTRA_ALGORITHM-}" ]; then
-    MPIR_CVAR_ALLREDUCE_INTRA_ALGORITHM=recursive_doubling
-    export MPIR_CVAR_ALLREDUCE_INTRA_ALGORITHM
+. "$top/scripts/fmnist_env.sh"
+fmnist_run_env "$ranks"
+if [ "$fmnist_oversubscribed" = 1 ]; then
     echo "demo: $ranks ranks on $cores cores: MPIR_CVAR_ALLREDUCE_INTRA_ALGORITHM=recursive_doubling"
     echo "demo: (the fewest rounds: oversubscribed MPICH ranks spin while they wait)"
 fi
