@@ -77,6 +77,11 @@ void              compcoll_comm_release(MPI_Comm comm);
 compcoll_status_t compcoll_tensor_get(compcoll_comm_t *cc, const void *gbuf,
                                       size_t count, compcoll_tensor_t **t_p);
 
+/* A call on tensor t that goes ahead: the communicator's call counter (the
+ * leader rotation), the tensor's, and the statistics' elements and
+ * dense-equivalent bytes. */
+void compcoll_count_call(compcoll_comm_t *cc, compcoll_tensor_t *t, size_t n);
+
 /* Bytes of error-feedback memory held by this process. */
 size_t compcoll_registry_memory(void);
 

@@ -25,16 +25,9 @@ static compcoll_status_t dense_allreduce(compcoll_comm_t *cc,
     t0     = compcoll_time();
     status = tc->ops->allreduce(tc, out, n, (compcoll_wire_t)compcoll_cfg.wire);
     compcoll_stats.time_comm += compcoll_time() - t0;
-    cc->ncalls++;
-    t->calls++;
-    if (t->stats != NULL) {
-        t->stats->calls++;
-    }
+    compcoll_count_call(cc, t, n);
     compcoll_stats.calls_dense++;
-    compcoll_stats.elements_in += n;
     compcoll_stats.elements_sent += n;
-    compcoll_stats.bytes_dense +=
-        2 * (uint64_t)(cc->size - 1) * n * sizeof(float) / (uint64_t)cc->size;
     compcoll_stats.bytes_sent += tc->bytes_sent - sent0;
     return status;
 }

@@ -85,13 +85,6 @@ compcoll_status_t compcoll_xchg_gather(compcoll_comm_t *cc, const void *mine,
 void compcoll_xchg_account(compcoll_comm_t *cc, compcoll_tensor_t *t,
                            size_t n, uint64_t sent0)
 {
-    cc->ncalls++;
-    t->calls++;
-    if (t->stats != NULL) {
-        t->stats->calls++;
-    }
-    compcoll_stats.elements_in += n;
-    compcoll_stats.bytes_dense +=
-        2 * (uint64_t)(cc->size - 1) * n * sizeof(float) / (uint64_t)cc->size;
+    compcoll_count_call(cc, t, n);
     compcoll_stats.bytes_sent += cc->tcomm->bytes_sent - sent0;
 }

@@ -100,6 +100,18 @@ void compcoll_registry_finalize(void)
     }
 }
 
+void compcoll_count_call(compcoll_comm_t *cc, compcoll_tensor_t *t, size_t n)
+{
+    cc->ncalls++;
+    t->calls++;
+    if (t->stats != NULL) {
+        t->stats->calls++;
+    }
+    compcoll_stats.elements_in += n;
+    compcoll_stats.bytes_dense +=
+        2 * (uint64_t)(cc->size - 1) * n * sizeof(float) / (uint64_t)cc->size;
+}
+
 size_t compcoll_registry_memory(void)
 {
     return reg_mem_held;

@@ -131,19 +131,6 @@ static compcoll_status_t sc_header_bcast(compcoll_comm_t *cc, sc_header_t *h,
     return COMPCOLL_OK;
 }
 
-/* A call that goes ahead: the counters move on. */
-static void sc_account(compcoll_comm_t *cc, compcoll_tensor_t *t, size_t n)
-{
-    cc->ncalls++;
-    t->calls++;
-    if (t->stats != NULL) {
-        t->stats->calls++;
-    }
-    compcoll_stats.elements_in += n;
-    compcoll_stats.bytes_dense +=
-        2 * (uint64_t)(cc->size - 1) * n * sizeof(float) / (uint64_t)cc->size;
-}
-
 static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
                                       const float *g, float *out, size_t n)
 {
@@ -211,7 +198,7 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
                    "k=%zu leader=%d", n, (unsigned long long)cc->id,
                    (unsigned long long)cc->ncalls,
                    h->mode == SC_MODE_SPARSE ? "sparse" : "dense", k, leader);
-    sc_account(cc, t, n);
+    compcoll_count_call(cc, t, n);
 
     if (h->mode == SC_MODE_DENSE) {
         t0 = compcoll_time();
@@ -348,7 +335,7 @@ static compcoll_status_t sc_allreduce_gpu(compcoll_comm_t *cc,
                    (unsigned long long)cc->id, (unsigned long long)cc->ncalls,
                    h->mode == SC_MODE_SPARSE ? "sparse" : "dense", k, leader,
                    gt->where.device);
-    sc_account(cc, t, n);
+    compcoll_count_call(cc, t, n);
 
     if (h->mode == SC_MODE_DENSE) {
         bulk = compcoll_gpu_stage(s, COMPCOLL_STAGE_BULK, n * sizeof(float));
