@@ -794,6 +794,24 @@ static compcoll_status_t gk_select(compcoll_select_t mode, const float *m,
     return status;
 }
 
+/* Device room for k indices and k values on s, the indices uploaded:
+ * what the synchronous compress and scatter share. */
+static compcoll_status_t gk_stage_idx(compcoll_gpu_stream_t *s,
+                                      const uint32_t *idx, size_t k,
+                                      void **d_idx, void **d_vals)
+{
+    compcoll_status_t status;
+
+    status = gpu_dev_alloc(s, k * sizeof(uint32_t), d_idx);
+    if (status == COMPCOLL_OK) {
+        status = gpu_dev_alloc(s, k * sizeof(float), d_vals);
+    }
+    if (status == COMPCOLL_OK) {
+        status = gpu_copy(s, *d_idx, idx, k * sizeof(uint32_t));
+    }
+    return status;
+}
+
 static void gk_compress(float *m, const float *g, float *out, size_t n,
                         const uint32_t *idx, size_t k, float beta, float *vals)
 {
@@ -806,13 +824,7 @@ static void gk_compress(float *m, const float *g, float *out, size_t n,
     if (s == NULL) {
         goto out;
     }
-    status = gpu_dev_alloc(s, k * sizeof(uint32_t), &d_idx);
-    if (status == COMPCOLL_OK) {
-        status = gpu_dev_alloc(s, k * sizeof(float), &d_vals);
-    }
-    if (status == COMPCOLL_OK) {
-        status = gpu_copy(s, d_idx, idx, k * sizeof(uint32_t));
-    }
+    status = gk_stage_idx(s, idx, k, &d_idx, &d_vals);
     if (status == COMPCOLL_OK) {
         status = gpu_compress(s, m, g, out, n, d_idx, k, beta, d_vals);
     }
@@ -838,13 +850,7 @@ static void gk_scatter(float *out, const uint32_t *idx, const float *vals,
     if (s == NULL) {
         goto out;
     }
-    status = gpu_dev_alloc(s, k * sizeof(uint32_t), &d_idx);
-    if (status == COMPCOLL_OK) {
-        status = gpu_dev_alloc(s, k * sizeof(float), &d_vals);
-    }
-    if (status == COMPCOLL_OK) {
-        status = gpu_copy(s, d_idx, idx, k * sizeof(uint32_t));
-    }
+    status = gk_stage_idx(s, idx, k, &d_idx, &d_vals);
     if (status == COMPCOLL_OK) {
         status = gpu_copy(s, d_vals, vals, k * sizeof(float));
     }

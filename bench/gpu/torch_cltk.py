@@ -22,12 +22,8 @@ import statistics
 import sys
 
 
-def step_exact(m, g, out, k, beta):
-    import torch
-
-    a = m + g
-    idx = torch.topk(a.abs(), k, sorted=False).indices
-    idx, _ = torch.sort(idx)
+def apply_step(m, g, out, a, idx, beta):
+    """The memory update and output of a CLT-k step at indices idx."""
     vals = a[idx]
     kept = m[idx] * (1.0 - beta)
     m.add_(g, alpha=beta)
@@ -35,6 +31,15 @@ def step_exact(m, g, out, k, beta):
     out.zero_()
     out[idx] = vals
     return idx
+
+
+def step_exact(m, g, out, k, beta):
+    import torch
+
+    a = m + g
+    idx = torch.topk(a.abs(), k, sorted=False).indices
+    idx, _ = torch.sort(idx)
+    return apply_step(m, g, out, a, idx, beta)
 
 
 def step_chunk(m, g, out, k, beta):
@@ -50,13 +55,7 @@ def step_chunk(m, g, out, k, beta):
     arg = aa.view(k, width).argmax(dim=1)
     idx = arg + torch.arange(k, device=a.device) * width
     idx = idx[idx < n]
-    vals = a[idx]
-    kept = m[idx] * (1.0 - beta)
-    m.add_(g, alpha=beta)
-    m[idx] = kept
-    out.zero_()
-    out[idx] = vals
-    return idx
+    return apply_step(m, g, out, a, idx, beta)
 
 
 def main():
