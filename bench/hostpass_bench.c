@@ -9,10 +9,10 @@
  * libcompcoll_core exactly as scalecom.c calls them:
  *
  *   beta = 1 (the default): every rank folds (m <- m + g, out <- 0) before
- *   the header arrives, the leader in the same pass as its selection
- *   (fold_select), then every rank takes its k values and scatters the k
- *   sums.
- *     leader = fold_select + take + scatter: the critical path of a call
+ *   the header arrives, the leader in the same pass as its selection and
+ *   take (fold_select); the others take their k values once the header is
+ *   there; every rank scatters the k sums.
+ *     leader = fold_select + scatter: the critical path of a call
  *     (the other ranks fold at the same time and wait for the header).
  *     other  = fold + take + scatter.
  *   beta < 1: the leader selects from m and g, then every rank makes the
@@ -93,12 +93,13 @@ static double one(bench_t *b, compcoll_select_t mode, float beta, int leader)
     if (beta == 1.0f) {
         if (!leader) {
             ker->fold(b->m, b->g, b->out, b->n);
+            ker->take(b->m, b->idx, b->k, b->vals);
         } else if (ker->fold_select(mode, b->m, b->g, b->out, b->n, b->k,
-                                    b->idx, &b->scratch) != COMPCOLL_OK) {
+                                    b->idx, b->vals, &b->scratch) !=
+                   COMPCOLL_OK) {
             fprintf(stderr, "hostpass_bench: selection failed\n");
             exit(1);
         }
-        ker->take(b->m, b->idx, b->k, b->vals);
     } else {
         if (leader && ker->select(mode, b->m, b->g, b->n, b->k, b->idx,
                                   &b->scratch) != COMPCOLL_OK) {

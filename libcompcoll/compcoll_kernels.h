@@ -77,11 +77,12 @@ typedef struct compcoll_kernel_ops {
      */
     void (*fold)(float *m, const float *g, float *out, size_t n);
     void (*take)(float *m, const uint32_t *idx, size_t k, float *vals);
-    /* Leader: fold, and select k indices of a as select does, in as few
-     * passes as the mode allows (m not NULL). */
+    /* Leader: fold, select k indices of a as select does, and take them
+     * (as take: vals and m at idx), in as few passes over n as the mode
+     * allows (m not NULL).  Equals fold, select of the folded m, take. */
     compcoll_status_t (*fold_select)(compcoll_select_t mode, float *m,
                                      const float *g, float *out, size_t n,
-                                     size_t k, uint32_t *idx,
+                                     size_t k, uint32_t *idx, float *vals,
                                      compcoll_select_scratch_t *scratch);
 } compcoll_kernel_ops_t;
 
@@ -95,7 +96,24 @@ compcoll_status_t compcoll_host_select(compcoll_select_t mode, const float *m,
 compcoll_status_t compcoll_host_fold_select(compcoll_select_t mode, float *m,
                                             const float *g, float *out,
                                             size_t n, size_t k, uint32_t *idx,
+                                            float *vals,
                                             compcoll_select_scratch_t *scratch);
+
+/* Shared by the host kernels (kernels_host.c, select_host.c).  The fold of
+ * [lo, hi), writing out with streaming stores when `stream`, which
+ * compcoll_host_fold_streams decides once per pass and
+ * compcoll_host_stream_fence closes. */
+int  compcoll_host_fold_streams(const float *g, const float *out, size_t n);
+void compcoll_host_fold_range(float *m, const float *g, float *out, size_t lo,
+                              size_t hi, int stream);
+void compcoll_host_stream_fence(int stream);
+void compcoll_host_take(float *m, const uint32_t *idx, size_t k, float *vals);
+
+/* COMPCOLL_SELECT=chunk's chunk j of k over n is [lo(j), lo(j + 1)). */
+static inline size_t compcoll_chunk_lo(size_t j, size_t n, size_t k)
+{
+    return (size_t)((uint64_t)j * n / k);
+}
 
 static inline uint32_t compcoll_abs_key(float a)
 {

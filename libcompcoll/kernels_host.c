@@ -5,8 +5,20 @@
  */
 #include "compcoll_kernels.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+/* Index lists are ascending but sparse (one index every ratio elements):
+ * each access is a cache miss, so the loops over them prefetch this many
+ * indices ahead. */
+#define HOST_PREFETCH_AHEAD 32
+/* From this size up, out is written by the fold with streaming stores: it
+ * would not stay in cache anyway, and it is not read before the scatter. */
+#define HOST_STREAM_MIN_BYTES ((size_t)8 << 20)
 
 void *compcoll_buf_reserve(compcoll_buf_t *buf, size_t bytes)
 {
@@ -94,6 +106,9 @@ static void host_scatter(float *out, const uint32_t *idx, const float *vals,
     size_t j;
 
     for (j = 0; j < k; j++) {
+        if (j + HOST_PREFETCH_AHEAD < k) {
+            __builtin_prefetch(&out[idx[j + HOST_PREFETCH_AHEAD]], 1);
+        }
         out[idx[j]] = vals[j];
     }
 }
@@ -123,21 +138,81 @@ static void host_dense(float *m, const float *g, float *out, size_t n,
     }
 }
 
-/* beta = 1 makes the runs of compress exactly m + g: the same loops. */
-static void host_fold(float *m, const float *g, float *out, size_t n)
+int compcoll_host_fold_streams(const float *g, const float *out, size_t n)
 {
+#if defined(__SSE2__)
+    return out != g && n * sizeof(float) >= HOST_STREAM_MIN_BYTES &&
+           ((uintptr_t)out % sizeof(float)) == 0;
+#else
+    (void)g;
+    (void)out;
+    (void)n;
+    return 0;
+#endif
+}
+
+void compcoll_host_fold_range(float *m, const float *g, float *out, size_t lo,
+                              size_t hi, int stream)
+{
+#if defined(__SSE2__)
+    if (stream) {
+        const __m128 zero = _mm_setzero_ps();
+        size_t       i    = lo;
+
+        /* up to the first 16-byte boundary of out, then four at a time */
+        for (; i < hi && ((uintptr_t)(out + i) % 16) != 0; i++) {
+            m[i] += g[i];
+            out[i] = 0.0f;
+        }
+        for (; i + 4 <= hi; i += 4) {
+            const __m128 a =
+                _mm_add_ps(_mm_loadu_ps(m + i), _mm_loadu_ps(g + i));
+
+            _mm_storeu_ps(m + i, a);
+            _mm_stream_ps(out + i, zero);
+        }
+        for (; i < hi; i++) {
+            m[i] += g[i];
+            out[i] = 0.0f;
+        }
+        return;
+    }
+#endif
+    /* beta = 1 makes the runs of compress exactly m + g: the same loops */
     if (out == g) {
-        host_run_mem_inplace(m, out, 0, n, 1.0f);
+        host_run_mem_inplace(m, out, lo, hi, 1.0f);
     } else {
-        host_run_mem(m, g, out, 0, n, 1.0f);
+        host_run_mem(m, g, out, lo, hi, 1.0f);
     }
 }
 
-static void host_take(float *m, const uint32_t *idx, size_t k, float *vals)
+void compcoll_host_stream_fence(int stream)
+{
+#if defined(__SSE2__)
+    if (stream) {
+        _mm_sfence(); /* the streamed zeros before anyone reads out */
+    }
+#else
+    (void)stream;
+#endif
+}
+
+static void host_fold(float *m, const float *g, float *out, size_t n)
+{
+    const int stream = compcoll_host_fold_streams(g, out, n);
+
+    compcoll_host_fold_range(m, g, out, 0, n, stream);
+    compcoll_host_stream_fence(stream);
+}
+
+void compcoll_host_take(float *m, const uint32_t *idx, size_t k, float *vals)
 {
     size_t j;
 
     for (j = 0; j < k; j++) {
+        if (j + HOST_PREFETCH_AHEAD < k) {
+            __builtin_prefetch(&m[idx[j + HOST_PREFETCH_AHEAD]], 1);
+        }
         vals[j]    = m[idx[j]];
         m[idx[j]] = 0.0f;
     }
@@ -150,6 +225,6 @@ const compcoll_kernel_ops_t compcoll_host_kernels = {
     .scatter     = host_scatter,
     .dense       = host_dense,
     .fold        = host_fold,
-    .take        = host_take,
+    .take        = compcoll_host_take,
     .fold_select = compcoll_host_fold_select,
 };

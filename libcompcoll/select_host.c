@@ -168,60 +168,75 @@ static size_t sel_collect(const float *m, size_t lo, size_t hi,
 }
 
 /*
- * hist <- counts of the top SEL_HI_BITS of every key.  Large arrays count
- * into SEL_HIST_WAYS histograms in turn, so that runs of keys in one bucket
- * do not wait on each other's increments, and add them up at the end.
+ * Histograms of the top SEL_HI_BITS of the keys.  Large arrays count into
+ * SEL_HIST_WAYS histograms in turn, so that runs of keys in one bucket do
+ * not wait on each other's increments, and add them up at the end: `way`
+ * (SEL_HIST_WAYS x SEL_HI_SIZE counters) where that pays, else NULL and
+ * everything goes straight into hist.
  */
-static void sel_histogram(const float *m, const float *g, size_t n,
-                          uint32_t *hist, compcoll_select_scratch_t *s)
+static compcoll_status_t sel_hist_begin(size_t n, uint32_t *hist,
+                                        uint32_t **way,
+                                        compcoll_select_scratch_t *s)
 {
-    uint32_t *way = NULL;
-    size_t    i, b;
-
-    if (n >= SEL_HIST_WAYS_MIN_N) {
-        way = compcoll_buf_reserve(&s->hist, SEL_HIST_WAYS * SEL_HI_SIZE *
-                                                 sizeof(uint32_t));
-    }
+    *way = NULL;
     memset(hist, 0, SEL_HI_SIZE * sizeof(uint32_t));
-    if (way == NULL) {
-        for (i = 0; i < n; i++) {
-            hist[sel_key(m, g, i) >> SEL_LO_BITS]++;
+    if (n >= SEL_HIST_WAYS_MIN_N) {
+        *way = compcoll_buf_reserve(&s->hist, SEL_HIST_WAYS * SEL_HI_SIZE *
+                                                  sizeof(uint32_t));
+        if (*way == NULL) {
+            return COMPCOLL_ERR_NO_MEMORY;
         }
-        return;
+        memset(*way, 0, SEL_HIST_WAYS * SEL_HI_SIZE * sizeof(uint32_t));
     }
-    memset(way, 0, SEL_HIST_WAYS * SEL_HI_SIZE * sizeof(uint32_t));
-    for (i = 0; i + SEL_HIST_WAYS <= n; i += SEL_HIST_WAYS) {
-        size_t w;
+    return COMPCOLL_OK;
+}
 
-        for (w = 0; w < SEL_HIST_WAYS; w++) {
-            way[w * SEL_HI_SIZE + (sel_key(m, g, i + w) >> SEL_LO_BITS)]++;
+/* Count the keys of [lo, hi). */
+static void sel_hist_add(const float *m, const float *g, size_t lo, size_t hi,
+                         uint32_t *hist, uint32_t *way)
+{
+    size_t i = lo;
+
+    if (way != NULL) {
+        for (; i + SEL_HIST_WAYS <= hi; i += SEL_HIST_WAYS) {
+            size_t w;
+
+            for (w = 0; w < SEL_HIST_WAYS; w++) {
+                way[w * SEL_HI_SIZE + (sel_key(m, g, i + w) >> SEL_LO_BITS)]++;
+            }
         }
     }
-    for (; i < n; i++) {
+    for (; i < hi; i++) {
         hist[sel_key(m, g, i) >> SEL_LO_BITS]++;
     }
-    for (b = 0; b < SEL_HI_SIZE; b++) {
-        size_t w;
+}
 
+static void sel_hist_end(uint32_t *hist, const uint32_t *way)
+{
+    size_t b, w;
+
+    if (way == NULL) {
+        return;
+    }
+    for (b = 0; b < SEL_HI_SIZE; b++) {
         for (w = 0; w < SEL_HIST_WAYS; w++) {
             hist[b] += way[w * SEL_HI_SIZE + b];
         }
     }
 }
 
-static compcoll_status_t sel_exact(const float *m, const float *g, size_t n,
-                                   size_t k, uint32_t *idx,
-                                   compcoll_select_scratch_t *s)
+/* The exact selection once hist counts every key of a (m + g, or g alone
+ * when m is NULL): one more pass lists the elements from the k-th largest
+ * key's bucket up. */
+static compcoll_status_t sel_exact_from_hist(const float *m, const float *g,
+                                             size_t n, size_t k, uint32_t *idx,
+                                             uint32_t                  *hist,
+                                             compcoll_select_scratch_t *s)
 {
-    uint32_t   *hist, *sure, thresh, b;
+    uint32_t   *sure, thresh, b;
     sel_cand_t *cand;
     size_t      above, nc = 0, ns = 0, ties, i;
 
-    hist = compcoll_buf_reserve(&s->keys, SEL_HI_SIZE * sizeof(uint32_t));
-    if (hist == NULL) {
-        return COMPCOLL_ERR_NO_MEMORY;
-    }
-    sel_histogram(m, g, n, hist, s);
     b    = sel_hist_find(hist, SEL_HI_SIZE, k, &above);
     sure = compcoll_buf_reserve(&s->above, (above + 1) * sizeof(uint32_t));
     cand = compcoll_buf_reserve(&s->cand, (above + hist[b] + 1) *
@@ -259,6 +274,21 @@ static compcoll_status_t sel_exact(const float *m, const float *g, size_t n,
     return (sel_merge(sure, ns, cand, nc, thresh, ties, idx) == k)
                ? COMPCOLL_OK
                : COMPCOLL_ERR_PROTOCOL;
+}
+
+static compcoll_status_t sel_exact(const float *m, const float *g, size_t n,
+                                   size_t k, uint32_t *idx,
+                                   compcoll_select_scratch_t *s)
+{
+    uint32_t *hist, *way;
+
+    hist = compcoll_buf_reserve(&s->keys, SEL_HI_SIZE * sizeof(uint32_t));
+    if (hist == NULL || sel_hist_begin(n, hist, &way, s) != COMPCOLL_OK) {
+        return COMPCOLL_ERR_NO_MEMORY;
+    }
+    sel_hist_add(m, g, 0, n, hist, way);
+    sel_hist_end(hist, way);
+    return sel_exact_from_hist(m, g, n, k, idx, hist, s);
 }
 
 /* Exact top-q of an arbitrary candidate list (ascending idx), into idx. */
@@ -299,8 +329,8 @@ static void sel_chunk(const float *m, const float *g, size_t n, size_t k,
     size_t j;
 
     for (j = 0; j < k; j++) {
-        size_t   lo   = (size_t)((uint64_t)j * n / k);
-        size_t   hi   = (size_t)((uint64_t)(j + 1) * n / k);
+        size_t   lo   = compcoll_chunk_lo(j, n, k);
+        size_t   hi   = compcoll_chunk_lo(j + 1, n, k);
         size_t   best = lo, i;
         uint32_t bk   = sel_key(m, g, lo);
 
@@ -429,46 +459,159 @@ static compcoll_status_t sel_sample(const float *m, const float *g, size_t n,
 /* ------------------------------------------------ fold and select in one */
 
 /*
- * Fold [lo, hi) (m <- m + g, out <- 0; out may be g) and return the largest
- * folded key there.  Written for the vectoriser: no early exit, the maximum
- * is a reduction.
+ * The fused passes fold a block, then look at it again while it is in
+ * cache: this many elements (16 KB of m) per block.
  */
-static uint32_t sel_fold_block(float *restrict m, const float *g, float *out,
-                               size_t lo, size_t hi)
+#define SEL_FOLD_BLOCK 4096
+
+/*
+ * exact, fused with the fold: each block is folded, then its keys counted;
+ * the pass that lists the candidates reads the folded m.
+ */
+static compcoll_status_t sel_exact_fold(float *m, const float *g, float *out,
+                                        size_t n, size_t k, uint32_t *idx,
+                                        compcoll_select_scratch_t *s)
+{
+    const int stream = compcoll_host_fold_streams(g, out, n);
+    uint32_t *hist, *way;
+    size_t    lo;
+
+    hist = compcoll_buf_reserve(&s->keys, SEL_HI_SIZE * sizeof(uint32_t));
+    if (hist == NULL || sel_hist_begin(n, hist, &way, s) != COMPCOLL_OK) {
+        /* the fold is this call's whatever the selection does */
+        compcoll_host_kernels.fold(m, g, out, n);
+        return COMPCOLL_ERR_NO_MEMORY;
+    }
+    for (lo = 0; lo < n; lo += SEL_FOLD_BLOCK) {
+        size_t hi = (n - lo > SEL_FOLD_BLOCK) ? lo + SEL_FOLD_BLOCK : n;
+
+        compcoll_host_fold_range(m, g, out, lo, hi, stream);
+        sel_hist_add(NULL, m, lo, hi, hist, way);
+    }
+    compcoll_host_stream_fence(stream);
+    sel_hist_end(hist, way);
+    return sel_exact_from_hist(NULL, m, n, k, idx, hist, s);
+}
+
+/* The plain fold and collect of [lo, hi), continuing a list of nc
+ * candidates (cap + 1: overflowed, the fold goes on). */
+static size_t sel_fold_collect_tail(float *m, const float *g, float *out,
+                                    size_t lo, size_t hi, uint32_t thresh,
+                                    sel_cand_t *cand, size_t nc, size_t cap)
+{
+    size_t i;
+
+    for (i = lo; i < hi; i++) {
+        const float a = m[i] + g[i];
+
+        m[i]   = a;
+        out[i] = 0.0f; /* after g's read: may alias */
+        if (compcoll_abs_key(a) >= thresh) {
+            if (nc < cap) {
+                cand[nc].idx = (uint32_t)i;
+                cand[nc].key = compcoll_abs_key(a);
+            }
+            nc += (nc <= cap);
+        }
+    }
+    return nc;
+}
+
+/*
+ * Fold [0, n) (m <- m + g, out <- 0; out may be g) and append the indices
+ * whose folded key is at least thresh to cand (ascending); returns their
+ * count, or cap + 1 when they overflowed (the fold still completes).  With
+ * SSE2 four elements are folded at a time and only the hits are looked at;
+ * keys are below 2^31, so the signed compare orders them.
+ */
+static size_t sel_fold_collect(float *m, const float *g, float *out, size_t n,
+                               uint32_t thresh, sel_cand_t *cand, size_t cap)
+{
+    const int stream = compcoll_host_fold_streams(g, out, n);
+    size_t    nc = 0, i = 0;
+
+#if defined(__SSE2__)
+    const __m128i lim  = _mm_set1_epi32((int32_t)thresh - 1);
+    const __m128  mag  = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
+    const __m128  zero = _mm_setzero_ps();
+
+    if (stream) {
+        /* up to out's first 16-byte boundary: the plain loop below */
+        while (i < n && ((uintptr_t)(out + i) % 16) != 0) {
+            i++;
+        }
+        nc = sel_fold_collect_tail(m, g, out, 0, i, thresh, cand, nc, cap);
+    }
+    for (; i + 4 <= n; i += 4) {
+        const __m128 a = _mm_add_ps(_mm_loadu_ps(m + i), _mm_loadu_ps(g + i));
+        unsigned     bits;
+
+        _mm_storeu_ps(m + i, a);
+        if (stream) {
+            _mm_stream_ps(out + i, zero);
+        } else {
+            _mm_storeu_ps(out + i, zero); /* after g's load: may alias */
+        }
+        bits = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(
+            _mm_cmpgt_epi32(_mm_castps_si128(_mm_and_ps(a, mag)), lim)));
+        while (bits != 0) {
+            const size_t at = i + (size_t)__builtin_ctz(bits);
+
+            bits &= bits - 1;
+            if (nc < cap) {
+                cand[nc].idx = (uint32_t)at;
+                cand[nc].key = compcoll_abs_key(m[at]);
+            }
+            nc += (nc <= cap);
+        }
+    }
+#endif
+    nc = sel_fold_collect_tail(m, g, out, i, n, thresh, cand, nc, cap);
+    compcoll_host_stream_fence(stream);
+    return nc;
+}
+
+/*
+ * sample, fused with the fold: the threshold comes from a sample of a =
+ * m + g before the pass; the pass folds and collects the candidates at or
+ * above it; they are trimmed to the exact top k.  When they do not cover k
+ * or overflow their bound, exact selection runs on the folded memory
+ * (which holds a), so the result is always the exact set.
+ */
+static compcoll_status_t sel_sample_fold(float *m, const float *g, float *out,
+                                         size_t n, size_t k, uint32_t *idx,
+                                         compcoll_select_scratch_t *s)
+{
+    uint32_t          thresh;
+    size_t            cap, nc;
+    compcoll_status_t status;
+
+    status = sel_sample_threshold(m, g, n, k, s, &thresh, &cap);
+    if (status != COMPCOLL_OK) {
+        compcoll_host_kernels.fold(m, g, out, n);
+        return status;
+    }
+    nc = sel_fold_collect(m, g, out, n, thresh, s->cand.ptr, cap);
+    if (nc > cap || nc < k) {
+        s->sample_fallbacks++;
+        return sel_exact(NULL, m, n, k, idx, s);
+    }
+    return sel_from_candidates(s->cand.ptr, nc, k, idx, s);
+}
+
+/* The largest key of m[lo, hi); written for the vectoriser. */
+static uint32_t sel_max_key(const float *restrict m, size_t lo, size_t hi)
 {
     int32_t top = 0; /* keys are below 2^31: a signed maximum is cheaper */
     size_t  i;
 
-    if (out == g) {
-        float *restrict io = out;
+    for (i = lo; i < hi; i++) {
+        const int32_t key = (int32_t)compcoll_abs_key(m[i]);
 
-        for (i = lo; i < hi; i++) {
-            const float   a   = m[i] + io[i];
-            const int32_t key = (int32_t)compcoll_abs_key(a);
-
-            m[i]  = a;
-            io[i] = 0.0f;
-            top   = key > top ? key : top;
-        }
-    } else {
-        const float *restrict gg = g;
-        float *restrict       oo = out;
-
-        for (i = lo; i < hi; i++) {
-            const float   a   = m[i] + gg[i];
-            const int32_t key = (int32_t)compcoll_abs_key(a);
-
-            m[i]  = a;
-            oo[i] = 0.0f;
-            top   = key > top ? key : top;
-        }
+        top = key > top ? key : top;
     }
     return (uint32_t)top;
 }
-
-/* Elements folded between two looks for candidates (about 1/80 of them
- * are): long enough to amortise the loop, short enough to stay in L1. */
-#define SEL_FOLD_BLOCK 64
 
 /* The first index of m[lo, hi) whose key is `key`; there is one. */
 static size_t sel_find_key(const float *m, size_t lo, size_t hi, uint32_t key)
@@ -497,80 +640,68 @@ static size_t sel_find_key(const float *m, size_t lo, size_t hi, uint32_t key)
 }
 
 /*
- * sample, fused with the fold: the threshold comes from a sample of a =
- * m + g before the pass; the pass folds and collects the candidates at or
- * above it; they are trimmed to the exact top k.  When they do not cover k
- * or overflow their bound, exact selection runs on the folded memory
- * (which holds a), so the result is always the exact set.
+ * chunk, fused with the fold and the take: a block of whole chunks is
+ * folded, then each chunk's arg-max (the first maximum, as sel_chunk) found
+ * and taken while the block is still in cache.
  */
-static compcoll_status_t sel_sample_fold(float *m, const float *g, float *out,
-                                         size_t n, size_t k, uint32_t *idx,
-                                         compcoll_select_scratch_t *s)
+static void sel_chunk_fold(float *m, const float *g, float *out, size_t n,
+                           size_t k, uint32_t *idx, float *vals)
 {
-    sel_cand_t       *cand;
-    uint32_t          thresh;
-    size_t            cap, nc = 0, lo;
-    compcoll_status_t status;
+    const int    stream = compcoll_host_fold_streams(g, out, n);
+    const size_t per    = n / k; /* the shortest chunk's length */
+    const size_t group  = per < SEL_FOLD_BLOCK ? SEL_FOLD_BLOCK / per : 1;
+    size_t       j0, j;
 
-    status = sel_sample_threshold(m, g, n, k, s, &thresh, &cap);
-    if (status != COMPCOLL_OK) {
-        return status;
-    }
-    cand = s->cand.ptr;
-    for (lo = 0; lo < n; lo += SEL_FOLD_BLOCK) {
-        size_t hi = (n - lo > SEL_FOLD_BLOCK) ? lo + SEL_FOLD_BLOCK : n;
+    for (j0 = 0; j0 < k; j0 += group) {
+        const size_t j1 = (k - j0 > group) ? j0 + group : k;
 
-        /* an overflow keeps folding: the fallback reads the folded m */
-        if (sel_fold_block(m, g, out, lo, hi) >= thresh && nc <= cap) {
-            nc = sel_collect(m, lo, hi, thresh, cand, nc, cap);
+        compcoll_host_fold_range(m, g, out, compcoll_chunk_lo(j0, n, k),
+                                 compcoll_chunk_lo(j1, n, k), stream);
+        for (j = j0; j < j1; j++) {
+            const size_t lo   = compcoll_chunk_lo(j, n, k);
+            const size_t hi   = compcoll_chunk_lo(j + 1, n, k);
+            const size_t best = sel_find_key(m, lo, hi, sel_max_key(m, lo, hi));
+
+            idx[j]  = (uint32_t)best;
+            vals[j] = m[best];
+            m[best] = 0.0f;
         }
     }
-    if (nc > cap || nc < k) {
-        s->sample_fallbacks++;
-        return sel_exact(NULL, m, n, k, idx, s);
-    }
-    return sel_from_candidates(cand, nc, k, idx, s);
-}
-
-/* chunk, fused with the fold: each chunk is folded, then its arg-max found
- * while it is still in cache (the first maximum, as sel_chunk). */
-static void sel_chunk_fold(float *m, const float *g, float *out, size_t n,
-                           size_t k, uint32_t *idx)
-{
-    size_t j;
-
-    for (j = 0; j < k; j++) {
-        const size_t   lo = (size_t)((uint64_t)j * n / k);
-        const size_t   hi = (size_t)((uint64_t)(j + 1) * n / k);
-        const uint32_t bk = sel_fold_block(m, g, out, lo, hi);
-
-        idx[j] = (uint32_t)sel_find_key(m, lo, hi, bk);
-    }
+    compcoll_host_stream_fence(stream);
 }
 
 compcoll_status_t compcoll_host_fold_select(compcoll_select_t mode, float *m,
                                             const float *g, float *out,
                                             size_t n, size_t k, uint32_t *idx,
+                                            float                     *vals,
                                             compcoll_select_scratch_t *scratch)
 {
+    compcoll_status_t status;
+
     if (k == 0 || k > n || n > UINT32_MAX || m == NULL) {
         return COMPCOLL_ERR_INVALID_PARAM;
     }
     switch (mode) {
     case COMPCOLL_SELECT_EXACT:
-        compcoll_host_kernels.fold(m, g, out, n);
-        return sel_exact(NULL, m, n, k, idx, scratch);
+        status = sel_exact_fold(m, g, out, n, k, idx, scratch);
+        break;
     case COMPCOLL_SELECT_CHUNK:
-        sel_chunk_fold(m, g, out, n, k, idx);
+        sel_chunk_fold(m, g, out, n, k, idx, vals);
         return COMPCOLL_OK;
     case COMPCOLL_SELECT_SAMPLE:
         if (n < SEL_SAMPLE_MIN_N) {
-            compcoll_host_kernels.fold(m, g, out, n);
-            return sel_exact(NULL, m, n, k, idx, scratch);
+            status = sel_exact_fold(m, g, out, n, k, idx, scratch);
+        } else {
+            status = sel_sample_fold(m, g, out, n, k, idx, scratch);
         }
-        return sel_sample_fold(m, g, out, n, k, idx, scratch);
+        break;
+    default:
+        return COMPCOLL_ERR_INVALID_PARAM;
     }
-    return COMPCOLL_ERR_INVALID_PARAM;
+    if (status == COMPCOLL_OK) {
+        compcoll_host_take(m, idx, k, vals);
+    }
+    return status;
 }
 
 compcoll_status_t compcoll_host_select(compcoll_select_t mode, const float *m,

@@ -134,14 +134,17 @@ static void test_compress(size_t n, size_t k, float beta, int inplace,
 /*
  * fold then take (the beta = 1 path, whose pass runs before the indices are
  * known) against compress with beta = 1: the same values, memory and output
- * bit for bit, with negative, zero and infinite memories among them.
+ * bit for bit, with negative, zero and infinite memories among them.  Out
+ * of place, out starts one float past an aligned buffer (a large fold
+ * streams out from its first 16-byte boundary).
  */
 static void test_fold(size_t n, size_t k, int inplace)
 {
     const compcoll_kernel_ops_t *ker = &compcoll_host_kernels;
     float    *g = malloc(n * 4), *g2 = malloc(n * 4);
     float    *m1 = malloc(n * 4), *m2 = malloc(n * 4);
-    float    *o1 = malloc(n * 4), *o2 = malloc(n * 4);
+    float    *b1 = malloc((n + 1) * 4), *b2 = malloc((n + 1) * 4);
+    float    *o1 = b1 + !inplace, *o2 = b2 + !inplace;
     float    *v1 = malloc(k * 4), *v2 = malloc(k * 4);
     uint32_t *idx = malloc(k * 4);
     size_t    i, at = 0;
@@ -180,8 +183,8 @@ static void test_fold(size_t n, size_t k, int inplace)
     free(g2);
     free(m1);
     free(m2);
-    free(o1);
-    free(o2);
+    free(b1);
+    free(b2);
     free(v1);
     free(v2);
     free(idx);
@@ -291,6 +294,9 @@ int main(void)
         test_fold(sizes[a][0], sizes[a][1], 0);
         test_fold(sizes[a][0], sizes[a][1], 1);
     }
+    /* out of 8 MB and more: the fold's streaming stores */
+    test_fold(2100003, 21001, 0);
+    test_fold(2100003, 21001, 1);
     test_conservation(1, 5000, 100, 50, COMPCOLL_SELECT_EXACT);
     test_conservation(3, 5000, 100, 200, COMPCOLL_SELECT_EXACT);
     test_conservation(4, 20000, 50, 100, COMPCOLL_SELECT_CHUNK);

@@ -128,27 +128,35 @@ static int same(const uint32_t *a, const uint32_t *b, size_t k, size_t *at);
 
 /*
  * fold_select (the leader with beta = 1) against the brute-force selection
- * of a = m + g: the same indices, m left holding a bit for bit, out zeroed;
- * out is g itself when inplace.  *why says what differed.
+ * of a = m + g: the same indices, their values a taken bit for bit, m left
+ * holding a elsewhere and +0 at them, out zeroed; out is g itself when
+ * inplace, else a buffer starting `skew` floats past an aligned one (the
+ * streaming stores of large folds start at a 16-byte boundary).  *why says
+ * what differed.
  */
 static int fold_select_ok(compcoll_select_t mode, const float *m,
                           const float *g, size_t n, size_t k, int inplace,
                           const uint32_t *want, compcoll_select_scratch_t *s,
                           char *why, size_t len)
 {
+    const size_t skew = 1 + n % 3;
     float    *mf  = malloc(n * sizeof(float)), *gf = malloc(n * sizeof(float));
-    float    *ob  = malloc(n * sizeof(float));
+    float    *ob  = malloc((n + skew) * sizeof(float));
     uint32_t *got = malloc(k * sizeof(uint32_t));
-    float    *out = inplace ? gf : ob;
-    size_t    i, at = 0;
+    float    *v   = malloc(k * sizeof(float));
+    float    *out = inplace ? gf : ob + skew;
+    size_t    i, j = 0, at = 0;
     int       good;
 
     memcpy(mf, m, n * sizeof(float));
     memcpy(gf, g, n * sizeof(float));
     for (i = 0; i < n; i++) {
-        ob[i] = 9.0f; /* poison */
+        ob[skew + i] = 9.0f; /* poison */
     }
-    good = compcoll_host_fold_select(mode, mf, gf, out, n, k, got, s) ==
+    for (i = 0; i < k; i++) {
+        v[i] = -7.0f;
+    }
+    good = compcoll_host_fold_select(mode, mf, gf, out, n, k, got, v, s) ==
                COMPCOLL_OK &&
            same(got, want, k, &at);
     if (!good) {
@@ -158,9 +166,22 @@ static int fold_select_ok(compcoll_select_t mode, const float *m,
     for (i = 0; good && i < n; i++) {
         float a = m[i] + g[i];
 
-        if (memcmp(&mf[i], &a, sizeof(float)) != 0 || out[i] != 0.0f ||
-            signbit(out[i])) {
-            snprintf(why, len, "fold_select mode %d k=%zu: m or out at %zu",
+        if (j < k && want[j] == i) {
+            /* taken: the value is a, the memory keeps +0 */
+            if (memcmp(&v[j], &a, sizeof(float)) != 0 || mf[i] != 0.0f ||
+                signbit(mf[i])) {
+                snprintf(why, len, "fold_select mode %d k=%zu: value or "
+                         "memory of taken index %zu", (int)mode, k, i);
+                good = 0;
+            }
+            j++;
+        } else if (memcmp(&mf[i], &a, sizeof(float)) != 0) {
+            snprintf(why, len, "fold_select mode %d k=%zu: m at %zu",
+                     (int)mode, k, i);
+            good = 0;
+        }
+        if (out[i] != 0.0f || signbit(out[i])) {
+            snprintf(why, len, "fold_select mode %d k=%zu: out at %zu",
                      (int)mode, k, i);
             good = 0;
         }
@@ -169,6 +190,7 @@ static int fold_select_ok(compcoll_select_t mode, const float *m,
     free(gf);
     free(ob);
     free(got);
+    free(v);
     return good;
 }
 
@@ -289,8 +311,9 @@ int main(void)
             free(zero);
         }
         {
-            /* large enough for the exact pass's interleaved histograms */
-            size_t    big = 1500007, kk = big / 100;
+            /* large enough for the exact pass's interleaved histograms and
+             * for the folds' streaming stores (out of 8 MB and more) */
+            size_t    big = 2500007, kk = big / 100;
             float    *x = malloc(big * sizeof(float)), *y = malloc(big * 4);
             uint32_t *w = malloc(kk * sizeof(uint32_t));
             uint32_t *o = malloc(kk * sizeof(uint32_t));
@@ -304,9 +327,19 @@ int main(void)
                                         o, &s) == COMPCOLL_OK &&
                    same(o, w, kk, &at) &&
                    fold_select_ok(COMPCOLL_SELECT_EXACT, y, x, big, kk, 0, w,
+                                  &s, why, sizeof(why)) &&
+                   fold_select_ok(COMPCOLL_SELECT_SAMPLE, y, x, big, kk, 0, w,
+                                  &s, why, sizeof(why)) &&
+                   fold_select_ok(COMPCOLL_SELECT_SAMPLE, y, x, big, kk, 1, w,
                                   &s, why, sizeof(why));
-            ok(good, "exact and fold_select on n = %zu match brute force%s%s",
-               big, why[0] ? ": " : "", why);
+            brute_chunk(y, x, big, kk, w);
+            good = good &&
+                   fold_select_ok(COMPCOLL_SELECT_CHUNK, y, x, big, kk, 0, w,
+                                  &s, why, sizeof(why)) &&
+                   fold_select_ok(COMPCOLL_SELECT_CHUNK, y, x, big, kk, 1, w,
+                                  &s, why, sizeof(why));
+            ok(good, "exact, and fold_select in every mode, on n = %zu "
+               "match brute force%s%s", big, why[0] ? ": " : "", why);
             free(x);
             free(y);
             free(w);
