@@ -49,6 +49,7 @@ typedef struct compcoll_comm {
     size_t                ntensors;
     compcoll_seq_t        seq;
     compcoll_buf_t        msg;          /* header + indices; own stream */
+    compcoll_buf_t        icode;        /* the indices as sent (scalecom) */
     compcoll_buf_t        vals;         /* the k values */
     compcoll_buf_t        gather;       /* every rank's stream (allgatherv) */
     compcoll_buf_t        sizes;        /* every rank's stream header */

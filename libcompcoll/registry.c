@@ -56,6 +56,7 @@ static void reg_comm_destroy(compcoll_comm_t *cc)
         cc->next->prev = cc->prev;
     }
     compcoll_buf_release(&cc->msg);
+    compcoll_buf_release(&cc->icode);
     compcoll_buf_release(&cc->vals);
     compcoll_buf_release(&cc->gather);
     compcoll_buf_release(&cc->sizes);

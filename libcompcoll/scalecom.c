@@ -14,11 +14,12 @@
 #include <string.h>
 
 #include "compcoll.h"
+#include "compcoll_icode.h"
 #include "compcoll_log.h"
 #include "compcoll_memtype.h"
 #include "compcoll_stats.h"
 
-#define SC_MAGIC 0x31434353u /* "SCC1" */
+#define SC_MAGIC 0x32434353u /* "SCC2" */
 
 enum {
     SC_MODE_SPARSE = 1, /* the k indices that follow are the call's I */
@@ -31,43 +32,60 @@ typedef struct {
     uint8_t  mode;
     uint8_t  select;
     uint8_t  wire;
-    uint8_t  reserved;
+    uint8_t  coding; /* compcoll_icode_t; 0 unless SC_MODE_SPARSE */
     uint64_t n;
     uint64_t k;
-    uint64_t seq; /* s_c of the call, a check that ranks are in step */
+    uint64_t seq;    /* s_c of the call, a check that ranks are in step */
+    uint64_t ibytes; /* bytes of coded indices that follow */
 } sc_header_t;
 
-static compcoll_status_t sc_validate(const compcoll_comm_t *cc,
-                                     const sc_header_t *h, const uint32_t *idx,
-                                     size_t n, size_t k)
+/* The others: the leader's coded indices into idx, or an error naming what
+ * was wrong with them. */
+static compcoll_status_t sc_decode(const compcoll_comm_t *cc,
+                                   const sc_header_t *h, const uint8_t *code,
+                                   size_t n, size_t k, uint32_t *idx)
 {
-    size_t j;
+    size_t      at;
+    const char *why = compcoll_icode_decode((compcoll_icode_t)h->coding, code,
+                                            (size_t)h->ibytes, n, k, idx, &at);
+
+    if (why != NULL) {
+        compcoll_error("leader's indices of call %llu on communicator %llu "
+                       "are malformed at index %zu of %zu (%s; %llu bytes); "
+                       "refusing to apply them",
+                       (unsigned long long)cc->ncalls,
+                       (unsigned long long)cc->id, at, k, why,
+                       (unsigned long long)h->ibytes);
+        return COMPCOLL_ERR_PROTOCOL;
+    }
+    return COMPCOLL_OK;
+}
+
+static compcoll_status_t sc_validate(const compcoll_comm_t *cc,
+                                     const sc_header_t *h, size_t n, size_t k)
+{
+    const int sparse = (h->mode == SC_MODE_SPARSE);
 
     if (h->magic != SC_MAGIC || h->n != n || h->k != k ||
         h->seq != cc->ncalls ||
-        (h->mode != SC_MODE_SPARSE && h->mode != SC_MODE_DENSE &&
-         h->mode != SC_MODE_ABORT)) {
+        (!sparse && h->mode != SC_MODE_DENSE && h->mode != SC_MODE_ABORT) ||
+        (sparse && h->coding != COMPCOLL_ICODE_GAP &&
+         h->coding != COMPCOLL_ICODE_CHUNK) ||
+        (sparse ? (h->ibytes < k ||
+                   h->ibytes > COMPCOLL_ICODE_MAX * (uint64_t)k)
+                : h->ibytes != 0)) {
         compcoll_error("leader's header for call %llu on communicator %llu "
                        "disagrees with this rank: magic %#x mode %u n %llu "
-                       "k %llu call %llu, expected n %zu k %zu call %llu; "
-                       "are all ranks making the same MPI_Allreduce calls?",
+                       "k %llu call %llu coding %u (%llu bytes), expected "
+                       "n %zu k %zu call %llu; are all ranks making the same "
+                       "MPI_Allreduce calls?",
                        (unsigned long long)cc->ncalls,
                        (unsigned long long)cc->id, h->magic, h->mode,
                        (unsigned long long)h->n, (unsigned long long)h->k,
-                       (unsigned long long)h->seq, n, k,
+                       (unsigned long long)h->seq, h->coding,
+                       (unsigned long long)h->ibytes, n, k,
                        (unsigned long long)cc->ncalls);
         return COMPCOLL_ERR_PROTOCOL;
-    }
-    if (h->mode != SC_MODE_SPARSE) {
-        return COMPCOLL_OK;
-    }
-    for (j = 0; j < k; j++) {
-        if (idx[j] >= n || (j > 0 && idx[j] <= idx[j - 1])) {
-            compcoll_error("leader's index %zu of call %llu is %u: not below "
-                           "n=%zu and ascending; refusing to apply it",
-                           j, (unsigned long long)cc->ncalls, idx[j], n);
-            return COMPCOLL_ERR_PROTOCOL;
-        }
     }
     return COMPCOLL_OK;
 }
@@ -103,24 +121,38 @@ static void sc_header_fill(const compcoll_comm_t *cc,
 }
 
 /*
- * The header and indices (bytes in all) from the leader, checked on the
- * others.  A failure here is this rank's (transport, protocol) or every
- * rank's alike (the leader's abort); the call goes no further.
+ * The header, then the coded indices, from the leader; the others check the
+ * header and decode the indices into idx (the leader's own, for a sparse
+ * call), coded as compcoll_icode.h says; code has room for
+ * COMPCOLL_ICODE_MAX k bytes.  A failure here is this
+ * rank's (transport, protocol) or every rank's alike (the leader's abort);
+ * the call goes no further.
  */
 static compcoll_status_t sc_header_bcast(compcoll_comm_t *cc, sc_header_t *h,
-                                         size_t bytes, size_t n, size_t k,
-                                         int leader)
+                                         uint32_t *idx, uint8_t *code,
+                                         size_t n, size_t k, int leader)
 {
+    compcoll_tcomm_t *tc = cc->tcomm;
     compcoll_status_t status;
-    double            t0 = compcoll_time();
+    double            t0;
 
-    status = cc->tcomm->ops->bcast(cc->tcomm, h, bytes, leader);
+    if (cc->rank == leader && h->mode == SC_MODE_SPARSE) {
+        compcoll_icode_t coding;
+
+        t0        = compcoll_time();
+        h->ibytes = compcoll_icode_encode(h->select == COMPCOLL_SELECT_CHUNK,
+                                          idx, n, k, code, &coding);
+        h->coding = (uint8_t)coding;
+        compcoll_stats.time_host += compcoll_time() - t0;
+    }
+    t0     = compcoll_time();
+    status = tc->ops->bcast(tc, h, sizeof(*h), leader);
     compcoll_stats.time_comm += compcoll_time() - t0;
     if (status != COMPCOLL_OK) {
         return status;
     }
     if (cc->rank != leader) {
-        status = sc_validate(cc, h, (const uint32_t *)(h + 1), n, k);
+        status = sc_validate(cc, h, n, k);
         if (status != COMPCOLL_OK) {
             return status;
         }
@@ -128,7 +160,19 @@ static compcoll_status_t sc_header_bcast(compcoll_comm_t *cc, sc_header_t *h,
     if (h->mode == SC_MODE_ABORT) {
         return sc_abort(cc, leader); /* the leader could not select */
     }
-    return COMPCOLL_OK;
+    if (h->mode != SC_MODE_SPARSE) {
+        return COMPCOLL_OK;
+    }
+    t0     = compcoll_time();
+    status = tc->ops->bcast(tc, code, (size_t)h->ibytes, leader);
+    compcoll_stats.time_comm += compcoll_time() - t0;
+    if (status != COMPCOLL_OK || cc->rank == leader) {
+        return status;
+    }
+    t0     = compcoll_time();
+    status = sc_decode(cc, h, code, n, k, idx);
+    compcoll_stats.time_host += compcoll_time() - t0;
+    return status;
 }
 
 static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
@@ -144,23 +188,25 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
     compcoll_status_t            status;
     sc_header_t                 *h;
     uint32_t                    *idx;
+    uint8_t                     *code;
     float                       *vals;
     uint64_t                     sent0 = tc->bytes_sent;
     double                       t0;
     /*
      * With beta = 1 the pass over n needs no indices (compcoll_kernels.h:
      * fold, take): every rank makes it before the header arrives, the
-     * leader fused with its selection (fold_select), so the others' pass
-     * runs while the leader selects.  Whether the call will be sparse is
-     * the leader's to say; a rank that folded for a call that turns out
-     * dense moves a from m to out instead.
+     * leader fused with its selection and take (fold_select), so the
+     * others' pass runs while the leader selects.  Whether the call will
+     * be sparse is the leader's to say; a rank that folded for a call that
+     * turns out dense moves a from m to out instead.
      */
     const int fold = (beta == 1.0f && t->mem != NULL && ker->fold != NULL &&
                       t->calls >= cfg->warmup);
 
     h    = compcoll_buf_reserve(&cc->msg, bytes);
+    code = compcoll_buf_reserve(&cc->icode, COMPCOLL_ICODE_MAX * k);
     vals = compcoll_buf_reserve(&cc->vals, k * sizeof(float));
-    if (h == NULL || vals == NULL) {
+    if (h == NULL || code == NULL || vals == NULL) {
         return COMPCOLL_ERR_NO_MEMORY;
     }
     idx = (uint32_t *)(h + 1);
@@ -175,7 +221,8 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
         if (h->mode == SC_MODE_SPARSE) {
             t0     = compcoll_time();
             status = fold ? ker->fold_select(cfg->select, t->mem, g, out, n,
-                                             k, idx, compcoll_select_scratch())
+                                             k, idx, vals,
+                                             compcoll_select_scratch())
                           : ker->select(cfg->select, t->mem, g, n, k, idx,
                                         compcoll_select_scratch());
             compcoll_stats.time_select += compcoll_time() - t0;
@@ -185,12 +232,10 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
                                compcoll_status_string(status));
                 h->mode = SC_MODE_ABORT;
             }
-        } else {
-            memset(idx, 0, k * sizeof(uint32_t));
         }
     }
 
-    status = sc_header_bcast(cc, h, bytes, n, k, leader);
+    status = sc_header_bcast(cc, h, idx, code, n, k, leader);
     if (status != COMPCOLL_OK) {
         return status;
     }
@@ -224,7 +269,9 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
         }
         t0 = compcoll_time();
         if (fold) {
-            ker->take(t->mem, idx, k, vals);
+            if (cc->rank != leader) { /* the leader took in fold_select */
+                ker->take(t->mem, idx, k, vals);
+            }
         } else {
             ker->compress(t->mem, g, out, n, idx, k, beta, vals);
         }
@@ -270,14 +317,16 @@ static compcoll_status_t sc_allreduce_gpu(compcoll_comm_t *cc,
     compcoll_status_t            status, local = COMPCOLL_OK, st;
     sc_header_t                 *h;
     uint32_t                    *idx;
+    uint8_t                     *code;
     float                       *vals, *bulk, *spare = NULL;
     uint64_t                     sent0 = tc->bytes_sent;
     double                       t0;
     int                          fused = 0;
 
     h    = compcoll_gpu_stage(s, COMPCOLL_STAGE_MSG, bytes);
+    code = compcoll_buf_reserve(&cc->icode, COMPCOLL_ICODE_MAX * k);
     vals = compcoll_gpu_stage(s, COMPCOLL_STAGE_VALS, k * sizeof(float));
-    if (h == NULL || vals == NULL ||
+    if (h == NULL || code == NULL || vals == NULL ||
         compcoll_gpu_tensor_reserve(gt, k) != COMPCOLL_OK) {
         return compcoll_allreduce_staged(cc, t, g, out, n);
     }
@@ -320,12 +369,10 @@ static compcoll_status_t sc_allreduce_gpu(compcoll_comm_t *cc,
                 gpu->stream_sync(s);
                 h->mode = SC_MODE_ABORT;
             }
-        } else {
-            memset(idx, 0, k * sizeof(uint32_t));
         }
     }
 
-    status = sc_header_bcast(cc, h, bytes, n, k, leader);
+    status = sc_header_bcast(cc, h, idx, code, n, k, leader);
     if (status != COMPCOLL_OK) {
         gpu->stream_sync(s); /* the leader's queued work */
         return status;

@@ -1,0 +1,49 @@
+/*
+ * libcompcoll: index lists on the wire.
+ *
+ * k ascending indices below n travel as one unsigned LEB128 number each
+ * (7 bits a byte, low bits first, the top bit set on every byte but the
+ * last):
+ *   GAP:    idx[j] - idx[j-1] - 1, and idx[0] itself: about 1.3 bytes an
+ *           index when they are 1 in 100, instead of 4
+ *   CHUNK:  idx[j] - compcoll_chunk_lo(j, n, k), for lists with one index
+ *           in each of the k chunks (COMPCOLL_SELECT=chunk,
+ *           compcoll_kernels.h): one byte an index while chunks are at
+ *           most 128 long
+ * Decoding checks everything it reads, so a damaged or hostile list is
+ * refused with a reason, never applied.
+ */
+#ifndef COMPCOLL_ICODE_H
+#define COMPCOLL_ICODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    COMPCOLL_ICODE_GAP   = 1,
+    COMPCOLL_ICODE_CHUNK = 2,
+} compcoll_icode_t;
+
+/* The most bytes one index takes (32 bits, 7 a byte). */
+#define COMPCOLL_ICODE_MAX 5
+
+/*
+ * idx (k >= 1 ascending indices below n < 2^32) into out, which has room
+ * for COMPCOLL_ICODE_MAX k bytes: as CHUNK when `chunks` is set and every
+ * index lies in its own chunk, else as GAP.  Returns the bytes written and
+ * the coding used.
+ */
+size_t compcoll_icode_encode(int chunks, const uint32_t *idx, size_t n,
+                             size_t k, uint8_t *out, compcoll_icode_t *coding);
+
+/*
+ * The k indices of len bytes `in`, coded as `coding`, into idx.  NULL when
+ * they are well formed (every index below n, in its chunk for CHUNK,
+ * ascending, the bytes used up exactly); otherwise what was wrong, with
+ * *at the index where decoding stopped.
+ */
+const char *compcoll_icode_decode(compcoll_icode_t coding, const uint8_t *in,
+                                  size_t len, size_t n, size_t k,
+                                  uint32_t *idx, size_t *at);
+
+#endif
