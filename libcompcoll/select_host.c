@@ -20,6 +20,10 @@
  *          overflow their bound) it falls back to exact, so its result is
  *          always the exact set; it is the cheaper way there for large n.
  */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
 #include "compcoll_kernels.h"
 
 #include <math.h>
@@ -42,6 +46,14 @@
  * histograms in turn. */
 #define SEL_HIST_WAYS_MIN_N (1u << 20)
 #define SEL_HIST_WAYS       4
+
+/* Loops worth an AVX2 clone, chosen at load time (configure checks that
+ * the compiler and the C library can do it). */
+#if defined(HAVE_ATTRIBUTE_TARGET_CLONES)
+#define SEL_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define SEL_CLONES
+#endif
 
 typedef struct {
     uint32_t idx;
@@ -600,7 +612,7 @@ static compcoll_status_t sel_sample_fold(float *m, const float *g, float *out,
 }
 
 /* The largest key of m[lo, hi); written for the vectoriser. */
-static uint32_t sel_max_key(const float *restrict m, size_t lo, size_t hi)
+static inline __attribute__((always_inline)) uint32_t sel_max_key(const float *restrict m, size_t lo, size_t hi)
 {
     int32_t top = 0; /* keys are below 2^31: a signed maximum is cheaper */
     size_t  i;
@@ -614,7 +626,7 @@ static uint32_t sel_max_key(const float *restrict m, size_t lo, size_t hi)
 }
 
 /* The first index of m[lo, hi) whose key is `key`; there is one. */
-static size_t sel_find_key(const float *m, size_t lo, size_t hi, uint32_t key)
+static inline __attribute__((always_inline)) size_t sel_find_key(const float *m, size_t lo, size_t hi, uint32_t key)
 {
     size_t i = lo;
 
@@ -640,9 +652,32 @@ static size_t sel_find_key(const float *m, size_t lo, size_t hi, uint32_t key)
 }
 
 /*
+ * The arg-max (the first maximum, as sel_chunk) of each of chunks [j0, j1),
+ * taken: idx, vals, and m there <- +0.  The maximum is the hot loop; where
+ * the compiler can clone it for AVX2 (a signed 32-bit maximum, eight at a
+ * time), the loader picks the clone the CPU runs.
+ */
+SEL_CLONES
+static void sel_chunk_take(float *m, size_t n, size_t k, size_t j0, size_t j1,
+                           uint32_t *idx, float *vals)
+{
+    size_t j;
+
+    for (j = j0; j < j1; j++) {
+        const size_t lo   = compcoll_chunk_lo(j, n, k);
+        const size_t hi   = compcoll_chunk_lo(j + 1, n, k);
+        const size_t best = sel_find_key(m, lo, hi, sel_max_key(m, lo, hi));
+
+        idx[j]  = (uint32_t)best;
+        vals[j] = m[best];
+        m[best] = 0.0f;
+    }
+}
+
+/*
  * chunk, fused with the fold and the take: a block of whole chunks is
- * folded, then each chunk's arg-max (the first maximum, as sel_chunk) found
- * and taken while the block is still in cache.
+ * folded, then each chunk's arg-max found and taken while the block is
+ * still in cache.
  */
 static void sel_chunk_fold(float *m, const float *g, float *out, size_t n,
                            size_t k, uint32_t *idx, float *vals)
@@ -650,22 +685,14 @@ static void sel_chunk_fold(float *m, const float *g, float *out, size_t n,
     const int    stream = compcoll_host_fold_streams(g, out, n);
     const size_t per    = n / k; /* the shortest chunk's length */
     const size_t group  = per < SEL_FOLD_BLOCK ? SEL_FOLD_BLOCK / per : 1;
-    size_t       j0, j;
+    size_t       j0;
 
     for (j0 = 0; j0 < k; j0 += group) {
         const size_t j1 = (k - j0 > group) ? j0 + group : k;
 
         compcoll_host_fold_range(m, g, out, compcoll_chunk_lo(j0, n, k),
                                  compcoll_chunk_lo(j1, n, k), stream);
-        for (j = j0; j < j1; j++) {
-            const size_t lo   = compcoll_chunk_lo(j, n, k);
-            const size_t hi   = compcoll_chunk_lo(j + 1, n, k);
-            const size_t best = sel_find_key(m, lo, hi, sel_max_key(m, lo, hi));
-
-            idx[j]  = (uint32_t)best;
-            vals[j] = m[best];
-            m[best] = 0.0f;
-        }
+        sel_chunk_take(m, n, k, j0, j1, idx, vals);
     }
     compcoll_host_stream_fence(stream);
 }
