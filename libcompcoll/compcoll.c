@@ -15,6 +15,7 @@
 #include "compcoll_log.h"
 #include "compcoll_memtype.h"
 #include "compcoll_stats.h"
+#include "compcoll_topo.h"
 
 extern char **environ;
 
@@ -192,6 +193,8 @@ void compcoll_finalize(void)
     compcoll_buf_release(&cc_scratch.keys);
     compcoll_buf_release(&cc_scratch.hist);
     compcoll_stats_free();
+    /* the topology last: the registry was its only user */
+    compcoll_topo_finalize();
     cc_active      = 0;
     cc_initialized = 0;
 }

@@ -14,6 +14,7 @@
 
 #include "compcoll_kernels.h"
 #include "compcoll_status.h"
+#include "compcoll_topo.h"
 #include "compcoll_transport.h"
 
 typedef struct compcoll_stats_tensor compcoll_stats_tensor_t;
@@ -23,6 +24,7 @@ typedef struct compcoll_tensor {
     uint64_t                 key;       /* address, or sequence position */
     size_t                   count;
     float                   *mem;       /* NULL: no memory held */
+    compcoll_topo_mem_kind_t mem_kind;  /* how mem was allocated */
     uint64_t                 calls;     /* calls on this tensor, any mode */
     compcoll_stats_tensor_t *stats;
 } compcoll_tensor_t;

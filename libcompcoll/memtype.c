@@ -23,6 +23,7 @@
 
 #include "compcoll.h"
 #include "compcoll_log.h"
+#include "compcoll_topo.h"
 
 #ifdef HAVE_CUDA
 
@@ -267,20 +268,26 @@ static size_t gpu_hash(const compcoll_tensor_t *t)
 static compcoll_status_t gpu_mem_home(compcoll_gpu_tensor_t *gt,
                                       compcoll_tensor_t *t)
 {
-    compcoll_status_t status;
-    float            *p;
+    const size_t             bytes = t->count * sizeof(float);
+    compcoll_status_t        status;
+    compcoll_topo_mem_kind_t kind;
+    float                   *p;
 
     if (!gt->mem_live) {
         return COMPCOLL_OK;
     }
-    p = realloc(t->mem, t->count * sizeof(float));
+    /* placed like a new tensor's memory; t->mem may be the placeholder or,
+     * when that could not be made, the full block */
+    p = compcoll_topo_mem_alloc(bytes, &kind);
     if (p == NULL) {
         compcoll_error("no host memory to bring a %zu-element tensor's "
                        "error-feedback memory back from the device",
                        t->count);
         return COMPCOLL_ERR_NO_MEMORY;
     }
-    t->mem = p;
+    compcoll_topo_mem_free(t->mem, bytes, t->mem_kind);
+    t->mem      = p;
+    t->mem_kind = kind;
     status = gpu_mod->copy(gt->stream, t->mem, gt->mem,
                            t->count * sizeof(float));
     if (status == COMPCOLL_OK) {
@@ -482,9 +489,12 @@ compcoll_status_t compcoll_gpu_tensor_get(compcoll_comm_t *cc,
             return status;
         }
         gt->mem_live = 1;
-        p = realloc(t->mem, sizeof(float));
+        /* the block goes the way it came (it may be a bound mapping) */
+        p = calloc(1, sizeof(float));
         if (p != NULL) {
-            t->mem = p;
+            compcoll_topo_mem_free(t->mem, bytes, t->mem_kind);
+            t->mem      = p;
+            t->mem_kind = COMPCOLL_TOPO_MEM_FIRST_TOUCH;
         }
     }
     *gt_p = gt;

@@ -20,7 +20,7 @@ static void reg_tensor_free(compcoll_tensor_t *t)
 {
     if (t->mem != NULL) {
         reg_mem_held -= t->count * sizeof(float);
-        free(t->mem);
+        compcoll_topo_mem_free(t->mem, t->count * sizeof(float), t->mem_kind);
     }
     free(t);
 }
@@ -473,7 +473,9 @@ compcoll_status_t compcoll_tensor_get(compcoll_comm_t *cc, const void *gbuf,
                            "and are summed densely",
                            compcoll_cfg.max_memory, reg_mem_held);
     } else if (compcoll_cfg.method != COMPCOLL_METHOD_DENSE) {
-        t->mem = calloc(count, sizeof(float));
+        /* zeroed; bound to this process's NUMA nodes when it runs on a
+         * subset of them (compcoll_topo.h) */
+        t->mem = compcoll_topo_mem_alloc(bytes, &t->mem_kind);
         if (t->mem == NULL) {
             compcoll_warn_once("no memory for a %zu-byte error-feedback "
                                "buffer: such tensors are summed densely",
