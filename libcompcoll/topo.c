@@ -8,6 +8,7 @@
 
 #include "compcoll_topo.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -145,6 +146,35 @@ static void *topo_mmap_bound_locked(hwloc_topology_t topo,
     return p;
 }
 
+/*
+ * The NUMA nodes Linux lists, read without hwloc; -1 when unknown, or when
+ * the user points hwloc at another topology (HWLOC_SYNTHETIC,
+ * HWLOC_XMLFILE).  Loading hwloc's topology opens every installed hwloc
+ * plugin (the CUDA and NVML ones among them), so a process on a one-node
+ * machine, the common case, is spared it.
+ */
+static int topo_sys_nodes(void)
+{
+    struct dirent *e;
+    DIR           *d;
+    int            count = 0;
+    unsigned       id;
+    char           rest;
+
+    if (getenv("HWLOC_SYNTHETIC") != NULL || getenv("HWLOC_XMLFILE") != NULL) {
+        return -1;
+    }
+    d = opendir("/sys/devices/system/node");
+    if (d == NULL) {
+        return -1;
+    }
+    while ((e = readdir(d)) != NULL) {
+        count += sscanf(e->d_name, "node%u%c", &id, &rest) == 1;
+    }
+    closedir(d);
+    return count > 0 ? count : -1;
+}
+
 /* TOPO_PLACE_BIND when there is more than one NUMA node and this process
  * runs on a strict subset of them; first touch otherwise. */
 static void topo_decide_locked(void)
@@ -160,6 +190,10 @@ static void topo_decide_locked(void)
     int                      nnodes, bind_failed;
 
     topo_place = TOPO_PLACE_FIRST_TOUCH;
+    if (topo_sys_nodes() == 1) {
+        snprintf(topo_why, sizeof(topo_why), "first touch: one NUMA node");
+        return;
+    }
     topo = topo_get_locked();
     if (topo == NULL) {
         snprintf(topo_why, sizeof(topo_why),
