@@ -40,8 +40,12 @@
 
 /* Below this many elements sampling cannot beat exact: use exact. */
 #define SEL_SAMPLE_MIN_N 65536
-/* Samples come in runs of this many neighbours. */
-#define SEL_SAMPLE_RUN 16
+/* Samples come in runs of this many neighbours: n / 128 of them, within
+ * these bounds. */
+#define SEL_SAMPLE_RUN   16
+#define SEL_SAMPLE_MIN   32768
+#define SEL_SAMPLE_MAX   65536
+#define SEL_SAMPLE_AHEAD 8
 /* From this many elements up, the histogram pass counts into this many
  * histograms in turn. */
 #define SEL_HIST_WAYS_MIN_N (1u << 20)
@@ -381,7 +385,7 @@ static compcoll_status_t sel_sample_threshold(const float *m, const float *g,
                                               compcoll_select_scratch_t *s,
                                               uint32_t *thresh, size_t *cap)
 {
-    size_t      ns, r, nc = 0, i, above, ties;
+    size_t      ns, runs, r, nc = 0, i, above, ties, base[SEL_SAMPLE_AHEAD];
     double      expect;
     sel_cand_t *cand;
     uint32_t   *hist, b;
@@ -390,10 +394,11 @@ static compcoll_status_t sel_sample_threshold(const float *m, const float *g,
         s->rng = 0x9e3779b97f4a7c15ull;
     }
     ns = n / 128;
-    if (ns < 32768) {
-        ns = 32768;
-    }
+    ns = ns < SEL_SAMPLE_MIN ? SEL_SAMPLE_MIN
+         : ns > SEL_SAMPLE_MAX ? SEL_SAMPLE_MAX
+                               : ns;
     ns -= ns % SEL_SAMPLE_RUN; /* whole runs; ns <= n as n >= SEL_SAMPLE_MIN_N */
+    runs = ns / SEL_SAMPLE_RUN;
     expect = (double)k * (double)ns / (double)n;
     r      = (size_t)(1.25 * expect + 4.0 * sqrt(expect) + 8.0);
     if (r > ns) {
@@ -407,15 +412,27 @@ static compcoll_status_t sel_sample_threshold(const float *m, const float *g,
         return COMPCOLL_ERR_NO_MEMORY;
     }
     /* Runs of SEL_SAMPLE_RUN elements (a cache line) at random places:
-     * a few thousand memory accesses instead of one per sample. */
-    for (i = 0; i < ns; i += SEL_SAMPLE_RUN) {
-        size_t base = (size_t)(sel_rand(&s->rng) % (n / SEL_SAMPLE_RUN)) *
-                      SEL_SAMPLE_RUN;
-        size_t j;
+     * a few thousand memory accesses instead of one per sample, each
+     * prefetched SEL_SAMPLE_AHEAD runs before it is read. */
+    for (i = 0; i < runs + SEL_SAMPLE_AHEAD; i++) {
+        if (i < runs) {
+            base[i % SEL_SAMPLE_AHEAD] =
+                (size_t)(sel_rand(&s->rng) % (n / SEL_SAMPLE_RUN)) *
+                SEL_SAMPLE_RUN;
+            __builtin_prefetch(g + base[i % SEL_SAMPLE_AHEAD]);
+            if (m != NULL) {
+                __builtin_prefetch(m + base[i % SEL_SAMPLE_AHEAD]);
+            }
+        }
+        if (i >= SEL_SAMPLE_AHEAD) {
+            const size_t run = i - SEL_SAMPLE_AHEAD;
+            const size_t at  = base[run % SEL_SAMPLE_AHEAD];
+            size_t       j;
 
-        for (j = 0; j < SEL_SAMPLE_RUN; j++) {
-            cand[i + j].idx = 0;
-            cand[i + j].key = sel_key(m, g, base + j);
+            for (j = 0; j < SEL_SAMPLE_RUN; j++) {
+                cand[run * SEL_SAMPLE_RUN + j].idx = 0;
+                cand[run * SEL_SAMPLE_RUN + j].key = sel_key(m, g, at + j);
+            }
         }
     }
     memset(hist, 0, SEL_HI_SIZE * sizeof(uint32_t));
