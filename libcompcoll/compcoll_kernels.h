@@ -108,6 +108,12 @@ void compcoll_host_fold_range(float *m, const float *g, float *out, size_t lo,
                               size_t hi, int stream);
 void compcoll_host_stream_fence(int stream);
 void compcoll_host_take(float *m, const uint32_t *idx, size_t k, float *vals);
+/* fold_select(CHUNK) of the chunks [c0, c1) alone: their elements folded,
+ * idx and vals at [c0, c1) filled, m there taken.  A leader that streams
+ * its indices calls it piece by piece. */
+void compcoll_host_chunk_fold(float *m, const float *g, float *out, size_t n,
+                              size_t k, size_t c0, size_t c1, uint32_t *idx,
+                              float *vals);
 
 /* COMPCOLL_SELECT=chunk's chunk j of k over n is [lo(j), lo(j + 1)). */
 static inline size_t compcoll_chunk_lo(size_t j, size_t n, size_t k)

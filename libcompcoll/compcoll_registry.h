@@ -55,6 +55,7 @@ typedef struct compcoll_comm {
     compcoll_buf_t        vals;         /* the k values */
     compcoll_buf_t        gather;       /* every rank's stream (allgatherv) */
     compcoll_buf_t        sizes;        /* every rank's stream header */
+    compcoll_buf_t        pipe;         /* a pipelined call's pieces */
     /*
      * COMPCOLL_HIERARCHICAL: the ranks of a node sum on `node` into its
      * rank 0, the node leader; the leaders run the method on `inner`, the

@@ -27,6 +27,17 @@
 
 typedef struct compcoll_transport_ops compcoll_transport_ops_t;
 
+/* One nonblocking send or receive (see isend); zeroed before first use,
+ * idle again once test has reported it done. */
+typedef struct {
+    void       *impl;     /* the transport's request; NULL when idle */
+    MPI_Request mpi;      /* the mpi transport's request */
+    size_t      expected; /* receives: the bytes the matching send carries */
+    int         peer;
+    int         is_recv;
+    int         active;
+} compcoll_treq_t;
+
 /* Per-communicator transport state; implementations embed it first. */
 typedef struct compcoll_tcomm {
     const compcoll_transport_ops_t *ops;
@@ -73,6 +84,30 @@ struct compcoll_transport_ops {
      * ranks pick different indices. */
     compcoll_status_t (*allgatherv)(compcoll_tcomm_t *tcomm, const void *sbuf,
                                     void *rbuf, const size_t *counts);
+
+    /*
+     * Nonblocking point to point, for methods that pipeline an exchange.
+     * channels reserves `count` channels for one call and returns the
+     * first; every rank calls it in the same order with the same count, so
+     * the channels agree.  Messages between two ranks on one channel match
+     * in the order they were sent.  isend and irecv start an operation on
+     * an idle req; the buffer belongs to the transport until test reports
+     * it done (*done = 1), which also checks that a receive got exactly
+     * `bytes`.  test progresses the transport; progress only that.  cancel
+     * abandons an operation (a receive is cancelled, a send waited for).
+     * bytes_sent counts what isend sends.
+     */
+    uint32_t (*channels)(compcoll_tcomm_t *tcomm, unsigned count);
+    compcoll_status_t (*isend)(compcoll_tcomm_t *tcomm, int peer,
+                               const void *buf, size_t bytes, uint32_t chan,
+                               compcoll_treq_t *req);
+    compcoll_status_t (*irecv)(compcoll_tcomm_t *tcomm, int peer, void *buf,
+                               size_t bytes, uint32_t chan,
+                               compcoll_treq_t *req);
+    compcoll_status_t (*test)(compcoll_tcomm_t *tcomm, compcoll_treq_t *req,
+                              int *done);
+    void (*progress)(compcoll_tcomm_t *tcomm);
+    void (*cancel)(compcoll_tcomm_t *tcomm, compcoll_treq_t *req);
 };
 
 /* The transports this build has (ucx only when configured with UCX). */

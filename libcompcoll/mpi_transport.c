@@ -30,7 +30,11 @@ typedef struct {
     MPI_Comm         comm;
     compcoll_buf_t   wire;
     compcoll_buf_t   layout; /* allgatherv's int counts and displacements */
+    uint32_t         chan;   /* the next channel (isend, irecv) */
 } mpi_tcomm_t;
+
+/* Channels are tags, which MPI guarantees up to 32767. */
+#define MPI_CHAN_TAGS 32768u
 
 static MPI_Op mpi_op_fp16 = MPI_OP_NULL;
 static MPI_Op mpi_op_bf16 = MPI_OP_NULL;
@@ -286,6 +290,111 @@ out:
     return status;
 }
 
+/* ------------------------------------------------- point to point */
+
+static uint32_t mpi_channels(compcoll_tcomm_t *tcomm, unsigned count)
+{
+    mpi_tcomm_t   *tc   = (mpi_tcomm_t *)tcomm;
+    const uint32_t base = tc->chan;
+
+    tc->chan += count;
+    return base;
+}
+
+static compcoll_status_t mpi_ip2p(mpi_tcomm_t *tc, int peer, void *buf,
+                                  size_t bytes, uint32_t chan,
+                                  compcoll_treq_t *req, int is_recv)
+{
+    compcoll_status_t status = COMPCOLL_OK;
+    const int         tag    = (int)(chan % MPI_CHAN_TAGS);
+
+    if (bytes > (size_t)INT_MAX) {
+        return mpi_too_large(is_recv ? "irecv" : "isend", bytes);
+    }
+    if (is_recv) {
+        COMPCOLL_MPI_CHECK_GOTO(PMPI_Irecv(buf, (int)bytes, MPI_BYTE, peer,
+                                           tag, tc->comm, &req->mpi),
+                                status, out);
+    } else {
+        COMPCOLL_MPI_CHECK_GOTO(PMPI_Isend(buf, (int)bytes, MPI_BYTE, peer,
+                                           tag, tc->comm, &req->mpi),
+                                status, out);
+        tc->super.bytes_sent += bytes;
+    }
+    req->expected = bytes;
+    req->peer     = peer;
+    req->is_recv  = is_recv;
+    req->active   = 1;
+out:
+    return status;
+}
+
+static compcoll_status_t mpi_isend(compcoll_tcomm_t *tcomm, int peer,
+                                   const void *buf, size_t bytes,
+                                   uint32_t chan, compcoll_treq_t *req)
+{
+    return mpi_ip2p((mpi_tcomm_t *)tcomm, peer, (void *)buf, bytes, chan,
+                    req, 0);
+}
+
+static compcoll_status_t mpi_irecv(compcoll_tcomm_t *tcomm, int peer,
+                                   void *buf, size_t bytes, uint32_t chan,
+                                   compcoll_treq_t *req)
+{
+    return mpi_ip2p((mpi_tcomm_t *)tcomm, peer, buf, bytes, chan, req, 1);
+}
+
+static compcoll_status_t mpi_test(compcoll_tcomm_t *tcomm,
+                                  compcoll_treq_t *req, int *done)
+{
+    compcoll_status_t status = COMPCOLL_OK;
+    MPI_Status        st;
+    int               flag = 0, count = 0;
+
+    *done = !req->active;
+    if (*done) {
+        return COMPCOLL_OK;
+    }
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Test(&req->mpi, &flag, &st), status, out);
+    if (!flag) {
+        return COMPCOLL_OK;
+    }
+    req->active = 0;
+    *done       = 1;
+    if (req->is_recv) {
+        COMPCOLL_MPI_CHECK_GOTO(PMPI_Get_count(&st, MPI_BYTE, &count), status,
+                                out);
+        if ((size_t)count != req->expected) {
+            compcoll_error("irecv: rank %d sent %d bytes, expected %zu "
+                           "(ranks disagree on the call's size)",
+                           req->peer, count, req->expected);
+            status = COMPCOLL_ERR_PROTOCOL;
+        }
+    }
+out:
+    if (status != COMPCOLL_OK) {
+        req->active = 0;
+    }
+    return status;
+}
+
+static void mpi_progress(compcoll_tcomm_t *tcomm)
+{
+    (void)tcomm; /* MPICH progresses in PMPI_Test */
+}
+
+static void mpi_cancel(compcoll_tcomm_t *tcomm, compcoll_treq_t *req)
+{
+    if (!req->active) {
+        return;
+    }
+    if (req->is_recv) {
+        PMPI_Cancel(&req->mpi);
+    }
+    PMPI_Wait(&req->mpi, MPI_STATUS_IGNORE);
+    req->active = 0;
+}
+
 const compcoll_transport_ops_t compcoll_mpi_transport = {
     .name         = "mpi",
     .init         = mpi_init,
@@ -296,4 +405,10 @@ const compcoll_transport_ops_t compcoll_mpi_transport = {
     .allreduce    = mpi_allreduce,
     .allgather    = mpi_allgather,
     .allgatherv   = mpi_allgatherv,
+    .channels     = mpi_channels,
+    .isend        = mpi_isend,
+    .irecv        = mpi_irecv,
+    .test         = mpi_test,
+    .progress     = mpi_progress,
+    .cancel       = mpi_cancel,
 };

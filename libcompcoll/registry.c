@@ -60,6 +60,7 @@ static void reg_comm_destroy(compcoll_comm_t *cc)
     compcoll_buf_release(&cc->vals);
     compcoll_buf_release(&cc->gather);
     compcoll_buf_release(&cc->sizes);
+    compcoll_buf_release(&cc->pipe);
     free(cc->seq.counts);
     free(cc->buckets);
     free(cc);

@@ -10,6 +10,7 @@
  * leader's, carried in the header; the others validate it before touching
  * memory.
  */
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +38,8 @@ typedef struct {
     uint64_t k;
     uint64_t seq;    /* s_c of the call, a check that ranks are in step */
     uint64_t ibytes; /* bytes of coded indices that follow */
+    uint32_t pieces; /* pipelined (sc_pipe_run): its pieces; else 0 */
+    uint32_t width;  /* pipelined: bytes of each index offset */
 } sc_header_t;
 
 /* The others: the leader's coded indices into idx, or an error naming what
@@ -59,6 +62,52 @@ static compcoll_status_t sc_decode(const compcoll_comm_t *cc,
         return COMPCOLL_ERR_PROTOCOL;
     }
     return COMPCOLL_OK;
+}
+
+/* ------------------------------------------------------- pipelining */
+/*
+ * With COMPCOLL_SELECT=chunk and beta = 1 in host memory, the leader's
+ * indices come chunk by chunk, so the exchange need not wait for the whole
+ * selection.  The k chunks are cut into pieces; while the leader selects
+ * piece s + 1, piece s's indices travel down a chain in the ring's
+ * direction (leader, leader + 1, ..., leader - 1), every rank takes its
+ * values, a ring all-reduce of the piece's own sums them, and the sums are
+ * scattered.  The header goes first, so the others learn at once that the
+ * call is pipelined.  Indices travel as fixed-width offsets within their
+ * chunks (one byte while chunks are at most 256 elements, else two), so
+ * every piece's size is known from the header.  All of a piece's messages
+ * between two neighbours go on one channel in one order (its indices, the
+ * reduce-scatter steps, the allgather steps), so they match whatever order
+ * the pieces progress in.
+ */
+#define SC_PIPE_ELEMENTS 262144u /* elements a piece has at least */
+#define SC_PIPE_VALUES   512u    /* values a piece has at least */
+#define SC_PIPE_PIECES   32u     /* pieces a call has at most */
+#define SC_PIPE_CHUNK    65536u  /* the longest chunk two bytes address */
+
+/* The pieces a pipelined call of k of n is cut into, the same on every
+ * rank; 0 when the call is not pipelined (too small to gain). */
+static unsigned sc_pipe_pieces(const compcoll_comm_t *cc, size_t n, size_t k)
+{
+    const compcoll_config_t *cfg    = &compcoll_cfg;
+    size_t                   pieces = n / SC_PIPE_ELEMENTS;
+
+    if (pieces > k / SC_PIPE_VALUES) {
+        pieces = k / SC_PIPE_VALUES;
+    }
+
+    if (cfg->select != COMPCOLL_SELECT_CHUNK ||
+        cfg->wire != COMPCOLL_WIRE_FP32 || cfg->beta != 1.0 ||
+        cc->size < 2 || cc->tcomm->ops->isend == NULL || pieces < 2 ||
+        (n + k - 1) / k > SC_PIPE_CHUNK) {
+        return 0;
+    }
+    return pieces > SC_PIPE_PIECES ? SC_PIPE_PIECES : (unsigned)pieces;
+}
+
+static unsigned sc_pipe_width(size_t n, size_t k)
+{
+    return (n + k - 1) / k <= 256 ? 1 : 2;
 }
 
 static compcoll_status_t sc_validate(const compcoll_comm_t *cc,
@@ -86,6 +135,24 @@ static compcoll_status_t sc_validate(const compcoll_comm_t *cc,
                        (unsigned long long)h->ibytes, n, k,
                        (unsigned long long)cc->ncalls);
         return COMPCOLL_ERR_PROTOCOL;
+    }
+    if (h->pieces != 0 || h->width != 0) {
+        const unsigned pieces = sc_pipe_pieces(cc, n, k);
+
+        if (!sparse || h->coding != COMPCOLL_ICODE_CHUNK || pieces == 0 ||
+            h->pieces != pieces || h->width != sc_pipe_width(n, k) ||
+            h->ibytes != (uint64_t)k * h->width) {
+            compcoll_error("leader's header for call %llu on communicator "
+                           "%llu pipelines %u pieces of %u-byte offsets "
+                           "(%llu bytes); this rank expects %u pieces of "
+                           "%u bytes with COMPCOLL_SELECT=chunk; are all "
+                           "ranks configured alike?",
+                           (unsigned long long)cc->ncalls,
+                           (unsigned long long)cc->id, h->pieces, h->width,
+                           (unsigned long long)h->ibytes, pieces,
+                           sc_pipe_width(n, k));
+            return COMPCOLL_ERR_PROTOCOL;
+        }
     }
     return COMPCOLL_OK;
 }
@@ -136,7 +203,7 @@ static compcoll_status_t sc_header_bcast(compcoll_comm_t *cc, sc_header_t *h,
     compcoll_status_t status;
     double            t0;
 
-    if (cc->rank == leader && h->mode == SC_MODE_SPARSE) {
+    if (cc->rank == leader && h->mode == SC_MODE_SPARSE && h->pieces == 0) {
         compcoll_icode_t coding;
 
         t0        = compcoll_time();
@@ -160,8 +227,8 @@ static compcoll_status_t sc_header_bcast(compcoll_comm_t *cc, sc_header_t *h,
     if (h->mode == SC_MODE_ABORT) {
         return sc_abort(cc, leader); /* the leader could not select */
     }
-    if (h->mode != SC_MODE_SPARSE) {
-        return COMPCOLL_OK;
+    if (h->mode != SC_MODE_SPARSE || h->pieces != 0) {
+        return COMPCOLL_OK; /* a pipelined call's indices come in pieces */
     }
     t0     = compcoll_time();
     status = tc->ops->bcast(tc, code, (size_t)h->ibytes, leader);
@@ -172,6 +239,287 @@ static compcoll_status_t sc_header_bcast(compcoll_comm_t *cc, sc_header_t *h,
     t0     = compcoll_time();
     status = sc_decode(cc, h, code, n, k, idx);
     compcoll_stats.time_host += compcoll_time() - t0;
+    return status;
+}
+
+enum {
+    SC_PIPE_IDX,  /* waiting for the piece's indices from the left */
+    SC_PIPE_RS,   /* reduce-scatter step `step` in flight */
+    SC_PIPE_AG,   /* allgather step `step` in flight */
+    SC_PIPE_FWD,  /* summed and scattered; the forwarded indices in flight */
+    SC_PIPE_DONE,
+};
+
+typedef struct {
+    size_t          c0, c1; /* its chunks, and its indices' and values' range */
+    uint32_t        chan;
+    int             phase;
+    int             step;
+    float          *tmp;    /* a reduce-scatter segment from the left */
+    compcoll_treq_t rreq, sreq, fwd;
+} sc_piece_t;
+
+/* Segment i of p of a piece's count values. */
+static void sc_pipe_seg(size_t count, int p, int i, size_t *off, size_t *len)
+{
+    *off = (size_t)i * count / (size_t)p;
+    *len = (size_t)(i + 1) * count / (size_t)p - *off;
+}
+
+/* Post ring step pc->step of pc->phase: receive from the left, send to the
+ * right; both sides compute the same sizes and skip the same empty ones. */
+static compcoll_status_t sc_pipe_post(compcoll_tcomm_t *tc, sc_piece_t *pc,
+                                      float *vals)
+{
+    const int    p = tc->size, r = tc->rank, t = pc->step;
+    const size_t count = pc->c1 - pc->c0;
+    float       *v     = vals + pc->c0;
+    size_t       soff, slen, roff, rlen;
+    compcoll_status_t status = COMPCOLL_OK;
+
+    if (pc->phase == SC_PIPE_RS) {
+        sc_pipe_seg(count, p, (r - t + p) % p, &soff, &slen);
+        sc_pipe_seg(count, p, (r - t - 1 + 2 * p) % p, &roff, &rlen);
+    } else {
+        sc_pipe_seg(count, p, (r + 1 - t + p) % p, &soff, &slen);
+        sc_pipe_seg(count, p, (r - t + p) % p, &roff, &rlen);
+    }
+    if (rlen != 0) {
+        status = tc->ops->irecv(tc, (r + p - 1) % p,
+                                pc->phase == SC_PIPE_RS ? pc->tmp : v + roff,
+                                rlen * sizeof(float), pc->chan, &pc->rreq);
+    }
+    if (status == COMPCOLL_OK && slen != 0) {
+        status = tc->ops->isend(tc, (r + 1) % p, v + soff,
+                                slen * sizeof(float), pc->chan, &pc->sreq);
+    }
+    return status;
+}
+
+/* A non-leader's piece, once its indices are in: decode and check them,
+ * take the values (from the folded memory, or from g for a rank without
+ * memory, zeroing out over the piece's elements after). */
+static compcoll_status_t sc_pipe_take(compcoll_comm_t *cc, compcoll_tensor_t *t,
+                                      const sc_header_t *h, sc_piece_t *pc,
+                                      const float *g, float *out, size_t n,
+                                      size_t k, int folded, uint32_t *idx,
+                                      const uint8_t *code, float *vals)
+{
+    size_t j;
+
+    for (j = pc->c0; j < pc->c1; j++) {
+        const size_t lo  = compcoll_chunk_lo(j, n, k);
+        const size_t off = h->width == 1 ? code[j]
+                                         : (size_t)code[2 * j] |
+                                               (size_t)code[2 * j + 1] << 8;
+
+        if (off >= compcoll_chunk_lo(j + 1, n, k) - lo) {
+            compcoll_error("leader's index %zu of call %llu on communicator "
+                           "%llu is offset %zu into a chunk of %zu elements; "
+                           "refusing to apply it",
+                           j, (unsigned long long)cc->ncalls,
+                           (unsigned long long)cc->id, off,
+                           compcoll_chunk_lo(j + 1, n, k) - lo);
+            return COMPCOLL_ERR_PROTOCOL;
+        }
+        idx[j] = (uint32_t)(lo + off);
+    }
+    if (folded) {
+        compcoll_host_take(t->mem, idx + pc->c0, pc->c1 - pc->c0,
+                           vals + pc->c0);
+    } else {
+        const size_t e0 = compcoll_chunk_lo(pc->c0, n, k);
+
+        for (j = pc->c0; j < pc->c1; j++) {
+            vals[j] = g[idx[j]];
+        }
+        memset(out + e0, 0,
+               (compcoll_chunk_lo(pc->c1, n, k) - e0) * sizeof(float));
+    }
+    return COMPCOLL_OK;
+}
+
+/* One look at a piece: move it on as far as its messages allow; *moved
+ * says whether it did. */
+static compcoll_status_t sc_pipe_advance(compcoll_comm_t *cc,
+                                         compcoll_tensor_t *t,
+                                         const sc_header_t *h, sc_piece_t *pc,
+                                         const float *g, float *out, size_t n,
+                                         size_t k, int folded, int leader,
+                                         uint32_t *idx, const uint8_t *code,
+                                         float *vals, int *moved)
+{
+    compcoll_tcomm_t *tc = cc->tcomm;
+    const int         p = tc->size, right = (tc->rank + 1) % p;
+    compcoll_status_t status;
+    int               rdone, sdone;
+    double            t0;
+    size_t            roff, rlen, j;
+
+    status = tc->ops->test(tc, &pc->rreq, &rdone);
+    if (status == COMPCOLL_OK) {
+        status = tc->ops->test(tc, &pc->sreq, &sdone);
+    }
+    if (status == COMPCOLL_OK) {
+        int fdone;
+
+        status = tc->ops->test(tc, &pc->fwd, &fdone);
+        if (pc->phase == SC_PIPE_FWD && fdone) {
+            pc->phase = SC_PIPE_DONE;
+            *moved    = 1;
+        }
+    }
+    if (status != COMPCOLL_OK || !rdone || !sdone || pc->phase == SC_PIPE_FWD ||
+        pc->phase == SC_PIPE_DONE) {
+        return status;
+    }
+    *moved = 1;
+    t0     = compcoll_time();
+    switch (pc->phase) {
+    case SC_PIPE_IDX:
+        if (right != leader) {
+            status = tc->ops->isend(tc, right, code + pc->c0 * h->width,
+                                    (pc->c1 - pc->c0) * h->width, pc->chan,
+                                    &pc->fwd);
+        }
+        if (status == COMPCOLL_OK) {
+            status = sc_pipe_take(cc, t, h, pc, g, out, n, k, folded, idx,
+                                  code, vals);
+        }
+        pc->phase = SC_PIPE_RS;
+        pc->step  = 0;
+        break;
+    case SC_PIPE_RS:
+        sc_pipe_seg(pc->c1 - pc->c0, p, (tc->rank - pc->step - 1 + 2 * p) % p,
+                    &roff, &rlen);
+        for (j = 0; j < rlen; j++) {
+            vals[pc->c0 + roff + j] += pc->tmp[j];
+        }
+        if (++pc->step == p - 1) {
+            pc->phase = SC_PIPE_AG;
+            pc->step  = 0;
+        }
+        break;
+    case SC_PIPE_AG:
+        if (++pc->step == p - 1) {
+            compcoll_host_kernels.scatter(out, idx + pc->c0, vals + pc->c0,
+                                          pc->c1 - pc->c0);
+            pc->phase = SC_PIPE_FWD;
+        }
+        break;
+    }
+    compcoll_stats.time_host += compcoll_time() - t0;
+    if (status == COMPCOLL_OK &&
+        (pc->phase == SC_PIPE_RS || pc->phase == SC_PIPE_AG)) {
+        status = sc_pipe_post(tc, pc, vals);
+    }
+    return status;
+}
+
+/* Sched out of the way of the ranks this one waits for, once polling has
+ * found nothing for a while (oversubscribed nodes). */
+static void sc_pipe_idle(unsigned *idle)
+{
+    if (++*idle > 64) {
+        sched_yield();
+    }
+}
+
+/*
+ * The sparse part of a pipelined call, after the header: the leader selects
+ * piece by piece, looking at the pieces in flight between two; the others
+ * receive, forward, take, sum and scatter as the pieces come.
+ */
+static compcoll_status_t sc_pipe_run(compcoll_comm_t *cc, compcoll_tensor_t *t,
+                                     const sc_header_t *h, const float *g,
+                                     float *out, size_t n, size_t k,
+                                     int folded, int leader, uint32_t *idx,
+                                     uint8_t *code, float *vals)
+{
+    compcoll_tcomm_t *tc = cc->tcomm;
+    const int         p = tc->size, r = tc->rank;
+    const unsigned    np = h->pieces;
+    const size_t      w  = h->width;
+    const size_t      seg = (k / np + 2) / (size_t)p + 1; /* > any segment */
+    compcoll_status_t status = COMPCOLL_OK;
+    sc_piece_t       *pc;
+    uint32_t          base;
+    unsigned          s, first = 0, next = 0, idle = 0;
+    double            t0, t_loop = compcoll_time(), t_sel = 0.0, host0;
+    size_t            j;
+
+    pc = compcoll_buf_reserve(&cc->pipe, np * (sizeof(*pc) +
+                                               seg * sizeof(float)));
+    if (pc == NULL) {
+        return COMPCOLL_ERR_NO_MEMORY;
+    }
+    memset(pc, 0, np * sizeof(*pc));
+    host0 = compcoll_stats.time_host;
+    base  = tc->ops->channels(tc, np);
+    for (s = 0; s < np; s++) {
+        pc[s].c0    = (size_t)s * k / np;
+        pc[s].c1    = (size_t)(s + 1) * k / np;
+        pc[s].chan  = base + s;
+        pc[s].tmp   = (float *)(pc + np) + (size_t)s * seg;
+        pc[s].phase = SC_PIPE_IDX;
+        if (r != leader && status == COMPCOLL_OK) {
+            status = tc->ops->irecv(tc, (r + p - 1) % p, code + pc[s].c0 * w,
+                                    (pc[s].c1 - pc[s].c0) * w, pc[s].chan,
+                                    &pc[s].rreq);
+        }
+    }
+    while (status == COMPCOLL_OK && first < np) {
+        int moved = 0;
+
+        if (r == leader && next < np) {
+            sc_piece_t *q = &pc[next++];
+
+            t0 = compcoll_time();
+            compcoll_host_chunk_fold(t->mem, g, out, n, k, q->c0, q->c1, idx,
+                                     vals);
+            for (j = q->c0; j < q->c1; j++) {
+                const size_t off = idx[j] - compcoll_chunk_lo(j, n, k);
+
+                code[j * w] = (uint8_t)off;
+                if (w == 2) {
+                    code[j * w + 1] = (uint8_t)(off >> 8);
+                }
+            }
+            t_sel += compcoll_time() - t0;
+            status = tc->ops->isend(tc, (r + 1) % p, code + q->c0 * w,
+                                    (q->c1 - q->c0) * w, q->chan, &q->fwd);
+            q->phase = SC_PIPE_RS;
+            if (status == COMPCOLL_OK) {
+                status = sc_pipe_post(tc, q, vals);
+            }
+            moved = 1;
+        }
+        for (s = first; s < np && status == COMPCOLL_OK; s++) {
+            if (r == leader && s >= next) {
+                break; /* not selected yet */
+            }
+            status = sc_pipe_advance(cc, t, h, &pc[s], g, out, n, k, folded,
+                                     leader, idx, code, vals, &moved);
+        }
+        while (first < np && pc[first].phase == SC_PIPE_DONE) {
+            first++;
+        }
+        if (moved) {
+            idle = 0;
+        } else {
+            sc_pipe_idle(&idle);
+        }
+    }
+    if (status != COMPCOLL_OK) {
+        for (s = 0; s < np; s++) {
+            tc->ops->cancel(tc, &pc[s].rreq);
+            tc->ops->cancel(tc, &pc[s].sreq);
+            tc->ops->cancel(tc, &pc[s].fwd);
+        }
+    }
+    compcoll_stats.time_select += t_sel;
+    compcoll_stats.time_comm += compcoll_time() - t_loop - t_sel -
+                                (compcoll_stats.time_host - host0);
     return status;
 }
 
@@ -218,7 +566,13 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
     }
     if (cc->rank == leader) {
         sc_header_fill(cc, t, t->mem != NULL, h, n, k);
-        if (h->mode == SC_MODE_SPARSE) {
+        if (h->mode == SC_MODE_SPARSE && fold &&
+            (h->pieces = sc_pipe_pieces(cc, n, k)) != 0) {
+            /* the header goes now; the selection follows piece by piece */
+            h->width  = sc_pipe_width(n, k);
+            h->coding = COMPCOLL_ICODE_CHUNK;
+            h->ibytes = (uint64_t)k * h->width;
+        } else if (h->mode == SC_MODE_SPARSE) {
             t0     = compcoll_time();
             status = fold ? ker->fold_select(cfg->select, t->mem, g, out, n,
                                              k, idx, vals,
@@ -240,9 +594,10 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
         return status;
     }
     compcoll_trace("allreduce count=%zu comm=%llu call=%llu: scalecom %s "
-                   "k=%zu leader=%d", n, (unsigned long long)cc->id,
+                   "k=%zu leader=%d pieces=%u", n, (unsigned long long)cc->id,
                    (unsigned long long)cc->ncalls,
-                   h->mode == SC_MODE_SPARSE ? "sparse" : "dense", k, leader);
+                   h->mode == SC_MODE_SPARSE ? "sparse" : "dense", k, leader,
+                   h->pieces);
     compcoll_count_call(cc, t, n);
 
     if (h->mode == SC_MODE_DENSE) {
@@ -266,6 +621,14 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
                                "memory on this rank (COMPCOLL_MAX_MEMORY): "
                                "what it does not send is discarded", n);
             compcoll_stats.calls_no_memory++;
+        }
+        if (h->pieces != 0) {
+            status = sc_pipe_run(cc, t, h, g, out, n, k, fold, leader, idx,
+                                 code, vals);
+            compcoll_stats.calls_compressed++;
+            compcoll_stats.elements_sent += k;
+            compcoll_stats.bytes_sent += tc->bytes_sent - sent0;
+            return status;
         }
         t0 = compcoll_time();
         if (fold) {
@@ -376,6 +739,17 @@ static compcoll_status_t sc_allreduce_gpu(compcoll_comm_t *cc,
     if (status != COMPCOLL_OK) {
         gpu->stream_sync(s); /* the leader's queued work */
         return status;
+    }
+    if (h->pieces != 0) {
+        /* the leader's buffer is in host memory, this one's on a device */
+        compcoll_error("call %llu on communicator %llu: the leader pipelines "
+                       "a chunk selection from host memory, which a rank "
+                       "with a device buffer cannot follow; with "
+                       "COMPCOLL_SELECT=chunk, keep every rank's buffers in "
+                       "the same kind of memory",
+                       (unsigned long long)cc->ncalls,
+                       (unsigned long long)cc->id);
+        return COMPCOLL_ERR_NOT_SUPPORTED;
     }
     compcoll_trace("allreduce count=%zu comm=%llu call=%llu: scalecom %s "
                    "k=%zu leader=%d, on device %d", n,

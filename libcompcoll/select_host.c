@@ -692,20 +692,22 @@ static void sel_chunk_take(float *m, size_t n, size_t k, size_t j0, size_t j1,
 }
 
 /*
- * chunk, fused with the fold and the take: a block of whole chunks is
- * folded, then each chunk's arg-max found and taken while the block is
- * still in cache.
+ * chunk, fused with the fold and the take, for chunks [c0, c1) (their
+ * elements; idx and vals at [c0, c1)): a block of whole chunks is folded,
+ * then each chunk's arg-max found and taken while the block is still in
+ * cache.
  */
-static void sel_chunk_fold(float *m, const float *g, float *out, size_t n,
-                           size_t k, uint32_t *idx, float *vals)
+void compcoll_host_chunk_fold(float *m, const float *g, float *out, size_t n,
+                              size_t k, size_t c0, size_t c1, uint32_t *idx,
+                              float *vals)
 {
     const int    stream = compcoll_host_fold_streams(g, out, n);
     const size_t per    = n / k; /* the shortest chunk's length */
     const size_t group  = per < SEL_FOLD_BLOCK ? SEL_FOLD_BLOCK / per : 1;
     size_t       j0;
 
-    for (j0 = 0; j0 < k; j0 += group) {
-        const size_t j1 = (k - j0 > group) ? j0 + group : k;
+    for (j0 = c0; j0 < c1; j0 += group) {
+        const size_t j1 = (c1 - j0 > group) ? j0 + group : c1;
 
         compcoll_host_fold_range(m, g, out, compcoll_chunk_lo(j0, n, k),
                                  compcoll_chunk_lo(j1, n, k), stream);
@@ -730,7 +732,7 @@ compcoll_status_t compcoll_host_fold_select(compcoll_select_t mode, float *m,
         status = sel_exact_fold(m, g, out, n, k, idx, scratch);
         break;
     case COMPCOLL_SELECT_CHUNK:
-        sel_chunk_fold(m, g, out, n, k, idx, vals);
+        compcoll_host_chunk_fold(m, g, out, n, k, 0, k, idx, vals);
         return COMPCOLL_OK;
     case COMPCOLL_SELECT_SAMPLE:
         if (n < SEL_SAMPLE_MIN_N) {

@@ -113,6 +113,8 @@ compcoll_status_t compcoll_ucx_ep_get(const void *address, size_t len,
                                       ucp_ep_h *ep_p);
 compcoll_status_t compcoll_ucx_wait(compcoll_ucx_op_t *ops, int nops,
                                     const char *what);
+int               compcoll_ucx_op_done(compcoll_ucx_op_t *op, const char *what,
+                                       compcoll_status_t *status);
 void              compcoll_ucx_abandon(compcoll_ucx_op_t *ops, int nops);
 
 /* ucx_comm.c */
@@ -133,6 +135,19 @@ compcoll_status_t compcoll_ucx_allgather(compcoll_tcomm_t *tcomm,
 compcoll_status_t compcoll_ucx_allgatherv(compcoll_tcomm_t *tcomm,
                                           const void *sbuf, void *rbuf,
                                           const size_t *counts);
+uint32_t          compcoll_ucx_channels(compcoll_tcomm_t *tcomm,
+                                        unsigned          count);
+compcoll_status_t compcoll_ucx_isend(compcoll_tcomm_t *tcomm, int peer,
+                                     const void *buf, size_t bytes,
+                                     uint32_t chan, compcoll_treq_t *req);
+compcoll_status_t compcoll_ucx_irecv(compcoll_tcomm_t *tcomm, int peer,
+                                     void *buf, size_t bytes, uint32_t chan,
+                                     compcoll_treq_t *req);
+compcoll_status_t compcoll_ucx_test(compcoll_tcomm_t *tcomm,
+                                    compcoll_treq_t *req, int *done);
+void              compcoll_ucx_progress(compcoll_tcomm_t *tcomm);
+void              compcoll_ucx_cancel(compcoll_tcomm_t *tcomm,
+                                      compcoll_treq_t  *req);
 
 /* Inspection hooks for tests/mpi/test_transport.c: the number of cached
  * endpoints and a communicator's agreed id. */

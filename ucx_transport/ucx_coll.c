@@ -378,3 +378,131 @@ compcoll_status_t compcoll_ucx_allgatherv(compcoll_tcomm_t *tcomm,
     return compcoll_ucx_ring_allgatherv(tcomm, sbuf, rbuf, counts, 0,
                                         "UCX allgatherv");
 }
+
+/* ------------------------------------------------- point to point */
+
+/*
+ * A channel is a sequence number of its own: its messages carry it in the
+ * tag as a collective's do, so they never match another operation's.
+ */
+uint32_t compcoll_ucx_channels(compcoll_tcomm_t *tcomm, unsigned count)
+{
+    compcoll_ucx_comm_t *ucomm = (compcoll_ucx_comm_t *)tcomm;
+    const uint32_t       base  = ucomm->seq;
+
+    ucomm->seq += count;
+    return base;
+}
+
+static compcoll_status_t compcoll_ucx_live(const compcoll_ucx_comm_t *ucomm,
+                                           const char                *what)
+{
+    if (!compcoll_ucx_ctx.ready || (ucomm->epoch != compcoll_ucx_ctx.epoch)) {
+        compcoll_error("%s on a communicator whose UCX context was "
+                       "finalized",
+                       what);
+        return COMPCOLL_ERR_UNAVAILABLE;
+    }
+    return COMPCOLL_OK;
+}
+
+static void compcoll_ucx_req_in(compcoll_ucx_op_t *op,
+                                const compcoll_treq_t *req)
+{
+    op->req      = req->impl;
+    op->is_recv  = req->is_recv;
+    op->expected = req->expected;
+    op->peer     = req->peer;
+}
+
+compcoll_status_t compcoll_ucx_isend(compcoll_tcomm_t *tcomm, int peer,
+                                     const void *buf, size_t bytes,
+                                     uint32_t chan, compcoll_treq_t *req)
+{
+    compcoll_ucx_comm_t *ucomm = (compcoll_ucx_comm_t *)tcomm;
+    compcoll_ucx_op_t    op;
+    compcoll_status_t    status;
+
+    memset(&op, 0, sizeof(op));
+    status = compcoll_ucx_live(ucomm, "UCX isend");
+    if (status == COMPCOLL_OK) {
+        status = compcoll_ucx_post_send(ucomm, &op, peer, buf, bytes,
+                                        compcoll_ucx_tag(ucomm, chan,
+                                                         tcomm->rank),
+                                        "UCX isend");
+    }
+    req->impl     = op.req;
+    req->is_recv  = 0;
+    req->expected = bytes;
+    req->peer     = peer;
+    req->active   = (status == COMPCOLL_OK);
+    return status;
+}
+
+compcoll_status_t compcoll_ucx_irecv(compcoll_tcomm_t *tcomm, int peer,
+                                     void *buf, size_t bytes, uint32_t chan,
+                                     compcoll_treq_t *req)
+{
+    compcoll_ucx_comm_t *ucomm = (compcoll_ucx_comm_t *)tcomm;
+    compcoll_ucx_op_t    op;
+    compcoll_status_t    status;
+
+    memset(&op, 0, sizeof(op));
+    status = compcoll_ucx_live(ucomm, "UCX irecv");
+    if (status == COMPCOLL_OK) {
+        status = compcoll_ucx_post_recv(&op, peer, buf, bytes,
+                                        compcoll_ucx_tag(ucomm, chan, peer),
+                                        "UCX irecv");
+    }
+    req->impl     = op.req;
+    req->is_recv  = 1;
+    req->expected = bytes;
+    req->peer     = peer;
+    req->active   = (status == COMPCOLL_OK);
+    return status;
+}
+
+compcoll_status_t compcoll_ucx_test(compcoll_tcomm_t *tcomm,
+                                    compcoll_treq_t *req, int *done)
+{
+    compcoll_status_t status = COMPCOLL_OK;
+    compcoll_ucx_op_t op;
+
+    (void)tcomm;
+    *done = !req->active;
+    if (*done) {
+        return COMPCOLL_OK;
+    }
+    if (req->impl == NULL) { /* a send that completed when posted */
+        req->active = 0;
+        *done       = 1;
+        return COMPCOLL_OK;
+    }
+    ucp_worker_progress(compcoll_ucx_ctx.worker);
+    compcoll_ucx_req_in(&op, req);
+    if (compcoll_ucx_op_done(&op, "UCX test", &status)) {
+        req->impl   = NULL;
+        req->active = 0;
+        *done       = 1;
+    }
+    return status;
+}
+
+void compcoll_ucx_progress(compcoll_tcomm_t *tcomm)
+{
+    (void)tcomm;
+    ucp_worker_progress(compcoll_ucx_ctx.worker);
+}
+
+void compcoll_ucx_cancel(compcoll_tcomm_t *tcomm, compcoll_treq_t *req)
+{
+    compcoll_ucx_op_t op;
+
+    (void)tcomm;
+    if (req->active && req->impl != NULL) {
+        compcoll_ucx_req_in(&op, req);
+        compcoll_ucx_abandon(&op, 1);
+    }
+    req->impl   = NULL;
+    req->active = 0;
+}

@@ -91,8 +91,8 @@ static void compcoll_ucx_backoff(unsigned *idle)
 /* ------------------------------------------------------------------ waiting */
 
 /* Returns 1 when op has completed (and has been released), 0 while pending. */
-static int compcoll_ucx_op_done(compcoll_ucx_op_t *op, const char *what,
-                                compcoll_status_t *status)
+int compcoll_ucx_op_done(compcoll_ucx_op_t *op, const char *what,
+                         compcoll_status_t *status)
 {
     ucp_tag_recv_info_t info;
     ucs_status_t        ust;
@@ -457,6 +457,12 @@ const compcoll_transport_ops_t compcoll_ucx_transport = {
     .comm_destroy = compcoll_ucx_comm_destroy,
     .bcast        = compcoll_ucx_bcast,
     .allreduce    = compcoll_ucx_allreduce,
+    .channels     = compcoll_ucx_channels,
+    .isend        = compcoll_ucx_isend,
+    .irecv        = compcoll_ucx_irecv,
+    .test         = compcoll_ucx_test,
+    .progress     = compcoll_ucx_progress,
+    .cancel       = compcoll_ucx_cancel,
     .allgather    = compcoll_ucx_allgather,
     .allgatherv   = compcoll_ucx_allgatherv,
 };

@@ -108,6 +108,12 @@ cat >"$tmp/cases" <<'EOF'
 4 | TRANSPORT=mpi WIRE_TYPE=fp16 KEY=sequence | scalecom_check --steps 6 --third --fresh
 4 | TRANSPORT=ucx METHOD=dense | scalecom_check --steps 4 --interleave
 2 | TRANSPORT=ucx WARMUP=1 | scalecom_check --steps 6 --fresh-odd --interleave
+2 | TRANSPORT=ucx SELECT=chunk | scalecom_check --count 600000 --steps 6 --interleave --inplace
+2 | TRANSPORT=mpi SELECT=chunk RATIO=300 | scalecom_check --count 600000 --steps 4 --interleave --dup
+3 | TRANSPORT=ucx SELECT=chunk RATIO=300 | scalecom_check --count 600000 --steps 6 --interleave
+3 | TRANSPORT=mpi SELECT=chunk | scalecom_check --count 600000 --steps 6 --inplace --dup --ties
+4 | TRANSPORT=ucx SELECT=chunk WARMUP=1 | scalecom_check --count 600000 --steps 4 --interleave --inplace
+4 | TRANSPORT=mpi SELECT=chunk | scalecom_check --count 600000 --steps 4 --interleave
 3 | TRANSPORT=mpi WARMUP=2 SELECT=sample | scalecom_check --steps 6 --fresh-odd --inplace
 4 | HIERARCHICAL=y RANKS_PER_NODE=2 TRANSPORT=ucx | scalecom_check --steps 6 --interleave --dup
 4 | RANKS_PER_NODE=2 TRANSPORT=mpi BETA=0.5 SELECT=chunk | scalecom_check --steps 6 --inplace --split
@@ -118,6 +124,7 @@ cat >"$tmp/cases" <<'EOF'
 3 | HIERARCHICAL=y RANKS_PER_NODE=1 | scalecom_check --steps 4 --interleave
 4 | RANKS_PER_NODE=2 METHOD=dense | scalecom_check --steps 4 --interleave
 4 | RANKS_PER_NODE=2 MAX_MEMORY=1k | scalecom_check --steps 4 --no-memory
+4 | HIERARCHICAL=y RANKS_PER_NODE=2 SELECT=chunk | scalecom_check --count 600000 --steps 4 --interleave
 1 | TRANSPORT=ucx | passthrough_check
 2 | TRANSPORT=mpi | passthrough_check
 3 | TRANSPORT=ucx | passthrough_check

@@ -548,6 +548,140 @@ static void test_allgather(const compcoll_transport_ops_t *t,
     free(counts);
 }
 
+/*
+ * Nonblocking point to point around the ring: on three channels each rank
+ * sends its right neighbour two messages (seeded by sender, channel and
+ * order) and receives its left neighbour's, posting the receives channel
+ * by channel in reverse, so only the channel and the order within it can
+ * match them up.  Then a receive shorter than expected is refused and an
+ * unmatched receive is cancelled.
+ */
+static int check_p2p(const compcoll_transport_ops_t *t, compcoll_tcomm_t *tc,
+                     MPI_Comm comm)
+{
+    enum { NCHAN = 3, NMSG = 2 };
+    const int        p = tc->size, r = tc->rank;
+    const int        right = (r + 1) % p, left = (r + p - 1) % p;
+    compcoll_treq_t  sreq[NCHAN][NMSG], rreq[NCHAN][NMSG], extra;
+    unsigned char   *sbuf[NCHAN][NMSG], *rbuf[NCHAN][NMSG], *want, small[12];
+    size_t           bytes[NMSG] = {0, 7};
+    uint64_t         before = tc->bytes_sent, expect = 0;
+    uint32_t         base, other[2];
+    compcoll_status_t st = COMPCOLL_OK;
+    int              ok = 1, c, m, pending, done;
+
+    base = t->channels(tc, NCHAN);
+    PMPI_Allreduce(&base, &other[0], 1, MPI_UINT32_T, MPI_MIN, comm);
+    PMPI_Allreduce(&base, &other[1], 1, MPI_UINT32_T, MPI_MAX, comm);
+    if (other[0] != base || other[1] != base) {
+        diag("p2p: channels disagree: %u here, %u to %u", base, other[0],
+             other[1]);
+        ok = 0;
+    }
+    memset(sreq, 0, sizeof(sreq));
+    memset(rreq, 0, sizeof(rreq));
+    for (c = 0; c < NCHAN; c++) {
+        for (m = 0; m < NMSG; m++) {
+            size_t len = m == 0 ? 1000 * (size_t)(c + 1) + 3 : bytes[m];
+
+            sbuf[c][m] = malloc(len);
+            rbuf[c][m] = malloc(len);
+            fill_bytes(sbuf[c][m], len, rng_seed((uint64_t)r, c, m));
+            memset(rbuf[c][m], 0, len);
+            if (st == COMPCOLL_OK) {
+                st = t->isend(tc, right, sbuf[c][m], len, base + c,
+                              &sreq[c][m]);
+            }
+            expect += len;
+        }
+    }
+    for (c = NCHAN - 1; c >= 0 && st == COMPCOLL_OK; c--) {
+        for (m = 0; m < NMSG && st == COMPCOLL_OK; m++) {
+            size_t len = m == 0 ? 1000 * (size_t)(c + 1) + 3 : bytes[m];
+
+            st = t->irecv(tc, left, rbuf[c][m], len, base + c, &rreq[c][m]);
+        }
+    }
+    do {
+        pending = 0;
+        for (c = 0; c < NCHAN && st == COMPCOLL_OK; c++) {
+            for (m = 0; m < NMSG && st == COMPCOLL_OK; m++) {
+                st = t->test(tc, &sreq[c][m], &done);
+                pending += !done;
+                if (st == COMPCOLL_OK) {
+                    st = t->test(tc, &rreq[c][m], &done);
+                    pending += !done;
+                }
+            }
+        }
+    } while (st == COMPCOLL_OK && pending != 0);
+    if (st != COMPCOLL_OK) {
+        diag("p2p: %s", compcoll_status_string(st));
+        ok = 0;
+    }
+    for (c = 0; c < NCHAN && ok; c++) {
+        for (m = 0; m < NMSG && ok; m++) {
+            size_t len = m == 0 ? 1000 * (size_t)(c + 1) + 3 : bytes[m];
+
+            want = malloc(len);
+            fill_bytes(want, len, rng_seed((uint64_t)left, c, m));
+            if (memcmp(want, rbuf[c][m], len) != 0) {
+                diag("p2p: message %d on channel %d from rank %d differs", m,
+                     c, left);
+                ok = 0;
+            }
+            free(want);
+        }
+    }
+    for (c = 0; c < NCHAN; c++) {
+        for (m = 0; m < NMSG; m++) {
+            free(sbuf[c][m]);
+            free(rbuf[c][m]);
+        }
+    }
+    if (tc->bytes_sent - before != expect) {
+        diag("p2p: bytes_sent grew by %llu, sent %llu",
+             (unsigned long long)(tc->bytes_sent - before),
+             (unsigned long long)expect);
+        ok = 0;
+    }
+
+    /* 10 bytes where 12 are expected: refused, naming the sizes */
+    base = t->channels(tc, 2);
+    memset(&extra, 0, sizeof(extra));
+    memset(sreq, 0, sizeof(sreq));
+    st = t->isend(tc, right, small, 10, base, &sreq[0][0]);
+    if (st == COMPCOLL_OK) {
+        st = t->irecv(tc, left, small, sizeof(small), base, &extra);
+    }
+    pending = 1;
+    while (st == COMPCOLL_OK && pending) {
+        st = t->test(tc, &extra, &done);
+        pending = !done;
+    }
+    if (st != COMPCOLL_ERR_PROTOCOL) {
+        diag("p2p: a 10-byte message into a 12-byte receive gave %s",
+             compcoll_status_string(st));
+        ok = 0;
+    }
+    do {
+        t->test(tc, &sreq[0][0], &done);
+    } while (!done);
+
+    /* a receive nobody sends to is cancelled and idle after */
+    memset(&extra, 0, sizeof(extra));
+    st = t->irecv(tc, left, small, sizeof(small), base + 1, &extra);
+    t->cancel(tc, &extra);
+    st = st == COMPCOLL_OK ? t->test(tc, &extra, &done) : st;
+    if (st != COMPCOLL_OK || !done) {
+        diag("p2p: a cancelled receive: %s, done %d",
+             compcoll_status_string(st), done);
+        ok = 0;
+    }
+    PMPI_Barrier(comm);
+    return ok;
+}
+
 static void test_transport(const compcoll_transport_ops_t *t, int is_ucx)
 {
     const compcoll_wire_t wires[]  = {COMPCOLL_WIRE_FP32, COMPCOLL_WIRE_FP16,
@@ -574,6 +708,14 @@ static void test_transport(const compcoll_transport_ops_t *t, int is_ucx)
                "%s: bcast %zu bytes from every root", t->name, bcast_sizes[i]);
     }
     test_allgather(t, tc, is_ucx);
+    if (world_size > 1) {
+        report(check_p2p(t, tc, MPI_COMM_WORLD),
+               "%s: isend/irecv on channels match by channel and order; a "
+               "short message is refused; a receive cancels",
+               t->name);
+    } else {
+        skip("%s: isend/irecv need two ranks", t->name);
+    }
     for (w = 0; w < 3; w++) {
         for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
             report(check_allreduce(t, tc, MPI_COMM_WORLD, counts[i], wires[w],
