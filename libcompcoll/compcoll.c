@@ -192,6 +192,7 @@ void compcoll_finalize(void)
     compcoll_buf_release(&cc_scratch.above);
     compcoll_buf_release(&cc_scratch.keys);
     compcoll_buf_release(&cc_scratch.hist);
+    compcoll_buf_release(&cc_scratch.cval);
     compcoll_stats_free();
     /* the topology last: the registry was its only user */
     compcoll_topo_finalize();

@@ -38,6 +38,7 @@ typedef struct {
     compcoll_buf_t above;  /* indices surely selected */
     compcoll_buf_t keys;   /* key scratch */
     compcoll_buf_t hist;   /* the exact pass's histograms */
+    compcoll_buf_t cval;   /* the candidates' values (sample, folded) */
     uint64_t       rng;    /* sampling state */
     uint64_t       sample_fallbacks;
 } compcoll_select_scratch_t;

@@ -13,6 +13,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "compcoll.h"
 #include "compcoll_icode.h"
@@ -416,13 +417,29 @@ static compcoll_status_t sc_pipe_advance(compcoll_comm_t *cc,
     return status;
 }
 
-/* Sched out of the way of the ranks this one waits for, once polling has
- * found nothing for a while (oversubscribed nodes). */
+/* Get out of the way of the ranks this one waits for once polling has
+ * found nothing for a while (oversubscribed nodes): yield, then sleep 1 to
+ * 64 us, longer each idle round, as the UCX transport's waits do. */
+#define SC_PIPE_SPIN  64u
+#define SC_PIPE_YIELD 256u
+
 static void sc_pipe_idle(unsigned *idle)
 {
-    if (++*idle > 64) {
-        sched_yield();
+    const unsigned  n = ++*idle;
+    struct timespec ts;
+
+    if (n <= SC_PIPE_SPIN) {
+        return;
     }
+    if (n <= SC_PIPE_SPIN + SC_PIPE_YIELD) {
+        sched_yield();
+        return;
+    }
+    ts.tv_sec  = 0;
+    ts.tv_nsec = 1000L << (n - SC_PIPE_SPIN - SC_PIPE_YIELD < 6
+                               ? n - SC_PIPE_SPIN - SC_PIPE_YIELD
+                               : 6);
+    nanosleep(&ts, NULL);
 }
 
 /*
@@ -626,6 +643,7 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
             status = sc_pipe_run(cc, t, h, g, out, n, k, fold, leader, idx,
                                  code, vals);
             compcoll_stats.calls_compressed++;
+            compcoll_stats.calls_pipelined++;
             compcoll_stats.elements_sent += k;
             compcoll_stats.bytes_sent += tc->bytes_sent - sent0;
             return status;

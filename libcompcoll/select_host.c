@@ -526,7 +526,8 @@ static compcoll_status_t sel_exact_fold(float *m, const float *g, float *out,
  * candidates (cap + 1: overflowed, the fold goes on). */
 static size_t sel_fold_collect_tail(float *m, const float *g, float *out,
                                     size_t lo, size_t hi, uint32_t thresh,
-                                    sel_cand_t *cand, size_t nc, size_t cap)
+                                    sel_cand_t *cand, float *cval, size_t nc,
+                                    size_t cap)
 {
     size_t i;
 
@@ -539,6 +540,8 @@ static size_t sel_fold_collect_tail(float *m, const float *g, float *out,
             if (nc < cap) {
                 cand[nc].idx = (uint32_t)i;
                 cand[nc].key = compcoll_abs_key(a);
+                cval[nc]     = a;
+                m[i]         = 0.0f;
             }
             nc += (nc <= cap);
         }
@@ -549,12 +552,16 @@ static size_t sel_fold_collect_tail(float *m, const float *g, float *out,
 /*
  * Fold [0, n) (m <- m + g, out <- 0; out may be g) and append the indices
  * whose folded key is at least thresh to cand (ascending); returns their
- * count, or cap + 1 when they overflowed (the fold still completes).  With
+ * count, or cap + 1 when they overflowed (the fold still completes).  The
+ * candidates kept are taken on the spot, while their memory is in cache:
+ * their values a go to cval and m there to +0, so that afterwards only the
+ * few that lose the trim need their memory back (sel_sample_take).  With
  * SSE2 four elements are folded at a time and only the hits are looked at;
  * keys are below 2^31, so the signed compare orders them.
  */
 static size_t sel_fold_collect(float *m, const float *g, float *out, size_t n,
-                               uint32_t thresh, sel_cand_t *cand, size_t cap)
+                               uint32_t thresh, sel_cand_t *cand, float *cval,
+                               size_t cap)
 {
     const int stream = compcoll_host_fold_streams(g, out, n);
     size_t    nc = 0, i = 0;
@@ -569,7 +576,8 @@ static size_t sel_fold_collect(float *m, const float *g, float *out, size_t n,
         while (i < n && ((uintptr_t)(out + i) % 16) != 0) {
             i++;
         }
-        nc = sel_fold_collect_tail(m, g, out, 0, i, thresh, cand, nc, cap);
+        nc = sel_fold_collect_tail(m, g, out, 0, i, thresh, cand, cval, nc,
+                                   cap);
     }
     for (; i + 4 <= n; i += 4) {
         const __m128 a = _mm_add_ps(_mm_loadu_ps(m + i), _mm_loadu_ps(g + i));
@@ -590,42 +598,88 @@ static size_t sel_fold_collect(float *m, const float *g, float *out, size_t n,
             if (nc < cap) {
                 cand[nc].idx = (uint32_t)at;
                 cand[nc].key = compcoll_abs_key(m[at]);
+                cval[nc]     = m[at];
+                m[at]        = 0.0f;
             }
             nc += (nc <= cap);
         }
     }
 #endif
-    nc = sel_fold_collect_tail(m, g, out, i, n, thresh, cand, nc, cap);
+    nc = sel_fold_collect_tail(m, g, out, i, n, thresh, cand, cval, nc, cap);
     compcoll_host_stream_fence(stream);
     return nc;
 }
 
 /*
- * sample, fused with the fold: the threshold comes from a sample of a =
- * m + g before the pass; the pass folds and collects the candidates at or
- * above it; they are trimmed to the exact top k.  When they do not cover k
- * or overflow their bound, exact selection runs on the folded memory
- * (which holds a), so the result is always the exact set.
+ * The trimmed selection idx (ascending, a subset of the candidates): its
+ * values from cval, and the memory of the candidates it left out back from
+ * cval.
+ */
+static void sel_sample_take(float *m, const sel_cand_t *cand,
+                            const float *cval, size_t nc, const uint32_t *idx,
+                            size_t k, float *vals)
+{
+    size_t j, t = 0;
+
+    for (j = 0; j < nc; j++) {
+        if (t < k && cand[j].idx == idx[t]) {
+            vals[t++] = cval[j];
+        } else {
+            m[cand[j].idx] = cval[j];
+        }
+    }
+}
+
+/*
+ * sample, fused with the fold and the take: the threshold comes from a
+ * sample of a = m + g before the pass; the pass folds, collects the
+ * candidates at or above it and takes them; they are trimmed to the exact
+ * top k, and the memory of those that lost goes back.  When they do not
+ * cover k or overflow their bound, the memory of those collected goes back
+ * and exact selection runs on the folded memory (which holds a), so the
+ * result is always the exact set.
  */
 static compcoll_status_t sel_sample_fold(float *m, const float *g, float *out,
                                          size_t n, size_t k, uint32_t *idx,
+                                         float                     *vals,
                                          compcoll_select_scratch_t *s)
 {
     uint32_t          thresh;
-    size_t            cap, nc;
+    size_t            cap, nc, j;
+    float            *cval;
     compcoll_status_t status;
 
     status = sel_sample_threshold(m, g, n, k, s, &thresh, &cap);
+    cval   = compcoll_buf_reserve(&s->cval, cap * sizeof(float));
+    if (status == COMPCOLL_OK && cval == NULL) {
+        status = COMPCOLL_ERR_NO_MEMORY;
+    }
     if (status != COMPCOLL_OK) {
         compcoll_host_kernels.fold(m, g, out, n);
         return status;
     }
-    nc = sel_fold_collect(m, g, out, n, thresh, s->cand.ptr, cap);
+    nc = sel_fold_collect(m, g, out, n, thresh, s->cand.ptr, cval, cap);
     if (nc > cap || nc < k) {
+        const sel_cand_t *cand = s->cand.ptr;
+
+        for (j = 0; j < (nc < cap ? nc : cap); j++) {
+            m[cand[j].idx] = cval[j];
+        }
         s->sample_fallbacks++;
-        return sel_exact(NULL, m, n, k, idx, s);
+        status = sel_exact(NULL, m, n, k, idx, s);
+        if (status == COMPCOLL_OK) {
+            compcoll_host_take(m, idx, k, vals);
+        }
+        return status;
     }
-    return sel_from_candidates(s->cand.ptr, nc, k, idx, s);
+    status = sel_from_candidates(s->cand.ptr, nc, k, idx, s);
+    if (status != COMPCOLL_OK) {
+        /* every candidate's memory back: m holds a, as after a fold */
+        sel_sample_take(m, s->cand.ptr, cval, nc, idx, 0, vals);
+        return status;
+    }
+    sel_sample_take(m, s->cand.ptr, cval, nc, idx, k, vals);
+    return COMPCOLL_OK;
 }
 
 /* The largest key of m[lo, hi); written for the vectoriser. */
@@ -735,11 +789,10 @@ compcoll_status_t compcoll_host_fold_select(compcoll_select_t mode, float *m,
         compcoll_host_chunk_fold(m, g, out, n, k, 0, k, idx, vals);
         return COMPCOLL_OK;
     case COMPCOLL_SELECT_SAMPLE:
-        if (n < SEL_SAMPLE_MIN_N) {
-            status = sel_exact_fold(m, g, out, n, k, idx, scratch);
-        } else {
-            status = sel_sample_fold(m, g, out, n, k, idx, scratch);
+        if (n >= SEL_SAMPLE_MIN_N) {
+            return sel_sample_fold(m, g, out, n, k, idx, vals, scratch);
         }
+        status = sel_exact_fold(m, g, out, n, k, idx, scratch);
         break;
     default:
         return COMPCOLL_ERR_INVALID_PARAM;

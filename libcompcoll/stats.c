@@ -118,6 +118,11 @@ static void stats_print_summary(FILE *out, const stats_report_t *r)
                      "first)\n", "calls hierarchical",
                 (unsigned long long)s->calls_hierarchical);
     }
+    if (s->calls_pipelined > 0) {
+        fprintf(out, "  %-22s %12llu      rank 0 (selection overlapped "
+                     "with the exchange)\n", "calls pipelined",
+                (unsigned long long)s->calls_pipelined);
+    }
     fprintf(out, "  %-22s %12llu      all ranks\n", "elements in",
             (unsigned long long)r->sum[2]);
     fprintf(out, "  %-22s %12llu      all ranks\n", "values sent",
@@ -172,11 +177,13 @@ static void stats_write_json(FILE *out, const stats_report_t *r)
             c->beta, compcoll_cfg_enum_name("COMPCOLL_WIRE_TYPE", c->wire));
     fprintf(out, "  \"calls_compressed\": %llu,\n  \"calls_dense\": %llu,\n"
                  "  \"calls_passthrough\": %llu,\n"
-                 "  \"calls_hierarchical\": %llu,\n",
+                 "  \"calls_hierarchical\": %llu,\n"
+                 "  \"calls_pipelined\": %llu,\n",
             (unsigned long long)r->calls[0],
             (unsigned long long)r->calls[1],
             (unsigned long long)s->calls_passthrough,
-            (unsigned long long)s->calls_hierarchical);
+            (unsigned long long)s->calls_hierarchical,
+            (unsigned long long)s->calls_pipelined);
     fprintf(out, "  \"calls_without_memory\": %llu,\n"
                  "  \"transport_fallbacks\": %llu,\n",
             (unsigned long long)r->sum[4], (unsigned long long)r->sum[5]);

@@ -255,8 +255,8 @@ rc=$?
 handled=$(($(calls compressed hier) + $(calls dense hier)))
 why=$("$python" -c '
 import json, sys
-h, f = (json.load(open(p)) for p in sys.argv[1:3])
-handled = int(sys.argv[3])
+h, f, e = (json.load(open(p)) for p in sys.argv[1:4])
+handled = int(sys.argv[4])
 out = []
 if h.get("calls_hierarchical") != handled:
     out.append("calls_hierarchical=%r, expected %d" % (h.get("calls_hierarchical"), handled))
@@ -266,10 +266,16 @@ if not isinstance(h.get("time_node_s"), (int, float)) or h["time_node_s"] <= 0:
     out.append("time_node_s=%r, expected > 0" % h.get("time_node_s"))
 if f.get("calls_hierarchical") != 0:
     out.append("flat run: calls_hierarchical=%r" % f.get("calls_hierarchical"))
+# chunk selection on calls of a million elements is pipelined, all of them
+if not f.get("calls_pipelined") or f["calls_pipelined"] != f.get("calls_compressed"):
+    out.append("flat chunk run: calls_pipelined=%r, calls_compressed=%r"
+               % (f.get("calls_pipelined"), f.get("calls_compressed")))
+if e.get("calls_pipelined") != 0:
+    out.append("exact run: calls_pipelined=%r" % e.get("calls_pipelined"))
 print("; ".join(out))
-' "$tmp/hier.json" "$tmp/flatchunk.json" "$handled" 2>&1)
+' "$tmp/hier.json" "$tmp/flatchunk.json" "$tmp/mpi-2.json" "$handled" 2>&1)
 if [ $rc -eq 0 ] && [ -z "$why" ]; then
-    tap 0 "P=4 on 2 nodes (HIERARCHICAL=y RANKS_PER_NODE=2): $handled calls hierarchical, bytes_sent equal to the flat P=2 run's"
+    tap 0 "P=4 on 2 nodes (HIERARCHICAL=y RANKS_PER_NODE=2): $handled calls hierarchical, bytes_sent equal to the flat P=2 run's; chunk calls pipelined, exact ones not"
 else
     echo "$why" >"$tmp/hier.why"
     cat "$tmp/hier.out" "$tmp/hier.err" "$tmp/hier.why" >"$tmp/hier.log" 2>/dev/null

@@ -274,6 +274,7 @@ static void test_conservation(int p, size_t n, size_t ratio, int steps,
     compcoll_buf_release(&s.above);
     compcoll_buf_release(&s.keys);
     compcoll_buf_release(&s.hist);
+    compcoll_buf_release(&s.cval);
 }
 
 int main(void)

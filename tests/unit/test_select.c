@@ -376,5 +376,6 @@ int main(void)
     compcoll_buf_release(&s.above);
     compcoll_buf_release(&s.keys);
     compcoll_buf_release(&s.hist);
+    compcoll_buf_release(&s.cval);
     return tap_done();
 }
