@@ -29,6 +29,12 @@ enum {
     SC_MODE_ABORT  = 3, /* the leader could not select: every rank fails */
 };
 
+/* Pipelining (see sc_pipe_run). */
+#define SC_PIPE_ELEMENTS 262144u /* elements a piece has at least */
+#define SC_PIPE_VALUES   512u    /* values a piece has at least */
+#define SC_PIPE_PIECES   32u     /* pieces a call has at most */
+#define SC_PIPE_CHUNK    65536u  /* the longest chunk two bytes address */
+
 typedef struct {
     uint32_t magic;
     uint8_t  mode;
@@ -40,7 +46,9 @@ typedef struct {
     uint64_t seq;    /* s_c of the call, a check that ranks are in step */
     uint64_t ibytes; /* bytes of coded indices that follow */
     uint32_t pieces; /* pipelined (sc_pipe_run): its pieces; else 0 */
-    uint32_t width;  /* pipelined: bytes of each index offset */
+    uint32_t width;  /* pipelined chunk offsets: bytes each; else 0 */
+    uint32_t pcount[SC_PIPE_PIECES]; /* pipelined: indices of each piece */
+    uint32_t pbytes[SC_PIPE_PIECES]; /* pipelined: their coded bytes */
 } sc_header_t;
 
 /* The others: the leader's coded indices into idx, or an error naming what
@@ -67,27 +75,27 @@ static compcoll_status_t sc_decode(const compcoll_comm_t *cc,
 
 /* ------------------------------------------------------- pipelining */
 /*
- * With COMPCOLL_SELECT=chunk and beta = 1 in host memory, the leader's
- * indices come chunk by chunk, so the exchange need not wait for the whole
- * selection.  The k chunks are cut into pieces; while the leader selects
- * piece s + 1, piece s's indices travel down a chain in the ring's
- * direction (leader, leader + 1, ..., leader - 1), every rank takes its
- * values, a ring all-reduce of the piece's own sums them, and the sums are
- * scattered.  The header goes first, so the others learn at once that the
- * call is pipelined.  Indices travel as fixed-width offsets within their
- * chunks (one byte while chunks are at most 256 elements, else two), so
- * every piece's size is known from the header.  All of a piece's messages
+ * With beta = 1 in host memory, a large call's exchange is cut into pieces
+ * that travel one behind the other: each piece's indices go down a chain in
+ * the ring's direction (leader, leader + 1, ..., leader - 1), every rank
+ * takes its values for them, a ring all-reduce of the piece's own sums
+ * them, and the sums are scattered, so that moving one piece overlaps
+ * taking and scattering the others.  With COMPCOLL_SELECT=chunk the
+ * leader's indices come chunk by chunk, so the header goes first and the
+ * leader selects piece by piece while the pieces before are on their way;
+ * each piece is a run of chunks, its indices fixed-width offsets within
+ * them (one byte while chunks are at most 256 elements, else two).  With
+ * exact and sample the leader selects first; each piece is the indices in
+ * a run of n / pieces elements, coded as gaps (compcoll_icode.h).  The
+ * header carries every piece's count and bytes.  All of a piece's messages
  * between two neighbours go on one channel in one order (its indices, the
  * reduce-scatter steps, the allgather steps), so they match whatever order
  * the pieces progress in.
  */
-#define SC_PIPE_ELEMENTS 262144u /* elements a piece has at least */
-#define SC_PIPE_VALUES   512u    /* values a piece has at least */
-#define SC_PIPE_PIECES   32u     /* pieces a call has at most */
-#define SC_PIPE_CHUNK    65536u  /* the longest chunk two bytes address */
 
-/* The pieces a pipelined call of k of n is cut into, the same on every
- * rank; 0 when the call is not pipelined (too small to gain). */
+/* The pieces a call of k of n is cut into, the same on every rank; 0 when
+ * it is not pipelined (too small to gain, or a setting the pieces do not
+ * serve).  fp32 values only: the pieces' rings sum in fp32. */
 static unsigned sc_pipe_pieces(const compcoll_comm_t *cc, size_t n, size_t k)
 {
     const compcoll_config_t *cfg    = &compcoll_cfg;
@@ -96,11 +104,10 @@ static unsigned sc_pipe_pieces(const compcoll_comm_t *cc, size_t n, size_t k)
     if (pieces > k / SC_PIPE_VALUES) {
         pieces = k / SC_PIPE_VALUES;
     }
-
-    if (cfg->select != COMPCOLL_SELECT_CHUNK ||
-        cfg->wire != COMPCOLL_WIRE_FP32 || cfg->beta != 1.0 ||
+    if (cfg->wire != COMPCOLL_WIRE_FP32 || cfg->beta != 1.0 ||
         cc->size < 2 || cc->tcomm->ops->isend == NULL || pieces < 2 ||
-        (n + k - 1) / k > SC_PIPE_CHUNK) {
+        (cfg->select == COMPCOLL_SELECT_CHUNK &&
+         (n + k - 1) / k > SC_PIPE_CHUNK)) {
         return 0;
     }
     return pieces > SC_PIPE_PIECES ? SC_PIPE_PIECES : (unsigned)pieces;
@@ -109,6 +116,119 @@ static unsigned sc_pipe_pieces(const compcoll_comm_t *cc, size_t n, size_t k)
 static unsigned sc_pipe_width(size_t n, size_t k)
 {
     return (n + k - 1) / k <= 256 ? 1 : 2;
+}
+
+/* Chunk pieces: piece s is chunks [s k / np, (s + 1) k / np). */
+static void sc_pipe_chunk_layout(sc_header_t *h, size_t n, size_t k)
+{
+    unsigned s;
+
+    h->width  = sc_pipe_width(n, k);
+    h->coding = COMPCOLL_ICODE_CHUNK;
+    h->ibytes = (uint64_t)k * h->width;
+    for (s = 0; s < h->pieces; s++) {
+        h->pcount[s] = (uint32_t)((uint64_t)(s + 1) * k / h->pieces -
+                                  (uint64_t)s * k / h->pieces);
+        h->pbytes[s] = h->pcount[s] * h->width;
+    }
+}
+
+/* The elements piece s covers: its chunks, or [s n / np, (s + 1) n / np)
+ * for gap-coded pieces. */
+static void sc_pipe_range(const sc_header_t *h, unsigned s, size_t c0,
+                          size_t c1, size_t n, size_t k, size_t *e0,
+                          size_t *e1)
+{
+    if (h->coding == COMPCOLL_ICODE_CHUNK) {
+        *e0 = compcoll_chunk_lo(c0, n, k);
+        *e1 = compcoll_chunk_lo(c1, n, k);
+    } else {
+        *e0 = (size_t)((uint64_t)s * n / h->pieces);
+        *e1 = (size_t)((uint64_t)(s + 1) * n / h->pieces);
+    }
+}
+
+/*
+ * Gap pieces, after the leader's selection: piece s is the indices in its
+ * run of elements, each piece coded on its own into code (room for
+ * COMPCOLL_ICODE_MAX k bytes), the pieces one after the other.
+ */
+static void sc_pipe_gap_layout(sc_header_t *h, const uint32_t *idx, size_t n,
+                               size_t k, uint8_t *code)
+{
+    compcoll_icode_t coding;
+    size_t           c0 = 0, c1, e0, e1, off = 0;
+    unsigned         s;
+
+    h->width  = 0;
+    h->coding = COMPCOLL_ICODE_GAP;
+    for (s = 0; s < h->pieces; s++) {
+        sc_pipe_range(h, s, 0, 0, n, k, &e0, &e1);
+        for (c1 = c0; c1 < k && idx[c1] < e1; c1++) {
+        }
+        h->pcount[s] = (uint32_t)(c1 - c0);
+        h->pbytes[s] = c1 > c0 ? (uint32_t)compcoll_icode_encode(
+                                     0, idx + c0, n, c1 - c0, code + off,
+                                     &coding)
+                               : 0;
+        off += h->pbytes[s];
+        c0 = c1;
+    }
+    h->ibytes = off;
+}
+
+/* Pieces without indices (for the log). */
+static unsigned sc_pipe_empty(const sc_header_t *h)
+{
+    unsigned s, empty = 0;
+
+    for (s = 0; s < h->pieces; s++) {
+        empty += (h->pcount[s] == 0);
+    }
+    return empty;
+}
+
+/* A pipelined header's layout, as the others check it: the pieces this
+ * rank expects, counts adding up to k, bytes within the coding's bounds
+ * (exactly the chunk layout's for chunk pieces).  NULL when it holds. */
+static const char *sc_pipe_check(const compcoll_comm_t *cc,
+                                 const sc_header_t *h, size_t n, size_t k)
+{
+    uint64_t count = 0, bytes = 0;
+    unsigned s;
+
+    if (h->pieces != sc_pipe_pieces(cc, n, k)) {
+        return "a number of pieces this rank does not expect";
+    }
+    if (h->coding == COMPCOLL_ICODE_CHUNK) {
+        sc_header_t want = *h;
+
+        if (compcoll_cfg.select != COMPCOLL_SELECT_CHUNK) {
+            return "chunk pieces without COMPCOLL_SELECT=chunk here";
+        }
+        memset(want.pcount, 0, sizeof(want.pcount));
+        memset(want.pbytes, 0, sizeof(want.pbytes));
+        sc_pipe_chunk_layout(&want, n, k);
+        return memcmp(&want, h, sizeof(want)) == 0
+                   ? NULL
+                   : "chunk pieces not laid out as this rank lays them";
+    }
+    if (h->coding != COMPCOLL_ICODE_GAP || h->width != 0) {
+        return "an unknown coding";
+    }
+    for (s = 0; s < SC_PIPE_PIECES; s++) {
+        if (s >= h->pieces ? h->pcount[s] != 0 || h->pbytes[s] != 0
+                           : h->pbytes[s] < h->pcount[s] ||
+                                 h->pbytes[s] > COMPCOLL_ICODE_MAX *
+                                                    (uint64_t)h->pcount[s]) {
+            return "a piece whose bytes cannot hold its indices";
+        }
+        count += h->pcount[s];
+        bytes += h->pbytes[s];
+    }
+    return count == k && bytes == h->ibytes
+               ? NULL
+               : "pieces that do not add up to k indices";
 }
 
 static compcoll_status_t sc_validate(const compcoll_comm_t *cc,
@@ -137,21 +257,16 @@ static compcoll_status_t sc_validate(const compcoll_comm_t *cc,
                        (unsigned long long)cc->ncalls);
         return COMPCOLL_ERR_PROTOCOL;
     }
-    if (h->pieces != 0 || h->width != 0) {
-        const unsigned pieces = sc_pipe_pieces(cc, n, k);
+    if (h->pieces != 0) {
+        const char *why = sparse ? sc_pipe_check(cc, h, n, k)
+                                 : "pieces in a call that is not sparse";
 
-        if (!sparse || h->coding != COMPCOLL_ICODE_CHUNK || pieces == 0 ||
-            h->pieces != pieces || h->width != sc_pipe_width(n, k) ||
-            h->ibytes != (uint64_t)k * h->width) {
+        if (why != NULL) {
             compcoll_error("leader's header for call %llu on communicator "
-                           "%llu pipelines %u pieces of %u-byte offsets "
-                           "(%llu bytes); this rank expects %u pieces of "
-                           "%u bytes with COMPCOLL_SELECT=chunk; are all "
-                           "ranks configured alike?",
+                           "%llu pipelines %u pieces: %s; are all ranks "
+                           "configured alike?",
                            (unsigned long long)cc->ncalls,
-                           (unsigned long long)cc->id, h->pieces, h->width,
-                           (unsigned long long)h->ibytes, pieces,
-                           sc_pipe_width(n, k));
+                           (unsigned long long)cc->id, h->pieces, why);
             return COMPCOLL_ERR_PROTOCOL;
         }
     }
@@ -252,7 +367,10 @@ enum {
 };
 
 typedef struct {
-    size_t          c0, c1; /* its chunks, and its indices' and values' range */
+    size_t          c0, c1; /* its indices' and values' range of [0, k) */
+    size_t          e0, e1; /* the elements they lie in */
+    size_t          boff;   /* its coded indices: code + boff, */
+    size_t          bytes;  /* this many */
     uint32_t        chan;
     int             phase;
     int             step;
@@ -272,11 +390,11 @@ static void sc_pipe_seg(size_t count, int p, int i, size_t *off, size_t *len)
 static compcoll_status_t sc_pipe_post(compcoll_tcomm_t *tc, sc_piece_t *pc,
                                       float *vals)
 {
-    const int    p = tc->size, r = tc->rank, t = pc->step;
-    const size_t count = pc->c1 - pc->c0;
-    float       *v     = vals + pc->c0;
-    size_t       soff, slen, roff, rlen;
+    const int         p = tc->size, r = tc->rank, t = pc->step;
+    const size_t      count  = pc->c1 - pc->c0;
+    float            *v      = vals + pc->c0;
     compcoll_status_t status = COMPCOLL_OK;
+    size_t            soff, slen, roff, rlen;
 
     if (pc->phase == SC_PIPE_RS) {
         sc_pipe_seg(count, p, (r - t + p) % p, &soff, &slen);
@@ -297,45 +415,57 @@ static compcoll_status_t sc_pipe_post(compcoll_tcomm_t *tc, sc_piece_t *pc,
     return status;
 }
 
-/* A non-leader's piece, once its indices are in: decode and check them,
- * take the values (from the folded memory, or from g for a rank without
- * memory, zeroing out over the piece's elements after). */
+/* A non-leader's piece, once its indices are in: decode and check them
+ * (within the piece's elements), take the values (from the folded memory,
+ * or from g for a rank without memory, zeroing out over the piece's
+ * elements after). */
 static compcoll_status_t sc_pipe_take(compcoll_comm_t *cc, compcoll_tensor_t *t,
                                       const sc_header_t *h, sc_piece_t *pc,
                                       const float *g, float *out, size_t n,
                                       size_t k, int folded, uint32_t *idx,
                                       const uint8_t *code, float *vals)
 {
-    size_t j;
+    const size_t count = pc->c1 - pc->c0;
+    const char  *why   = NULL;
+    size_t       j, at = 0;
 
-    for (j = pc->c0; j < pc->c1; j++) {
-        const size_t lo  = compcoll_chunk_lo(j, n, k);
-        const size_t off = h->width == 1 ? code[j]
-                                         : (size_t)code[2 * j] |
-                                               (size_t)code[2 * j + 1] << 8;
+    if (h->coding == COMPCOLL_ICODE_CHUNK) {
+        for (j = pc->c0; j < pc->c1 && why == NULL; j++) {
+            const size_t lo  = compcoll_chunk_lo(j, n, k);
+            const size_t off = h->width == 1
+                                   ? code[j]
+                                   : (size_t)code[2 * j] |
+                                         (size_t)code[2 * j + 1] << 8;
 
-        if (off >= compcoll_chunk_lo(j + 1, n, k) - lo) {
-            compcoll_error("leader's index %zu of call %llu on communicator "
-                           "%llu is offset %zu into a chunk of %zu elements; "
-                           "refusing to apply it",
-                           j, (unsigned long long)cc->ncalls,
-                           (unsigned long long)cc->id, off,
-                           compcoll_chunk_lo(j + 1, n, k) - lo);
-            return COMPCOLL_ERR_PROTOCOL;
+            if (off >= compcoll_chunk_lo(j + 1, n, k) - lo) {
+                why = "an offset outside its chunk";
+                at  = j - pc->c0;
+            }
+            idx[j] = (uint32_t)(lo + off);
         }
-        idx[j] = (uint32_t)(lo + off);
+    } else if (count != 0) {
+        why = compcoll_icode_decode(COMPCOLL_ICODE_GAP, code + pc->boff,
+                                    pc->bytes, n, count, idx + pc->c0, &at);
+        if (why == NULL && (idx[pc->c0] < pc->e0 || idx[pc->c1 - 1] >= pc->e1)) {
+            why = "an index outside its piece's elements";
+        }
+    }
+    if (why != NULL) {
+        compcoll_error("leader's indices of call %llu on communicator %llu "
+                       "are malformed at index %zu of piece [%zu, %zu) "
+                       "(%s); refusing to apply them",
+                       (unsigned long long)cc->ncalls,
+                       (unsigned long long)cc->id, pc->c0 + at, pc->c0,
+                       pc->c1, why);
+        return COMPCOLL_ERR_PROTOCOL;
     }
     if (folded) {
-        compcoll_host_take(t->mem, idx + pc->c0, pc->c1 - pc->c0,
-                           vals + pc->c0);
+        compcoll_host_take(t->mem, idx + pc->c0, count, vals + pc->c0);
     } else {
-        const size_t e0 = compcoll_chunk_lo(pc->c0, n, k);
-
         for (j = pc->c0; j < pc->c1; j++) {
             vals[j] = g[idx[j]];
         }
-        memset(out + e0, 0,
-               (compcoll_chunk_lo(pc->c1, n, k) - e0) * sizeof(float));
+        memset(out + pc->e0, 0, (pc->e1 - pc->e0) * sizeof(float));
     }
     return COMPCOLL_OK;
 }
@@ -353,7 +483,7 @@ static compcoll_status_t sc_pipe_advance(compcoll_comm_t *cc,
     compcoll_tcomm_t *tc = cc->tcomm;
     const int         p = tc->size, right = (tc->rank + 1) % p;
     compcoll_status_t status;
-    int               rdone, sdone;
+    int               rdone, sdone, fdone = 1;
     double            t0;
     size_t            roff, rlen, j;
 
@@ -362,26 +492,26 @@ static compcoll_status_t sc_pipe_advance(compcoll_comm_t *cc,
         status = tc->ops->test(tc, &pc->sreq, &sdone);
     }
     if (status == COMPCOLL_OK) {
-        int fdone;
-
         status = tc->ops->test(tc, &pc->fwd, &fdone);
-        if (pc->phase == SC_PIPE_FWD && fdone) {
+    }
+    if (status != COMPCOLL_OK || !rdone || !sdone ||
+        pc->phase == SC_PIPE_DONE) {
+        return status;
+    }
+    if (pc->phase == SC_PIPE_FWD) {
+        if (fdone) {
             pc->phase = SC_PIPE_DONE;
             *moved    = 1;
         }
-    }
-    if (status != COMPCOLL_OK || !rdone || !sdone || pc->phase == SC_PIPE_FWD ||
-        pc->phase == SC_PIPE_DONE) {
         return status;
     }
     *moved = 1;
     t0     = compcoll_time();
     switch (pc->phase) {
     case SC_PIPE_IDX:
-        if (right != leader) {
-            status = tc->ops->isend(tc, right, code + pc->c0 * h->width,
-                                    (pc->c1 - pc->c0) * h->width, pc->chan,
-                                    &pc->fwd);
+        if (right != leader && pc->bytes != 0) {
+            status = tc->ops->isend(tc, right, code + pc->boff, pc->bytes,
+                                    pc->chan, &pc->fwd);
         }
         if (status == COMPCOLL_OK) {
             status = sc_pipe_take(cc, t, h, pc, g, out, n, k, folded, idx,
@@ -443,9 +573,11 @@ static void sc_pipe_idle(unsigned *idle)
 }
 
 /*
- * The sparse part of a pipelined call, after the header: the leader selects
- * piece by piece, looking at the pieces in flight between two; the others
- * receive, forward, take, sum and scatter as the pieces come.
+ * The sparse part of a pipelined call, after the header.  The leader starts
+ * a piece once its indices and values are there (chunk pieces: selected
+ * one by one, looking at the pieces in flight in between; gap pieces: all
+ * at once, the selection being done); the others receive, forward, take,
+ * sum and scatter as the pieces come.
  */
 static compcoll_status_t sc_pipe_run(compcoll_comm_t *cc, compcoll_tensor_t *t,
                                      const sc_header_t *h, const float *g,
@@ -456,33 +588,42 @@ static compcoll_status_t sc_pipe_run(compcoll_comm_t *cc, compcoll_tensor_t *t,
     compcoll_tcomm_t *tc = cc->tcomm;
     const int         p = tc->size, r = tc->rank;
     const unsigned    np = h->pieces;
-    const size_t      w  = h->width;
-    const size_t      seg = (k / np + 2) / (size_t)p + 1; /* > any segment */
+    const int         chunks = (h->coding == COMPCOLL_ICODE_CHUNK);
     compcoll_status_t status = COMPCOLL_OK;
     sc_piece_t       *pc;
     uint32_t          base;
     unsigned          s, first = 0, next = 0, idle = 0;
     double            t0, t_loop = compcoll_time(), t_sel = 0.0, host0;
-    size_t            j;
+    size_t            seg = 0, c0 = 0, boff = 0, j;
+    float            *tmp;
 
+    for (s = 0; s < np; s++) {
+        seg = h->pcount[s] / (size_t)p + 1 > seg ? h->pcount[s] / (size_t)p + 1
+                                                 : seg;
+    }
     pc = compcoll_buf_reserve(&cc->pipe, np * (sizeof(*pc) +
                                                seg * sizeof(float)));
     if (pc == NULL) {
         return COMPCOLL_ERR_NO_MEMORY;
     }
     memset(pc, 0, np * sizeof(*pc));
+    tmp   = (float *)(pc + np);
     host0 = compcoll_stats.time_host;
     base  = tc->ops->channels(tc, np);
     for (s = 0; s < np; s++) {
-        pc[s].c0    = (size_t)s * k / np;
-        pc[s].c1    = (size_t)(s + 1) * k / np;
+        pc[s].c0    = c0;
+        pc[s].c1    = c0 + h->pcount[s];
+        pc[s].boff  = chunks ? c0 * h->width : boff;
+        pc[s].bytes = h->pbytes[s];
         pc[s].chan  = base + s;
-        pc[s].tmp   = (float *)(pc + np) + (size_t)s * seg;
+        pc[s].tmp   = tmp + (size_t)s * seg;
         pc[s].phase = SC_PIPE_IDX;
-        if (r != leader && status == COMPCOLL_OK) {
-            status = tc->ops->irecv(tc, (r + p - 1) % p, code + pc[s].c0 * w,
-                                    (pc[s].c1 - pc[s].c0) * w, pc[s].chan,
-                                    &pc[s].rreq);
+        sc_pipe_range(h, s, pc[s].c0, pc[s].c1, n, k, &pc[s].e0, &pc[s].e1);
+        c0 = pc[s].c1;
+        boff += pc[s].bytes;
+        if (r != leader && pc[s].bytes != 0 && status == COMPCOLL_OK) {
+            status = tc->ops->irecv(tc, (r + p - 1) % p, code + pc[s].boff,
+                                    pc[s].bytes, pc[s].chan, &pc[s].rreq);
         }
     }
     while (status == COMPCOLL_OK && first < np) {
@@ -491,29 +632,36 @@ static compcoll_status_t sc_pipe_run(compcoll_comm_t *cc, compcoll_tensor_t *t,
         if (r == leader && next < np) {
             sc_piece_t *q = &pc[next++];
 
-            t0 = compcoll_time();
-            compcoll_host_chunk_fold(t->mem, g, out, n, k, q->c0, q->c1, idx,
-                                     vals);
-            for (j = q->c0; j < q->c1; j++) {
-                const size_t off = idx[j] - compcoll_chunk_lo(j, n, k);
+            if (chunks) {
+                t0 = compcoll_time();
+                compcoll_host_chunk_fold(t->mem, g, out, n, k, q->c0, q->c1,
+                                         idx, vals);
+                for (j = q->c0; j < q->c1; j++) {
+                    const size_t off = idx[j] - compcoll_chunk_lo(j, n, k);
 
-                code[j * w] = (uint8_t)off;
-                if (w == 2) {
-                    code[j * w + 1] = (uint8_t)(off >> 8);
+                    code[j * h->width] = (uint8_t)off;
+                    if (h->width == 2) {
+                        code[j * h->width + 1] = (uint8_t)(off >> 8);
+                    }
                 }
+                t_sel += compcoll_time() - t0;
             }
-            t_sel += compcoll_time() - t0;
-            status = tc->ops->isend(tc, (r + 1) % p, code + q->c0 * w,
-                                    (q->c1 - q->c0) * w, q->chan, &q->fwd);
+            if (q->bytes != 0) {
+                status = tc->ops->isend(tc, (r + 1) % p, code + q->boff,
+                                        q->bytes, q->chan, &q->fwd);
+            }
             q->phase = SC_PIPE_RS;
             if (status == COMPCOLL_OK) {
                 status = sc_pipe_post(tc, q, vals);
             }
             moved = 1;
+            if (!chunks && next < np) {
+                continue; /* start every gap piece before waiting */
+            }
         }
         for (s = first; s < np && status == COMPCOLL_OK; s++) {
             if (r == leader && s >= next) {
-                break; /* not selected yet */
+                break; /* not started yet */
             }
             status = sc_pipe_advance(cc, t, h, &pc[s], g, out, n, k, folded,
                                      leader, idx, code, vals, &moved);
@@ -584,11 +732,10 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
     if (cc->rank == leader) {
         sc_header_fill(cc, t, t->mem != NULL, h, n, k);
         if (h->mode == SC_MODE_SPARSE && fold &&
+            cfg->select == COMPCOLL_SELECT_CHUNK &&
             (h->pieces = sc_pipe_pieces(cc, n, k)) != 0) {
             /* the header goes now; the selection follows piece by piece */
-            h->width  = sc_pipe_width(n, k);
-            h->coding = COMPCOLL_ICODE_CHUNK;
-            h->ibytes = (uint64_t)k * h->width;
+            sc_pipe_chunk_layout(h, n, k);
         } else if (h->mode == SC_MODE_SPARSE) {
             t0     = compcoll_time();
             status = fold ? ker->fold_select(cfg->select, t->mem, g, out, n,
@@ -602,6 +749,10 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
                 compcoll_error("index selection failed: %s",
                                compcoll_status_string(status));
                 h->mode = SC_MODE_ABORT;
+            } else if (fold && (h->pieces = sc_pipe_pieces(cc, n, k)) != 0) {
+                t0 = compcoll_time();
+                sc_pipe_gap_layout(h, idx, n, k, code);
+                compcoll_stats.time_host += compcoll_time() - t0;
             }
         }
     }
@@ -611,10 +762,10 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
         return status;
     }
     compcoll_trace("allreduce count=%zu comm=%llu call=%llu: scalecom %s "
-                   "k=%zu leader=%d pieces=%u", n, (unsigned long long)cc->id,
-                   (unsigned long long)cc->ncalls,
+                   "k=%zu leader=%d pieces=%u (%u empty)", n,
+                   (unsigned long long)cc->id, (unsigned long long)cc->ncalls,
                    h->mode == SC_MODE_SPARSE ? "sparse" : "dense", k, leader,
-                   h->pieces);
+                   h->pieces, sc_pipe_empty(h));
     compcoll_count_call(cc, t, n);
 
     if (h->mode == SC_MODE_DENSE) {

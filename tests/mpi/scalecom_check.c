@@ -42,6 +42,9 @@
  *                    every call it handles is a dense sum
  *   --ties           gradients are small multiples of 1/8, so that |a| ties
  *                    are frequent and every float operation is exact
+ *   --skewed         the second half of every gradient is 1024 times
+ *                    smaller, so the leaders' picks crowd into the first
+ *                    half (pipelined pieces over the second half are empty)
  *   --seed N         seed of the gradients (default 1)
  *   --quiet          no summary line on success
  *
@@ -88,6 +91,7 @@ struct options {
     int      count, count2;
     int      interleave, third, inplace, dup, redup, split, fresh, ties, quiet;
     int      no_memory;
+    int      skewed;
     int      small;
     uint64_t seed;
 };
@@ -340,6 +344,8 @@ static void parse_options(int argc, char **argv)
             opt.fresh = world_rank % 2;
         } else if (strcmp(a, "--no-memory") == 0) {
             opt.no_memory = 1;
+        } else if (strcmp(a, "--skewed") == 0) {
+            opt.skewed = 1;
         } else if (strcmp(a, "--ties") == 0) {
             opt.ties = 1;
         } else if (strcmp(a, "--quiet") == 0) {
@@ -397,6 +403,9 @@ static void make_gradient(float *g, int n, int step, int slot)
                 v *= 16.0;
             }
             g[i] = (float)v;
+        }
+        if (opt.skewed && i >= n / 2) {
+            g[i] /= 1024.0f; /* exact: a power of two */
         }
     }
 }
