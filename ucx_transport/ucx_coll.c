@@ -28,10 +28,9 @@ static uint64_t compcoll_ucx_tag(const compcoll_ucx_comm_t *ucomm, uint32_t seq,
 
 /* Every call takes a sequence number, even one that moves no data, so that
  * the members' counters never drift apart. */
-static compcoll_status_t compcoll_ucx_begin(compcoll_ucx_comm_t *ucomm,
-                                            const char *what, uint32_t *seq)
+static compcoll_status_t compcoll_ucx_live(const compcoll_ucx_comm_t *ucomm,
+                                           const char                *what)
 {
-    *seq = ucomm->seq++;
     if (!compcoll_ucx_ctx.ready || (ucomm->epoch != compcoll_ucx_ctx.epoch)) {
         compcoll_error("%s on a communicator whose UCX context was "
                        "finalized",
@@ -39,6 +38,13 @@ static compcoll_status_t compcoll_ucx_begin(compcoll_ucx_comm_t *ucomm,
         return COMPCOLL_ERR_UNAVAILABLE;
     }
     return COMPCOLL_OK;
+}
+
+static compcoll_status_t compcoll_ucx_begin(compcoll_ucx_comm_t *ucomm,
+                                            const char *what, uint32_t *seq)
+{
+    *seq = ucomm->seq++;
+    return compcoll_ucx_live(ucomm, what);
 }
 
 static compcoll_status_t compcoll_ucx_post_send(compcoll_ucx_comm_t *ucomm,
@@ -394,18 +400,6 @@ uint32_t compcoll_ucx_channels(compcoll_tcomm_t *tcomm, unsigned count)
     return base;
 }
 
-static compcoll_status_t compcoll_ucx_live(const compcoll_ucx_comm_t *ucomm,
-                                           const char                *what)
-{
-    if (!compcoll_ucx_ctx.ready || (ucomm->epoch != compcoll_ucx_ctx.epoch)) {
-        compcoll_error("%s on a communicator whose UCX context was "
-                       "finalized",
-                       what);
-        return COMPCOLL_ERR_UNAVAILABLE;
-    }
-    return COMPCOLL_OK;
-}
-
 static void compcoll_ucx_req_in(compcoll_ucx_op_t *op,
                                 const compcoll_treq_t *req)
 {
@@ -415,51 +409,50 @@ static void compcoll_ucx_req_in(compcoll_ucx_op_t *op,
     op->peer     = req->peer;
 }
 
-compcoll_status_t compcoll_ucx_isend(compcoll_tcomm_t *tcomm, int peer,
-                                     const void *buf, size_t bytes,
-                                     uint32_t chan, compcoll_treq_t *req)
+/* Start a send (is_recv 0) or receive on channel chan; req takes the
+ * request, idle again when posting failed. */
+static compcoll_status_t compcoll_ucx_ip2p(compcoll_tcomm_t *tcomm, int peer,
+                                           void *buf, size_t bytes,
+                                           uint32_t chan, compcoll_treq_t *req,
+                                           int is_recv)
 {
     compcoll_ucx_comm_t *ucomm = (compcoll_ucx_comm_t *)tcomm;
+    const char          *what  = is_recv ? "UCX irecv" : "UCX isend";
     compcoll_ucx_op_t    op;
     compcoll_status_t    status;
 
     memset(&op, 0, sizeof(op));
-    status = compcoll_ucx_live(ucomm, "UCX isend");
-    if (status == COMPCOLL_OK) {
+    status = compcoll_ucx_live(ucomm, what);
+    if (status == COMPCOLL_OK && is_recv) {
+        status = compcoll_ucx_post_recv(&op, peer, buf, bytes,
+                                        compcoll_ucx_tag(ucomm, chan, peer),
+                                        what);
+    } else if (status == COMPCOLL_OK) {
         status = compcoll_ucx_post_send(ucomm, &op, peer, buf, bytes,
                                         compcoll_ucx_tag(ucomm, chan,
                                                          tcomm->rank),
-                                        "UCX isend");
+                                        what);
     }
     req->impl     = op.req;
-    req->is_recv  = 0;
+    req->is_recv  = is_recv;
     req->expected = bytes;
     req->peer     = peer;
     req->active   = (status == COMPCOLL_OK);
     return status;
 }
 
+compcoll_status_t compcoll_ucx_isend(compcoll_tcomm_t *tcomm, int peer,
+                                     const void *buf, size_t bytes,
+                                     uint32_t chan, compcoll_treq_t *req)
+{
+    return compcoll_ucx_ip2p(tcomm, peer, (void *)buf, bytes, chan, req, 0);
+}
+
 compcoll_status_t compcoll_ucx_irecv(compcoll_tcomm_t *tcomm, int peer,
                                      void *buf, size_t bytes, uint32_t chan,
                                      compcoll_treq_t *req)
 {
-    compcoll_ucx_comm_t *ucomm = (compcoll_ucx_comm_t *)tcomm;
-    compcoll_ucx_op_t    op;
-    compcoll_status_t    status;
-
-    memset(&op, 0, sizeof(op));
-    status = compcoll_ucx_live(ucomm, "UCX irecv");
-    if (status == COMPCOLL_OK) {
-        status = compcoll_ucx_post_recv(&op, peer, buf, bytes,
-                                        compcoll_ucx_tag(ucomm, chan, peer),
-                                        "UCX irecv");
-    }
-    req->impl     = op.req;
-    req->is_recv  = 1;
-    req->expected = bytes;
-    req->peer     = peer;
-    req->active   = (status == COMPCOLL_OK);
-    return status;
+    return compcoll_ucx_ip2p(tcomm, peer, buf, bytes, chan, req, 1);
 }
 
 compcoll_status_t compcoll_ucx_test(compcoll_tcomm_t *tcomm,
