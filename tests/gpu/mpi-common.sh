@@ -1,38 +1,13 @@
-# tests/gpu/mpi-common.sh: shared by the MPI scripts of tests/gpu (sourced).
+# tests/gpu/mpi-common.sh: shared by the MPI scripts of tests/gpu (sourced),
+# after the preamble of tests/mpi/common.sh.
 #
 # Environment (tests/gpu/Makefile.am sets it): MPIEXEC, TEST_LIBCOMPCOLL,
 # TESTS_BUILDDIR (the programs), TEST_MPI_TIMEOUT (seconds per run, 120).
 # run_case I RANKS "SETTINGS" PROGRAM ARGS... prints one TAP line, with the
 # command and the tail of the job's output as diagnostics when it fails.
 
-lib=${TEST_LIBCOMPCOLL-}
-mpiexec=${MPIEXEC-}
-builddir=${TESTS_BUILDDIR:-.}
-timeout_s=${TEST_MPI_TIMEOUT:-120}
-
-if [ -z "$mpiexec" ] || ! command -v "$mpiexec" >/dev/null 2>&1; then
-    echo "1..0 # SKIP MPIEXEC is not set or not executable"
-    exit 77
-fi
-if [ -z "$lib" ] || [ ! -r "$lib" ]; then
-    echo "1..0 # SKIP TEST_LIBCOMPCOLL is not set or not readable"
-    exit 77
-fi
-
-# Only the COMPCOLL_* variables a case sets reach the jobs.
-for v in $(env | sed -n 's/^\(COMPCOLL_[A-Za-z0-9_]*\)=.*/\1/p'); do
-    unset "$v"
-done
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/compcoll-gpu.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 130' INT TERM
-
-if command -v timeout >/dev/null 2>&1; then
-    guard="timeout -k 10 $timeout_s"
-else
-    guard=
-fi
+mpi_name=gpu mpi_skip=77
+. "${TESTS_SRCDIR:-.}/../mpi/common.sh"
 
 run_case() {
     i=$1

@@ -41,10 +41,6 @@ cat >"$tmp/cases" <<'CASES'
 3 | TRANSPORT=mpi WARMUP=1 | memtype_gpu_check
 CASES
 
-trim() {
-    printf '%s\n' "$1" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//'
-}
-
 echo "1..$(grep -c . "$tmp/cases")"
 i=0
 while IFS='|' read -r ranks settings command; do

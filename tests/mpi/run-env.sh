@@ -11,46 +11,8 @@
 # Environment: MPIEXEC, TEST_LIBCOMPCOLL, TESTS_BUILDDIR, TEST_MPI_TIMEOUT
 # (see run-scalecom.sh).
 
-lib=${TEST_LIBCOMPCOLL-}
-mpiexec=${MPIEXEC-}
-builddir=${TESTS_BUILDDIR:-.}
-timeout_s=${TEST_MPI_TIMEOUT:-60}
-
-if [ -z "$mpiexec" ] || ! command -v "$mpiexec" >/dev/null 2>&1; then
-    echo "1..0 # SKIP MPIEXEC is not set or not executable"
-    exit 0
-fi
-if [ -z "$lib" ] || [ ! -r "$lib" ]; then
-    echo "1..0 # SKIP TEST_LIBCOMPCOLL is not set or not readable (library not built)"
-    exit 0
-fi
-for v in $(env | sed -n 's/^\(COMPCOLL_[A-Za-z0-9_]*\)=.*/\1/p'); do
-    unset "$v"
-done
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/compcoll-env.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 130' INT TERM
-
-# The programs: in $TESTS_BUILDDIR itself, or in its mpi/ (tests/Makefile.am
-# builds them as mpi/scalecom_check with TESTS_BUILDDIR=tests/).
-program() {
-    if [ -x "$builddir/$1" ]; then
-        echo "$builddir/$1"
-    else
-        echo "$builddir/mpi/$1"
-    fi
-}
-
-trim() {
-    printf '%s\n' "$1" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//'
-}
-
-if command -v timeout >/dev/null 2>&1; then
-    guard="timeout -k 10 $timeout_s"
-else
-    guard=
-fi
+mpi_name=env mpi_timeout=60
+. "${TESTS_SRCDIR:-.}/mpi/common.sh"
 
 # ranks | VARIABLE=value (no COMPCOLL_ prefix; no spaces) | expectation | program
 #   bad        exit non-zero; stderr names COMPCOLL_VARIABLE and the value

@@ -21,49 +21,8 @@
 # TAP line; a failing line is followed by the command and the tail of the
 # job's output as TAP diagnostics.
 
-lib=${TEST_LIBCOMPCOLL-}
-mpiexec=${MPIEXEC-}
-builddir=${TESTS_BUILDDIR:-.}
-timeout_s=${TEST_MPI_TIMEOUT:-120}
-
-if [ -z "$mpiexec" ] || ! command -v "$mpiexec" >/dev/null 2>&1; then
-    echo "1..0 # SKIP MPIEXEC is not set or not executable"
-    exit 0
-fi
-if [ -z "$lib" ] || [ ! -r "$lib" ]; then
-    echo "1..0 # SKIP TEST_LIBCOMPCOLL is not set or not readable (library not built)"
-    exit 0
-fi
-
-# The jobs see only the COMPCOLL_* variables a case sets (TEST_LIBCOMPCOLL
-# itself would draw an "unknown variable" warning from the library).
-for v in $(env | sed -n 's/^\(COMPCOLL_[A-Za-z0-9_]*\)=.*/\1/p'); do
-    unset "$v"
-done
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/compcoll-scalecom.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 130' INT TERM
-
-# The programs: in $TESTS_BUILDDIR itself, or in its mpi/ (tests/Makefile.am
-# builds them as mpi/scalecom_check with TESTS_BUILDDIR=tests/).
-program() {
-    if [ -x "$builddir/$1" ]; then
-        echo "$builddir/$1"
-    else
-        echo "$builddir/mpi/$1"
-    fi
-}
-
-trim() {
-    printf '%s\n' "$1" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//'
-}
-
-if command -v timeout >/dev/null 2>&1; then
-    guard="timeout -k 10 $timeout_s"
-else
-    guard=
-fi
+mpi_name=scalecom
+. "${TESTS_SRCDIR:-.}/mpi/common.sh"
 
 # ranks | COMPCOLL_* settings (MIN_COUNT=64, RATIO=10 unless given) | program and options
 cat >"$tmp/cases" <<'EOF'

@@ -25,48 +25,8 @@
 # One mpiexec run is one TAP line; a failing line is followed by the
 # command and the tail of the job's output as TAP diagnostics.
 
-lib=${TEST_LIBCOMPCOLL-}
-mpiexec=${MPIEXEC-}
-builddir=${TESTS_BUILDDIR:-.}
-timeout_s=${TEST_MPI_TIMEOUT:-120}
-
-if [ -z "$mpiexec" ] || ! command -v "$mpiexec" >/dev/null 2>&1; then
-    echo "1..0 # SKIP MPIEXEC is not set or not executable"
-    exit 0
-fi
-if [ -z "$lib" ] || [ ! -r "$lib" ]; then
-    echo "1..0 # SKIP TEST_LIBCOMPCOLL is not set or not readable (library not built)"
-    exit 0
-fi
-
-# The jobs see only the COMPCOLL_* variables a case sets.
-for v in $(env | sed -n 's/^\(COMPCOLL_[A-Za-z0-9_]*\)=.*/\1/p'); do
-    unset "$v"
-done
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/compcoll-sparse.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 130' INT TERM
-
-# The program: in $TESTS_BUILDDIR itself, or in its mpi/ (tests/Makefile.am
-# builds it as mpi/sparse_check with TESTS_BUILDDIR=tests/).
-program() {
-    if [ -x "$builddir/$1" ]; then
-        echo "$builddir/$1"
-    else
-        echo "$builddir/mpi/$1"
-    fi
-}
-
-trim() {
-    printf '%s\n' "$1" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//'
-}
-
-if command -v timeout >/dev/null 2>&1; then
-    guard="timeout -k 10 $timeout_s"
-else
-    guard=
-fi
+mpi_name=sparse
+. "${TESTS_SRCDIR:-.}/mpi/common.sh"
 
 # ranks | COMPCOLL_* settings (MIN_COUNT=64, RATIO=10 unless given; every
 # case also gets STATS=<file>.json) | program options

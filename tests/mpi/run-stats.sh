@@ -13,46 +13,12 @@
 # Environment: MPIEXEC, TEST_LIBCOMPCOLL, TESTS_BUILDDIR, TEST_MPI_TIMEOUT
 # (see run-scalecom.sh).
 
-lib=${TEST_LIBCOMPCOLL-}
-mpiexec=${MPIEXEC-}
-builddir=${TESTS_BUILDDIR:-.}
-timeout_s=${TEST_MPI_TIMEOUT:-120}
 python=${PYTHON:-python3}
-
-if [ -z "$mpiexec" ] || ! command -v "$mpiexec" >/dev/null 2>&1; then
-    echo "1..0 # SKIP MPIEXEC is not set or not executable"
-    exit 0
-fi
-if [ -z "$lib" ] || [ ! -r "$lib" ]; then
-    echo "1..0 # SKIP TEST_LIBCOMPCOLL is not set or not readable (library not built)"
-    exit 0
-fi
+mpi_name=stats
+. "${TESTS_SRCDIR:-.}/mpi/common.sh"
 if ! command -v "$python" >/dev/null 2>&1; then
     echo "1..0 # SKIP $python not found (needed to read the JSON)"
     exit 0
-fi
-for v in $(env | sed -n 's/^\(COMPCOLL_[A-Za-z0-9_]*\)=.*/\1/p'); do
-    unset "$v"
-done
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/compcoll-stats.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 130' INT TERM
-
-# The programs: in $TESTS_BUILDDIR itself, or in its mpi/ (tests/Makefile.am
-# builds them as mpi/scalecom_check with TESTS_BUILDDIR=tests/).
-program() {
-    if [ -x "$builddir/$1" ]; then
-        echo "$builddir/$1"
-    else
-        echo "$builddir/mpi/$1"
-    fi
-}
-
-if command -v timeout >/dev/null 2>&1; then
-    guard="timeout -k 10 $timeout_s"
-else
-    guard=
 fi
 
 check=$(program scalecom_check)

@@ -1,0 +1,60 @@
+# tests/mpi/common.sh: the preamble of the MPI test scripts of tests/mpi
+# and tests/gpu (sourced).
+#
+# Environment (tests/Makefile.am and tests/gpu/Makefile.am set it):
+#   MPIEXEC           mpiexec.mpich
+#   TEST_LIBCOMPCOLL  absolute path of the built libcompcoll.so
+#   TESTS_BUILDDIR    directory holding the test programs (or holding them
+#                     in its mpi/ subdirectory)
+#   TEST_MPI_TIMEOUT  seconds per mpiexec run (default mpi_timeout, 120)
+# Set by the script before it sources this file:
+#   mpi_name          names the temporary folder
+#   mpi_skip          exit status when the environment lacks MPI or the
+#                     library (default 0: the "1..0 # SKIP" plan says it)
+#   mpi_timeout       the default of TEST_MPI_TIMEOUT
+# Leaves: lib, mpiexec, builddir, timeout_s, tmp (removed on exit), guard
+# (a timeout(1) prefix, or empty), and the helpers program and trim.
+
+lib=${TEST_LIBCOMPCOLL-}
+mpiexec=${MPIEXEC-}
+builddir=${TESTS_BUILDDIR:-.}
+timeout_s=${TEST_MPI_TIMEOUT:-${mpi_timeout:-120}}
+
+if [ -z "$mpiexec" ] || ! command -v "$mpiexec" >/dev/null 2>&1; then
+    echo "1..0 # SKIP MPIEXEC is not set or not executable"
+    exit "${mpi_skip:-0}"
+fi
+if [ -z "$lib" ] || [ ! -r "$lib" ]; then
+    echo "1..0 # SKIP TEST_LIBCOMPCOLL is not set or not readable (library not built)"
+    exit "${mpi_skip:-0}"
+fi
+
+# The jobs see only the COMPCOLL_* variables a case sets (TEST_LIBCOMPCOLL
+# itself would draw an "unknown variable" warning from the library).
+for v in $(env | sed -n 's/^\(COMPCOLL_[A-Za-z0-9_]*\)=.*/\1/p'); do
+    unset "$v"
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/compcoll-${mpi_name:-mpi}.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
+
+# A program: in $TESTS_BUILDDIR itself, or in its mpi/ (tests/Makefile.am
+# builds them as mpi/scalecom_check with TESTS_BUILDDIR=tests/).
+program() {
+    if [ -x "$builddir/$1" ]; then
+        echo "$builddir/$1"
+    else
+        echo "$builddir/mpi/$1"
+    fi
+}
+
+trim() {
+    printf '%s\n' "$1" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//'
+}
+
+if command -v timeout >/dev/null 2>&1; then
+    guard="timeout -k 10 $timeout_s"
+else
+    guard=
+fi
