@@ -2,7 +2,7 @@
 # compcoll-info and compcoll-run behave as their man pages say.
 . "${TESTS_SRCDIR:-.}/tap/tap.sh"
 [ -x "$TEST_COMPCOLL_INFO" ] || skip_all "compcoll-info not built"
-plan 9
+plan 10
 out=$("$TEST_COMPCOLL_INFO" -v)
 echo "$out" | grep -q '^libcompcoll ' && echo "$out" | grep -q 'UCX:' &&
     echo "$out" | grep -q 'CUDA:' && echo "$out" | grep -q 'hwloc:'
@@ -16,6 +16,16 @@ ok $? "compcoll-info -c lists the variables of the README's table ($n of $readme
 echo "$out" | grep -q '^COMPCOLL_RATIO=37$' &&
     echo "$out" | grep -q '^COMPCOLL_BETA=1  (default)$'
 ok $? "compcoll-info -c shows current values and defaults"
+# -t: the NUMA nodes as Linux lists them, and a placement in words
+out=$("$TEST_COMPCOLL_INFO" -t)
+nodes=$(ls -d /sys/devices/system/node/node[0-9]* 2>/dev/null | wc -l)
+if echo "$out" | grep -q 'built without hwloc'; then
+    echo "$out" | grep -q '^memory: *first touch: built without hwloc$'
+else
+    { [ "$nodes" -eq 0 ] || echo "$out" | grep -q "[^0-9]$nodes NUMA nodes"; } &&
+        echo "$out" | grep -Eq '^memory: *(first touch: |bound to NUMA nodes )'
+fi
+ok $? "compcoll-info -t shows the topology ($nodes NUMA nodes in /sys) and the memory placement"
 "$TEST_COMPCOLL_INFO" -x >/dev/null 2>&1
 [ $? -eq 2 ]
 ok $? "compcoll-info rejects an unknown option with status 2"

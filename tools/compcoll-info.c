@@ -15,17 +15,21 @@
 #endif
 
 #include "compcoll_config.h"
+#include "compcoll_topo.h"
 
 extern char **environ;
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "Usage: compcoll-info [-c] [-v] [-m] [-h]\n"
+            "Usage: compcoll-info [-c] [-v] [-m] [-t] [-h]\n"
             "  -c  every COMPCOLL_* variable: its value in this environment,\n"
             "      the values it accepts, its default and what it does\n"
             "  -v  version and what this build has (MPI, UCX, CUDA, hwloc)\n"
             "  -m  the ENVIRONMENT section of libcompcoll(7), in roff\n"
+            "  -t  this node's topology as the library sees it, and where\n"
+            "      a process bound as this one would get its\n"
+            "      error-feedback memory\n"
             "  -h  this help\n"
             "With no option, -v.\n");
 }
@@ -55,11 +59,22 @@ static void print_version(void)
     printf("  wire types:   fp32, fp16, bf16\n");
 }
 
+static void print_topology(void)
+{
+    char buf[1024];
+
+    compcoll_topo_describe(buf, sizeof(buf));
+    printf("topology:       %s\n", buf);
+    compcoll_topo_mem_placement(buf, sizeof(buf));
+    printf("memory:         %s\n", buf);
+    compcoll_topo_finalize();
+}
+
 int main(int argc, char **argv)
 {
     int opt, did = 0;
 
-    while ((opt = getopt(argc, argv, "cvmh")) != -1) {
+    while ((opt = getopt(argc, argv, "cvmth")) != -1) {
         switch (opt) {
         case 'c':
             compcoll_cfg_print_table(stdout, environ);
@@ -71,6 +86,10 @@ int main(int argc, char **argv)
             break;
         case 'm':
             compcoll_cfg_print_man(stdout);
+            did = 1;
+            break;
+        case 't':
+            print_topology();
             did = 1;
             break;
         case 'h':
