@@ -268,6 +268,14 @@ static compcoll_status_t cc_blind(compcoll_comm_t *cc, compcoll_tensor_t *t,
     return why;
 }
 
+/* Inside cc_staged's call of the method (the library's lock is held). */
+static int cc_stage_depth;
+
+int compcoll_staging(void)
+{
+    return cc_stage_depth > 0;
+}
+
 /* Device buffers, method without a device path: through host memory. */
 static compcoll_status_t cc_staged(compcoll_comm_t *cc, compcoll_tensor_t *t,
                                    const float *g,
@@ -307,7 +315,9 @@ static compcoll_status_t cc_staged(compcoll_comm_t *cc, compcoll_tensor_t *t,
     if (status != COMPCOLL_OK) {
         return cc_blind(cc, t, n, status);
     }
+    cc_stage_depth++;
     status = cc_method->allreduce(cc, t, hg, ho, n);
+    cc_stage_depth--;
     if (status == COMPCOLL_OK && ho != out) {
         status = gpu->copy_sync(ow, out, ho, bytes);
     }

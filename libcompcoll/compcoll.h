@@ -58,6 +58,9 @@ compcoll_status_t compcoll_allreduce_staged(compcoll_comm_t *cc,
                                             compcoll_tensor_t *t,
                                             const float *g, float *out,
                                             size_t n);
+/* Whether the method runs for device buffers staged through host memory
+ * (its host path then must not start what a device rank cannot follow). */
+int compcoll_staging(void);
 /* Count a call that went to PMPI. */
 void compcoll_note_passthrough(const char *what, int count, const char *why);
 /*

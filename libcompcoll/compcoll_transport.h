@@ -10,8 +10,9 @@
  *  - comm_create is collective over the communicator and returns the same
  *    status on every rank: when one rank cannot set up, every rank gets
  *    COMPCOLL_ERR_UNAVAILABLE and the caller falls back to another transport.
- *  - Operations are blocking and collective; every rank of the communicator
- *    calls them in the same order with the same sizes.
+ *  - The collective operations are blocking; every rank of the
+ *    communicator calls them in the same order with the same sizes.  The
+ *    point-to-point ones (isend, irecv) are nonblocking, see below.
  *  - bytes_sent counts payload bytes this rank put on the wire (for the mpi
  *    transport, the bytes its algorithm model sends; see the man page).
  */
@@ -94,7 +95,9 @@ struct compcoll_transport_ops {
      * an idle req; the buffer belongs to the transport until test reports
      * it done (*done = 1), which also checks that a receive got exactly
      * `bytes`.  test progresses the transport; progress only that.  cancel
-     * abandons an operation (a receive is cancelled, a send waited for).
+     * abandons an operation without waiting for a peer: a receive is
+     * cancelled; a send is let go, and its buffer stays the transport's
+     * until the send completes on its own (the caller must not reuse it).
      * bytes_sent counts what isend sends.
      */
     uint32_t (*channels)(compcoll_tcomm_t *tcomm, unsigned count);

@@ -390,8 +390,10 @@ static void mpi_cancel(compcoll_tcomm_t *tcomm, compcoll_treq_t *req)
     }
     if (req->is_recv) {
         PMPI_Cancel(&req->mpi);
+        PMPI_Wait(&req->mpi, MPI_STATUS_IGNORE);
+    } else {
+        PMPI_Request_free(&req->mpi); /* MPI finishes it on its own */
     }
-    PMPI_Wait(&req->mpi, MPI_STATUS_IGNORE);
     req->active = 0;
 }
 

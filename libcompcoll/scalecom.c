@@ -415,15 +415,12 @@ static compcoll_status_t sc_pipe_post(compcoll_tcomm_t *tc, sc_piece_t *pc,
     return status;
 }
 
-/* A non-leader's piece, once its indices are in: decode and check them
- * (within the piece's elements), take the values (from the folded memory,
- * or from g for a rank without memory, zeroing out over the piece's
- * elements after). */
-static compcoll_status_t sc_pipe_take(compcoll_comm_t *cc, compcoll_tensor_t *t,
-                                      const sc_header_t *h, sc_piece_t *pc,
-                                      const float *g, float *out, size_t n,
-                                      size_t k, int folded, uint32_t *idx,
-                                      const uint8_t *code, float *vals)
+/* A non-leader's piece, once its indices are in: decode and check them,
+ * each within the piece's elements. */
+static compcoll_status_t sc_pipe_decode(const compcoll_comm_t *cc,
+                                        const sc_header_t *h, sc_piece_t *pc,
+                                        size_t n, size_t k, uint32_t *idx,
+                                        const uint8_t *code)
 {
     const size_t count = pc->c1 - pc->c0;
     const char  *why   = NULL;
@@ -454,11 +451,23 @@ static compcoll_status_t sc_pipe_take(compcoll_comm_t *cc, compcoll_tensor_t *t,
         compcoll_error("leader's indices of call %llu on communicator %llu "
                        "are malformed at index %zu of piece [%zu, %zu) "
                        "(%s); refusing to apply them",
-                       (unsigned long long)cc->ncalls,
+                       (unsigned long long)(cc->ncalls - 1),
                        (unsigned long long)cc->id, pc->c0 + at, pc->c0,
                        pc->c1, why);
         return COMPCOLL_ERR_PROTOCOL;
     }
+    return COMPCOLL_OK;
+}
+
+/* Then take its values: from the folded memory, or from g on a rank
+ * without memory, zeroing out over the piece's elements after. */
+static void sc_pipe_take(compcoll_tensor_t *t, const sc_piece_t *pc,
+                         const float *g, float *out, int folded,
+                         const uint32_t *idx, float *vals)
+{
+    const size_t count = pc->c1 - pc->c0;
+    size_t       j;
+
     if (folded) {
         compcoll_host_take(t->mem, idx + pc->c0, count, vals + pc->c0);
     } else {
@@ -467,7 +476,6 @@ static compcoll_status_t sc_pipe_take(compcoll_comm_t *cc, compcoll_tensor_t *t,
         }
         memset(out + pc->e0, 0, (pc->e1 - pc->e0) * sizeof(float));
     }
-    return COMPCOLL_OK;
 }
 
 /* One look at a piece: move it on as far as its messages allow; *moved
@@ -509,13 +517,14 @@ static compcoll_status_t sc_pipe_advance(compcoll_comm_t *cc,
     t0     = compcoll_time();
     switch (pc->phase) {
     case SC_PIPE_IDX:
-        if (right != leader && pc->bytes != 0) {
+        /* checked before they go on, so a bad piece stops here */
+        status = sc_pipe_decode(cc, h, pc, n, k, idx, code);
+        if (status == COMPCOLL_OK && right != leader && pc->bytes != 0) {
             status = tc->ops->isend(tc, right, code + pc->boff, pc->bytes,
                                     pc->chan, &pc->fwd);
         }
         if (status == COMPCOLL_OK) {
-            status = sc_pipe_take(cc, t, h, pc, g, out, n, k, folded, idx,
-                                  code, vals);
+            sc_pipe_take(t, pc, g, out, folded, idx, vals);
         }
         pc->phase = SC_PIPE_RS;
         pc->step  = 0;
@@ -572,6 +581,45 @@ static void sc_pipe_idle(unsigned *idle)
     nanosleep(&ts, NULL);
 }
 
+/* The pieces' states and reduce-scatter buffers of a call of k on p ranks,
+ * reserved before the header (the piece i's buffer holds pcount_i / p + 1
+ * floats: k / p + SC_PIPE_PIECES in all); NULL when the call cannot be
+ * pipelined or the memory is not there. */
+static sc_piece_t *sc_pipe_reserve(compcoll_comm_t *cc, size_t n, size_t k)
+{
+    if (sc_pipe_pieces(cc, n, k) == 0) {
+        return NULL;
+    }
+    return compcoll_buf_reserve(
+        &cc->pipe, SC_PIPE_PIECES * sizeof(sc_piece_t) +
+                       (k / (size_t)cc->size + SC_PIPE_PIECES) * sizeof(float));
+}
+
+/*
+ * After a failure, the sends still in flight are let go without waiting
+ * (their peers may never receive them); their buffers stay the
+ * transport's, so the communicator gives them up and a later call gets
+ * new ones.  Receives are cancelled.
+ */
+static void sc_pipe_abandon(compcoll_comm_t *cc, sc_piece_t *pc, unsigned np)
+{
+    compcoll_tcomm_t *tc = cc->tcomm;
+    unsigned          s;
+    int               sending = 0;
+
+    for (s = 0; s < np; s++) {
+        sending |= pc[s].sreq.active | pc[s].fwd.active;
+        tc->ops->cancel(tc, &pc[s].rreq);
+        tc->ops->cancel(tc, &pc[s].sreq);
+        tc->ops->cancel(tc, &pc[s].fwd);
+    }
+    if (sending) {
+        /* left to the transport: a leak on a failed call, never a reuse */
+        cc->vals  = (compcoll_buf_t){NULL, 0};
+        cc->icode = (compcoll_buf_t){NULL, 0};
+    }
+}
+
 /*
  * The sparse part of a pipelined call, after the header.  The leader starts
  * a piece once its indices and values are there (chunk pieces: selected
@@ -590,24 +638,14 @@ static compcoll_status_t sc_pipe_run(compcoll_comm_t *cc, compcoll_tensor_t *t,
     const unsigned    np = h->pieces;
     const int         chunks = (h->coding == COMPCOLL_ICODE_CHUNK);
     compcoll_status_t status = COMPCOLL_OK;
-    sc_piece_t       *pc;
+    sc_piece_t       *pc     = cc->pipe.ptr; /* sc_pipe_reserve */
+    float            *tmp    = (float *)(pc + SC_PIPE_PIECES);
     uint32_t          base;
     unsigned          s, first = 0, next = 0, idle = 0;
     double            t0, t_loop = compcoll_time(), t_sel = 0.0, host0;
-    size_t            seg = 0, c0 = 0, boff = 0, j;
-    float            *tmp;
+    size_t            c0 = 0, boff = 0, j;
 
-    for (s = 0; s < np; s++) {
-        seg = h->pcount[s] / (size_t)p + 1 > seg ? h->pcount[s] / (size_t)p + 1
-                                                 : seg;
-    }
-    pc = compcoll_buf_reserve(&cc->pipe, np * (sizeof(*pc) +
-                                               seg * sizeof(float)));
-    if (pc == NULL) {
-        return COMPCOLL_ERR_NO_MEMORY;
-    }
     memset(pc, 0, np * sizeof(*pc));
-    tmp   = (float *)(pc + np);
     host0 = compcoll_stats.time_host;
     base  = tc->ops->channels(tc, np);
     for (s = 0; s < np; s++) {
@@ -616,7 +654,8 @@ static compcoll_status_t sc_pipe_run(compcoll_comm_t *cc, compcoll_tensor_t *t,
         pc[s].boff  = chunks ? c0 * h->width : boff;
         pc[s].bytes = h->pbytes[s];
         pc[s].chan  = base + s;
-        pc[s].tmp   = tmp + (size_t)s * seg;
+        pc[s].tmp   = tmp;
+        tmp += h->pcount[s] / (size_t)p + 1;
         pc[s].phase = SC_PIPE_IDX;
         sc_pipe_range(h, s, pc[s].c0, pc[s].c1, n, k, &pc[s].e0, &pc[s].e1);
         c0 = pc[s].c1;
@@ -676,15 +715,33 @@ static compcoll_status_t sc_pipe_run(compcoll_comm_t *cc, compcoll_tensor_t *t,
         }
     }
     if (status != COMPCOLL_OK) {
-        for (s = 0; s < np; s++) {
-            tc->ops->cancel(tc, &pc[s].rreq);
-            tc->ops->cancel(tc, &pc[s].sreq);
-            tc->ops->cancel(tc, &pc[s].fwd);
-        }
+        sc_pipe_abandon(cc, pc, np);
     }
     compcoll_stats.time_select += t_sel;
     compcoll_stats.time_comm += compcoll_time() - t_loop - t_sel -
                                 (compcoll_stats.time_host - host0);
+    return status;
+}
+
+/* A pipelined call's part for a rank that cannot read or write its
+ * buffers here: zeros in, the sums dropped. */
+static compcoll_status_t sc_pipe_blind(compcoll_comm_t *cc,
+                                       const compcoll_tensor_t *t,
+                                       const sc_header_t *h, size_t n,
+                                       size_t k, int leader, uint32_t *idx,
+                                       uint8_t *code, float *vals)
+{
+    compcoll_tensor_t stand_in = *t;
+    float            *zeros    = calloc(n, sizeof(float));
+    compcoll_status_t status;
+
+    if (zeros == NULL) {
+        return COMPCOLL_ERR_NO_MEMORY;
+    }
+    stand_in.mem = NULL;
+    status = sc_pipe_run(cc, &stand_in, h, zeros, zeros, n, k, 0, leader, idx,
+                         code, vals);
+    free(zeros);
     return status;
 }
 
@@ -705,6 +762,7 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
     float                       *vals;
     uint64_t                     sent0 = tc->bytes_sent;
     double                       t0;
+    unsigned                     pipe;
     /*
      * With beta = 1 the pass over n needs no indices (compcoll_kernels.h:
      * fold, take): every rank makes it before the header arrives, the
@@ -719,10 +777,14 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
     h    = compcoll_buf_reserve(&cc->msg, bytes);
     code = compcoll_buf_reserve(&cc->icode, COMPCOLL_ICODE_MAX * k);
     vals = compcoll_buf_reserve(&cc->vals, k * sizeof(float));
-    if (h == NULL || code == NULL || vals == NULL) {
+    if (h == NULL || code == NULL || vals == NULL ||
+        (sc_pipe_pieces(cc, n, k) != 0 && sc_pipe_reserve(cc, n, k) == NULL)) {
         return COMPCOLL_ERR_NO_MEMORY;
     }
     idx = (uint32_t *)(h + 1);
+    /* a leader staging device buffers does not pipeline: the device ranks
+     * could not follow */
+    pipe = !compcoll_staging() ? sc_pipe_pieces(cc, n, k) : 0;
 
     if (fold && cc->rank != leader) {
         t0 = compcoll_time();
@@ -731,10 +793,10 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
     }
     if (cc->rank == leader) {
         sc_header_fill(cc, t, t->mem != NULL, h, n, k);
-        if (h->mode == SC_MODE_SPARSE && fold &&
-            cfg->select == COMPCOLL_SELECT_CHUNK &&
-            (h->pieces = sc_pipe_pieces(cc, n, k)) != 0) {
+        if (h->mode == SC_MODE_SPARSE && fold && pipe != 0 &&
+            cfg->select == COMPCOLL_SELECT_CHUNK) {
             /* the header goes now; the selection follows piece by piece */
+            h->pieces = pipe;
             sc_pipe_chunk_layout(h, n, k);
         } else if (h->mode == SC_MODE_SPARSE) {
             t0     = compcoll_time();
@@ -749,8 +811,9 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
                 compcoll_error("index selection failed: %s",
                                compcoll_status_string(status));
                 h->mode = SC_MODE_ABORT;
-            } else if (fold && (h->pieces = sc_pipe_pieces(cc, n, k)) != 0) {
-                t0 = compcoll_time();
+            } else if (fold && pipe != 0) {
+                t0        = compcoll_time();
+                h->pieces = pipe;
                 sc_pipe_gap_layout(h, idx, n, k, code);
                 compcoll_stats.time_host += compcoll_time() - t0;
             }
@@ -791,8 +854,15 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
             compcoll_stats.calls_no_memory++;
         }
         if (h->pieces != 0) {
-            status = sc_pipe_run(cc, t, h, g, out, n, k, fold, leader, idx,
-                                 code, vals);
+            if (!fold && t->mem != NULL) {
+                /* this rank's tensor was still warming up when it did not
+                 * fold, the leader's was not: fold now (beta is 1 here) */
+                t0 = compcoll_time();
+                ker->fold(t->mem, g, out, n);
+                compcoll_stats.time_host += compcoll_time() - t0;
+            }
+            status = sc_pipe_run(cc, t, h, g, out, n, k, t->mem != NULL,
+                                 leader, idx, code, vals);
             compcoll_stats.calls_compressed++;
             compcoll_stats.calls_pipelined++;
             compcoll_stats.elements_sent += k;
@@ -859,6 +929,7 @@ static compcoll_status_t sc_allreduce_gpu(compcoll_comm_t *cc,
     code = compcoll_buf_reserve(&cc->icode, COMPCOLL_ICODE_MAX * k);
     vals = compcoll_gpu_stage(s, COMPCOLL_STAGE_VALS, k * sizeof(float));
     if (h == NULL || code == NULL || vals == NULL ||
+        (sc_pipe_pieces(cc, n, k) != 0 && sc_pipe_reserve(cc, n, k) == NULL) ||
         compcoll_gpu_tensor_reserve(gt, k) != COMPCOLL_OK) {
         return compcoll_allreduce_staged(cc, t, g, out, n);
     }
@@ -910,15 +981,20 @@ static compcoll_status_t sc_allreduce_gpu(compcoll_comm_t *cc,
         return status;
     }
     if (h->pieces != 0) {
-        /* the leader's buffer is in host memory, this one's on a device */
+        /* the leader's buffers are in host memory, this rank's on a device:
+         * it takes its part with zeros, so that nobody waits for it, and
+         * fails the call */
         compcoll_error("call %llu on communicator %llu: the leader pipelines "
-                       "a chunk selection from host memory, which a rank "
-                       "with a device buffer cannot follow; with "
-                       "COMPCOLL_SELECT=chunk, keep every rank's buffers in "
-                       "the same kind of memory",
+                       "from host memory, which a rank with device buffers "
+                       "cannot follow; this rank takes part with zeros and "
+                       "fails the call (keep every rank's buffers in the "
+                       "same kind of memory)",
                        (unsigned long long)cc->ncalls,
                        (unsigned long long)cc->id);
-        return COMPCOLL_ERR_NOT_SUPPORTED;
+        compcoll_count_call(cc, t, n);
+        status = sc_pipe_blind(cc, t, h, n, k, leader, idx, code, vals);
+        compcoll_stats.bytes_sent += tc->bytes_sent - sent0;
+        return status != COMPCOLL_OK ? status : COMPCOLL_ERR_NOT_SUPPORTED;
     }
     compcoll_trace("allreduce count=%zu comm=%llu call=%llu: scalecom %s "
                    "k=%zu leader=%d, on device %d", n,

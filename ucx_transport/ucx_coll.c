@@ -492,9 +492,11 @@ void compcoll_ucx_cancel(compcoll_tcomm_t *tcomm, compcoll_treq_t *req)
     compcoll_ucx_op_t op;
 
     (void)tcomm;
-    if (req->active && req->impl != NULL) {
+    if (req->active && req->impl != NULL && req->is_recv) {
         compcoll_ucx_req_in(&op, req);
-        compcoll_ucx_abandon(&op, 1);
+        compcoll_ucx_abandon(&op, 1); /* cancelled, then waited for */
+    } else if (req->active && req->impl != NULL) {
+        ucp_request_free(req->impl); /* UCX finishes it on its own */
     }
     req->impl   = NULL;
     req->active = 0;

@@ -79,6 +79,8 @@ cat >"$tmp/cases" <<'EOF'
 3 | TRANSPORT=mpi | scalecom_check --count 600000 --steps 4 --inplace --ties
 4 | TRANSPORT=ucx RATIO=300 | scalecom_check --count 600000 --steps 4 --interleave --skewed
 4 | TRANSPORT=mpi SELECT=sample WARMUP=1 | scalecom_check --count 600000 --steps 4 --interleave --inplace
+2 | TRANSPORT=ucx WARMUP=1 | scalecom_check --count 600000 --steps 6 --fresh-odd --interleave
+3 | TRANSPORT=mpi WARMUP=2 SELECT=chunk | scalecom_check --count 600000 --steps 6 --fresh-odd --inplace
 3 | TRANSPORT=mpi WARMUP=2 SELECT=sample | scalecom_check --steps 6 --fresh-odd --inplace
 4 | HIERARCHICAL=y RANKS_PER_NODE=2 TRANSPORT=ucx | scalecom_check --steps 6 --interleave --dup
 4 | RANKS_PER_NODE=2 TRANSPORT=mpi BETA=0.5 SELECT=chunk | scalecom_check --steps 6 --inplace --split
