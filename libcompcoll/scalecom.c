@@ -95,7 +95,7 @@ static compcoll_status_t sc_decode(const compcoll_comm_t *cc,
 
 /* The pieces a call of k of n is cut into, the same on every rank; 0 when
  * it is not pipelined (too small to gain, or a setting the pieces do not
- * serve).  fp32 values only: the pieces' rings sum in fp32. */
+ * serve). */
 static unsigned sc_pipe_pieces(const compcoll_comm_t *cc, size_t n, size_t k)
 {
     const compcoll_config_t *cfg    = &compcoll_cfg;
@@ -104,7 +104,7 @@ static unsigned sc_pipe_pieces(const compcoll_comm_t *cc, size_t n, size_t k)
     if (pieces > k / SC_PIPE_VALUES) {
         pieces = k / SC_PIPE_VALUES;
     }
-    if (cfg->wire != COMPCOLL_WIRE_FP32 || cfg->beta != 1.0 ||
+    if (cfg->beta != 1.0 ||
         cc->size < 2 || cc->tcomm->ops->isend == NULL || pieces < 2 ||
         (cfg->select == COMPCOLL_SELECT_CHUNK &&
          (n + k - 1) / k > SC_PIPE_CHUNK)) {
@@ -375,6 +375,7 @@ typedef struct {
     int             phase;
     int             step;
     float          *tmp;    /* a reduce-scatter segment from the left */
+    unsigned char  *wire;   /* 16-bit wire: its values encoded, in place */
     compcoll_treq_t rreq, sreq, fwd;
 } sc_piece_t;
 
@@ -387,30 +388,44 @@ static void sc_pipe_seg(size_t count, int p, int i, size_t *off, size_t *len)
 
 /* Post ring step pc->step of pc->phase: receive from the left, send to the
  * right; both sides compute the same sizes and skip the same empty ones. */
+/*
+ * The ring of a piece, as the transports' all-reduce does it: values travel
+ * as `wire`; partial sums stay fp32.  With a 16-bit wire a reduce-scatter
+ * step encodes the partial it passes on into the piece's wire buffer, the
+ * owner of a segment keeps decode(encode(sum)), and the allgather passes
+ * the owner's encoding on untouched, so every rank ends with the same bits.
+ */
 static compcoll_status_t sc_pipe_post(compcoll_tcomm_t *tc, sc_piece_t *pc,
-                                      float *vals)
+                                      float *vals, compcoll_wire_t wire)
 {
     const int         p = tc->size, r = tc->rank, t = pc->step;
-    const size_t      count  = pc->c1 - pc->c0;
+    const size_t      count  = pc->c1 - pc->c0, ws = compcoll_wire_size(wire);
+    const int         fp32   = (wire == COMPCOLL_WIRE_FP32);
     float            *v      = vals + pc->c0;
     compcoll_status_t status = COMPCOLL_OK;
     size_t            soff, slen, roff, rlen;
+    void             *rptr, *sptr;
 
     if (pc->phase == SC_PIPE_RS) {
         sc_pipe_seg(count, p, (r - t + p) % p, &soff, &slen);
         sc_pipe_seg(count, p, (r - t - 1 + 2 * p) % p, &roff, &rlen);
+        rptr = pc->tmp;
+        if (!fp32) {
+            compcoll_wire_encode(wire, pc->wire + soff * ws, v + soff, slen);
+        }
     } else {
         sc_pipe_seg(count, p, (r + 1 - t + p) % p, &soff, &slen);
         sc_pipe_seg(count, p, (r - t + p) % p, &roff, &rlen);
+        rptr = fp32 ? (void *)(v + roff) : (void *)(pc->wire + roff * ws);
     }
+    sptr = fp32 ? (void *)(v + soff) : (void *)(pc->wire + soff * ws);
     if (rlen != 0) {
-        status = tc->ops->irecv(tc, (r + p - 1) % p,
-                                pc->phase == SC_PIPE_RS ? pc->tmp : v + roff,
-                                rlen * sizeof(float), pc->chan, &pc->rreq);
+        status = tc->ops->irecv(tc, (r + p - 1) % p, rptr, rlen * ws,
+                                pc->chan, &pc->rreq);
     }
     if (status == COMPCOLL_OK && slen != 0) {
-        status = tc->ops->isend(tc, (r + 1) % p, v + soff,
-                                slen * sizeof(float), pc->chan, &pc->sreq);
+        status = tc->ops->isend(tc, (r + 1) % p, sptr, slen * ws, pc->chan,
+                                &pc->sreq);
     }
     return status;
 }
@@ -488,12 +503,14 @@ static compcoll_status_t sc_pipe_advance(compcoll_comm_t *cc,
                                          uint32_t *idx, const uint8_t *code,
                                          float *vals, int *moved)
 {
-    compcoll_tcomm_t *tc = cc->tcomm;
-    const int         p = tc->size, right = (tc->rank + 1) % p;
-    compcoll_status_t status;
-    int               rdone, sdone, fdone = 1;
-    double            t0;
-    size_t            roff, rlen, j;
+    compcoll_tcomm_t     *tc   = cc->tcomm;
+    const int             p    = tc->size, right = (tc->rank + 1) % p;
+    const compcoll_wire_t wire = (compcoll_wire_t)h->wire;
+    const size_t          ws   = compcoll_wire_size(wire);
+    compcoll_status_t     status;
+    int                   rdone, sdone, fdone = 1;
+    double                t0;
+    size_t                roff, rlen;
 
     status = tc->ops->test(tc, &pc->rreq, &rdone);
     if (status == COMPCOLL_OK) {
@@ -532,15 +549,26 @@ static compcoll_status_t sc_pipe_advance(compcoll_comm_t *cc,
     case SC_PIPE_RS:
         sc_pipe_seg(pc->c1 - pc->c0, p, (tc->rank - pc->step - 1 + 2 * p) % p,
                     &roff, &rlen);
-        for (j = 0; j < rlen; j++) {
-            vals[pc->c0 + roff + j] += pc->tmp[j];
-        }
+        compcoll_wire_decode_add(wire, vals + pc->c0 + roff, pc->tmp, rlen);
         if (++pc->step == p - 1) {
+            if (wire != COMPCOLL_WIRE_FP32) {
+                /* the owner keeps what the others will decode */
+                compcoll_wire_encode(wire, pc->wire + roff * ws,
+                                     vals + pc->c0 + roff, rlen);
+                compcoll_wire_decode(wire, vals + pc->c0 + roff,
+                                     pc->wire + roff * ws, rlen);
+            }
             pc->phase = SC_PIPE_AG;
             pc->step  = 0;
         }
         break;
     case SC_PIPE_AG:
+        if (wire != COMPCOLL_WIRE_FP32) {
+            sc_pipe_seg(pc->c1 - pc->c0, p, (tc->rank - pc->step + p) % p,
+                        &roff, &rlen);
+            compcoll_wire_decode(wire, vals + pc->c0 + roff,
+                                 pc->wire + roff * ws, rlen);
+        }
         if (++pc->step == p - 1) {
             compcoll_host_kernels.scatter(out, idx + pc->c0, vals + pc->c0,
                                           pc->c1 - pc->c0);
@@ -551,7 +579,7 @@ static compcoll_status_t sc_pipe_advance(compcoll_comm_t *cc,
     compcoll_stats.time_host += compcoll_time() - t0;
     if (status == COMPCOLL_OK &&
         (pc->phase == SC_PIPE_RS || pc->phase == SC_PIPE_AG)) {
-        status = sc_pipe_post(tc, pc, vals);
+        status = sc_pipe_post(tc, pc, vals, wire);
     }
     return status;
 }
@@ -581,10 +609,11 @@ static void sc_pipe_idle(unsigned *idle)
     nanosleep(&ts, NULL);
 }
 
-/* The pieces' states and reduce-scatter buffers of a call of k on p ranks,
- * reserved before the header (the piece i's buffer holds pcount_i / p + 1
- * floats: k / p + SC_PIPE_PIECES in all); NULL when the call cannot be
- * pipelined or the memory is not there. */
+/* The pieces' states, reduce-scatter buffers and 16-bit wire buffers of a
+ * call of k on p ranks, reserved before the header (piece i's
+ * reduce-scatter buffer holds pcount_i / p + 1 floats, k / p +
+ * SC_PIPE_PIECES in all; its wire buffer pcount_i 16-bit values); NULL when
+ * the call cannot be pipelined or the memory is not there. */
 static sc_piece_t *sc_pipe_reserve(compcoll_comm_t *cc, size_t n, size_t k)
 {
     if (sc_pipe_pieces(cc, n, k) == 0) {
@@ -592,7 +621,8 @@ static sc_piece_t *sc_pipe_reserve(compcoll_comm_t *cc, size_t n, size_t k)
     }
     return compcoll_buf_reserve(
         &cc->pipe, SC_PIPE_PIECES * sizeof(sc_piece_t) +
-                       (k / (size_t)cc->size + SC_PIPE_PIECES) * sizeof(float));
+                       (k / (size_t)cc->size + SC_PIPE_PIECES) * sizeof(float) +
+                       k * sizeof(uint16_t));
 }
 
 /*
@@ -640,6 +670,8 @@ static compcoll_status_t sc_pipe_run(compcoll_comm_t *cc, compcoll_tensor_t *t,
     compcoll_status_t status = COMPCOLL_OK;
     sc_piece_t       *pc     = cc->pipe.ptr; /* sc_pipe_reserve */
     float            *tmp    = (float *)(pc + SC_PIPE_PIECES);
+    unsigned char    *wbuf =
+        (unsigned char *)(tmp + k / (size_t)p + SC_PIPE_PIECES);
     uint32_t          base;
     unsigned          s, first = 0, next = 0, idle = 0;
     double            t0, t_loop = compcoll_time(), t_sel = 0.0, host0;
@@ -655,6 +687,7 @@ static compcoll_status_t sc_pipe_run(compcoll_comm_t *cc, compcoll_tensor_t *t,
         pc[s].bytes = h->pbytes[s];
         pc[s].chan  = base + s;
         pc[s].tmp   = tmp;
+        pc[s].wire  = wbuf + c0 * sizeof(uint16_t);
         tmp += h->pcount[s] / (size_t)p + 1;
         pc[s].phase = SC_PIPE_IDX;
         sc_pipe_range(h, s, pc[s].c0, pc[s].c1, n, k, &pc[s].e0, &pc[s].e1);
@@ -691,7 +724,8 @@ static compcoll_status_t sc_pipe_run(compcoll_comm_t *cc, compcoll_tensor_t *t,
             }
             q->phase = SC_PIPE_RS;
             if (status == COMPCOLL_OK) {
-                status = sc_pipe_post(tc, q, vals);
+                status = sc_pipe_post(tc, q, vals,
+                                      (compcoll_wire_t)h->wire);
             }
             moved = 1;
             if (!chunks && next < np) {

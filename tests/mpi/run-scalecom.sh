@@ -80,6 +80,9 @@ cat >"$tmp/cases" <<'EOF'
 4 | TRANSPORT=ucx RATIO=300 | scalecom_check --count 600000 --steps 4 --interleave --skewed
 4 | TRANSPORT=mpi SELECT=sample WARMUP=1 | scalecom_check --count 600000 --steps 4 --interleave --inplace
 2 | TRANSPORT=ucx WARMUP=1 | scalecom_check --count 600000 --steps 6 --fresh-odd --interleave
+2 | TRANSPORT=ucx WIRE_TYPE=fp16 | scalecom_check --count 600000 --steps 6 --interleave --inplace
+3 | TRANSPORT=mpi WIRE_TYPE=bf16 SELECT=chunk | scalecom_check --count 600000 --steps 4 --interleave --skewed
+4 | TRANSPORT=ucx WIRE_TYPE=fp16 SELECT=sample | scalecom_check --count 600000 --steps 4 --dup
 3 | TRANSPORT=mpi WARMUP=2 SELECT=chunk | scalecom_check --count 600000 --steps 6 --fresh-odd --inplace
 3 | TRANSPORT=mpi WARMUP=2 SELECT=sample | scalecom_check --steps 6 --fresh-odd --inplace
 4 | HIERARCHICAL=y RANKS_PER_NODE=2 TRANSPORT=ucx | scalecom_check --steps 6 --interleave --dup
