@@ -13,7 +13,8 @@
 #                     library (default 0: the "1..0 # SKIP" plan says it)
 #   mpi_timeout       the default of TEST_MPI_TIMEOUT
 # Leaves: lib, mpiexec, builddir, timeout_s, tmp (removed on exit), guard
-# (a timeout(1) prefix, or empty), and the helpers program and trim.
+# (a timeout(1) prefix, or empty), and the helpers program, trim and
+# run_case.
 
 lib=${TEST_LIBCOMPCOLL-}
 mpiexec=${MPIEXEC-}
@@ -58,3 +59,47 @@ if command -v timeout >/dev/null 2>&1; then
 else
     guard=
 fi
+
+# run_case I RANKS "SETTINGS" PROGRAM ARGS...: one job under mpiexec with
+# the library preloaded, COMPCOLL_MIN_COUNT=64 COMPCOLL_RATIO=10 and
+# COMPCOLL_<word> for each word of SETTINGS (no spaces inside a word), plus
+# $case_env when set; prints one TAP line, with the command, the program's
+# FAILED lines (rank 0's verdict) and the head of the job's output as
+# diagnostics when it fails.
+run_case() {
+    i=$1
+    ranks=$2
+    settings=$3
+    prog=$4
+    shift 4
+    path=$(program "$prog")
+    desc="P=$ranks $settings: $prog${*:+ $*}"
+    if [ ! -x "$path" ]; then
+        echo "not ok $i - $desc: $path not built"
+        return
+    fi
+    envs="COMPCOLL_MIN_COUNT=64 COMPCOLL_RATIO=10"
+    for s in $settings; do
+        envs="$envs COMPCOLL_$s"
+    done
+    envs="$envs${case_env:+ $case_env}"
+    start=$(date +%s)
+    # shellcheck disable=SC2086 # settings and options are words
+    $guard "$mpiexec" -n "$ranks" env LD_PRELOAD="$lib" $envs \
+        "$path" "$@" >"$tmp/log" 2>&1 </dev/null
+    rc=$?
+    secs=$(($(date +%s) - start))
+    if [ "$rc" -eq 0 ]; then
+        echo "ok $i - $desc (${secs}s)"
+    else
+        case $rc in
+        124 | 137) why="timed out after ${timeout_s}s" ;;
+        *) why="exit status $rc" ;;
+        esac
+        echo "not ok $i - $desc: $why"
+        echo "# $mpiexec -n $ranks env LD_PRELOAD=$lib $envs $prog${*:+ $*}"
+        grep -m 6 'FAILED' "$tmp/log" | cut -c1-600 | sed 's/^/#   /'
+        grep -v 'FAILED' "$tmp/log" | head -n 14 | cut -c1-400 |
+            sed 's/^/#   /'
+    fi
+}

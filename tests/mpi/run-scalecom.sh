@@ -107,43 +107,8 @@ echo "1..$n"
 i=0
 while IFS='|' read -r ranks settings command; do
     i=$((i + 1))
-    ranks=$(trim "$ranks")
-    settings=$(trim "$settings")
-    # shellcheck disable=SC2086 # the options are words
-    set -- $command
-    prog=$1
-    shift
-    path=$(program "$prog")
-    if [ ! -x "$path" ]; then
-        echo "not ok $i - P=$ranks $settings: $path not built"
-        continue
-    fi
-    envs="COMPCOLL_MIN_COUNT=64 COMPCOLL_RATIO=10"
-    for s in $settings; do # no spaces inside a setting
-        envs="$envs COMPCOLL_$s"
-    done
-    desc="P=$ranks $settings: $prog${*:+ $*}"
-    start=$(date +%s)
-    # shellcheck disable=SC2086
-    $guard "$mpiexec" -n "$ranks" env LD_PRELOAD="$lib" $envs \
-        "$path" "$@" >"$tmp/log" 2>&1 </dev/null
-    rc=$?
-    secs=$(($(date +%s) - start))
-    if [ "$rc" -eq 0 ]; then
-        echo "ok $i - $desc (${secs}s)"
-    else
-        case $rc in
-        124 | 137) why="timed out after ${timeout_s}s" ;;
-        *) why="exit status $rc" ;;
-        esac
-        echo "not ok $i - $desc: $why"
-        echo "# $mpiexec -n $ranks env LD_PRELOAD=$lib $envs $prog${*:+ $*}"
-        # rank 0's verdict first, then the earliest diagnostics
-        grep -m 1 'scalecom_check: FAILED' "$tmp/log" | cut -c1-600 |
-            sed 's/^/#   /'
-        grep -v 'scalecom_check: FAILED' "$tmp/log" | head -n 14 |
-            cut -c1-400 | sed 's/^/#   /'
-    fi
+    # shellcheck disable=SC2086 # the program and its options are words
+    run_case "$i" "$(trim "$ranks")" "$(trim "$settings")" $command
 done <"$tmp/cases"
 
 exit 0

@@ -56,48 +56,17 @@ cat >"$tmp/cases" <<'EOF'
 3 | METHOD=adacomp TRANSPORT=ucx | --steps 2 --count 70001 --inplace
 EOF
 
-path=$(program sparse_check)
 n=$(grep -c . "$tmp/cases")
 echo "1..$n"
 
 i=0
 while IFS='|' read -r ranks settings options; do
     i=$((i + 1))
-    ranks=$(trim "$ranks")
-    settings=$(trim "$settings")
-    options=$(trim "$options")
-    envs="COMPCOLL_MIN_COUNT=64 COMPCOLL_RATIO=10"
-    for s in $settings; do # no spaces inside a setting
-        envs="$envs COMPCOLL_$s"
-    done
-    desc="P=$ranks $settings: sparse_check $options"
-    if [ ! -x "$path" ]; then
-        echo "not ok $i - $desc: $path not built"
-        continue
-    fi
-    json="$tmp/case$i.json"
-    rm -f "$json"
-    start=$(date +%s)
-    # shellcheck disable=SC2086 # the settings and options are words
-    $guard "$mpiexec" -n "$ranks" env LD_PRELOAD="$lib" $envs \
-        COMPCOLL_STATS="$json" "$path" $options >"$tmp/log" 2>&1 </dev/null
-    rc=$?
-    secs=$(($(date +%s) - start))
-    if [ "$rc" -eq 0 ]; then
-        echo "ok $i - $desc (${secs}s)"
-    else
-        case $rc in
-        124 | 137) why="timed out after ${timeout_s}s" ;;
-        *) why="exit status $rc" ;;
-        esac
-        echo "not ok $i - $desc: $why"
-        echo "# $mpiexec -n $ranks env LD_PRELOAD=$lib $envs COMPCOLL_STATS=x.json sparse_check $options"
-        # rank 0's verdicts first, then the earliest diagnostics
-        grep 'sparse_check: FAILED' "$tmp/log" | head -n 6 | cut -c1-600 |
-            sed 's/^/#   /'
-        grep -v 'sparse_check: FAILED' "$tmp/log" | head -n 14 |
-            cut -c1-400 | sed 's/^/#   /'
-    fi
+    case_env="COMPCOLL_STATS=$tmp/case$i.json"
+    rm -f "$tmp/case$i.json"
+    # shellcheck disable=SC2086 # the options are words
+    run_case "$i" "$(trim "$ranks")" "$(trim "$settings")" sparse_check \
+        $(trim "$options")
 done <"$tmp/cases"
 
 exit 0
