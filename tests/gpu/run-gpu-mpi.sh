@@ -41,11 +41,5 @@ cat >"$tmp/cases" <<'CASES'
 3 | TRANSPORT=mpi WARMUP=1 | memtype_gpu_check
 CASES
 
-echo "1..$(grep -c . "$tmp/cases")"
-i=0
-while IFS='|' read -r ranks settings command; do
-    i=$((i + 1))
-    # shellcheck disable=SC2086 # the options are words
-    run_case "$i" "$(trim "$ranks")" "$(trim "$settings")" $command
-done <"$tmp/cases"
+run_cases "$tmp/cases"
 exit 0

@@ -13,8 +13,8 @@
 #                     library (default 0: the "1..0 # SKIP" plan says it)
 #   mpi_timeout       the default of TEST_MPI_TIMEOUT
 # Leaves: lib, mpiexec, builddir, timeout_s, tmp (removed on exit), guard
-# (a timeout(1) prefix, or empty), and the helpers program, trim and
-# run_case.
+# (a timeout(1) prefix, or empty), and the helpers program, trim,
+# run_case and run_cases.
 
 lib=${TEST_LIBCOMPCOLL-}
 mpiexec=${MPIEXEC-}
@@ -102,4 +102,16 @@ run_case() {
         grep -v 'FAILED' "$tmp/log" | head -n 14 | cut -c1-400 |
             sed 's/^/#   /'
     fi
+}
+
+# run_cases FILE: the TAP plan, then run_case for each line of FILE,
+# "RANKS | SETTINGS | PROGRAM ARGS...".
+run_cases() {
+    echo "1..$(grep -c . "$1")"
+    n_case=0
+    while IFS='|' read -r ranks settings command; do
+        n_case=$((n_case + 1))
+        # shellcheck disable=SC2086 # the program and its options are words
+        run_case "$n_case" "$(trim "$ranks")" "$(trim "$settings")" $command
+    done <"$1"
 }

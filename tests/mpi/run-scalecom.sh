@@ -101,14 +101,6 @@ cat >"$tmp/cases" <<'EOF'
 4 | TRANSPORT=mpi | passthrough_check
 EOF
 
-n=$(grep -c . "$tmp/cases")
-echo "1..$n"
-
-i=0
-while IFS='|' read -r ranks settings command; do
-    i=$((i + 1))
-    # shellcheck disable=SC2086 # the program and its options are words
-    run_case "$i" "$(trim "$ranks")" "$(trim "$settings")" $command
-done <"$tmp/cases"
+run_cases "$tmp/cases"
 
 exit 0
