@@ -115,6 +115,9 @@ void compcoll_host_take(float *m, const uint32_t *idx, size_t k, float *vals);
 void compcoll_host_chunk_fold(float *m, const float *g, float *out, size_t n,
                               size_t k, size_t c0, size_t c1, uint32_t *idx,
                               float *vals);
+/* The unit tests: allow (1, the default) or forbid (0) the AVX2 loops where
+ * the CPU has them, so that both paths are checked on one machine. */
+void compcoll_host_allow_avx2(int allow);
 
 /* COMPCOLL_SELECT=chunk's chunk j of k over n is [lo(j), lo(j + 1)). */
 static inline size_t compcoll_chunk_lo(size_t j, size_t n, size_t k)

@@ -27,6 +27,7 @@
 #include "compcoll_kernels.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -50,14 +51,6 @@
  * histograms in turn. */
 #define SEL_HIST_WAYS_MIN_N (1u << 20)
 #define SEL_HIST_WAYS       4
-
-/* Loops worth an AVX2 clone, chosen at load time (configure checks that
- * the compiler and the C library can do it). */
-#if defined(HAVE_ATTRIBUTE_TARGET_CLONES)
-#define SEL_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define SEL_CLONES
-#endif
 
 typedef struct {
     uint32_t idx;
@@ -728,21 +721,156 @@ static inline __attribute__((always_inline)) size_t sel_find_key(const float *m,
  * the compiler can clone it for AVX2 (a signed 32-bit maximum, eight at a
  * time), the loader picks the clone the CPU runs.
  */
-SEL_CLONES
+/*
+ * The first index of the largest key of m[lo, hi) without a branch on the
+ * data, W keys a time (hi - lo >= W): each lane keeps its largest key and
+ * where it first saw it; the last W are read again as one more vector (an
+ * element seen twice keeps its index, so ties still go to the lowest);
+ * then the largest key over the lanes, and the lowest index holding it.
+ * Keys are below 2^31, so signed compares order them.  Where the compiler
+ * cannot shuffle vectors, the two-pass sel_find_key(sel_max_key()) does.
+ */
+#if defined(__has_builtin)
+#if __has_builtin(__builtin_shufflevector)
+#define SEL_ARGMAX_VECTOR 1
+#endif
+#endif
+
+#ifdef SEL_ARGMAX_VECTOR
+/* v <- the lanewise larger (rel >) or smaller (rel <) of v and v with its
+ * lanes shuffled. */
+#define SEL_V_STEP(T, v, rel, ...)                                             \
+    do {                                                                       \
+        const T o_ = __builtin_shufflevector(v, v, __VA_ARGS__);               \
+        const T c_ = (v rel o_);                                               \
+        v          = (c_ & v) | (~c_ & o_);                                    \
+    } while (0)
+
+#define SEL_ARGMAX_BODY(T, W, LANES)                                           \
+    const T lane = LANES;                                                      \
+    T       top  = lane - lane - 1, at = lane - lane, key, gt, best;           \
+    size_t  i    = lo;                                                         \
+                                                                               \
+    for (;;) {                                                                 \
+        memcpy(&key, m + i, sizeof(key));                                      \
+        key &= 0x7fffffff;                                                     \
+        gt  = key > top;                                                       \
+        top = (gt & key) | (~gt & top);                                        \
+        at  = (gt & (lane + (int32_t)(i - lo))) | (~gt & at);                  \
+        if (i + (W) == hi) {                                                   \
+            break;                                                             \
+        }                                                                      \
+        i = (hi - i - (W) >= (W)) ? i + (W) : hi - (W);                        \
+    }                                                                          \
+    best = top
+
+/* SSE2: four keys a time. */
+typedef int32_t sel_v4_t __attribute__((vector_size(16)));
+
+static inline __attribute__((always_inline)) size_t
+sel_argmax4(const float *m, size_t lo, size_t hi)
+{
+    SEL_ARGMAX_BODY(sel_v4_t, 4, ((sel_v4_t){0, 1, 2, 3}));
+    SEL_V_STEP(sel_v4_t, best, >, 2, 3, 0, 1);
+    SEL_V_STEP(sel_v4_t, best, >, 1, 0, 3, 2);
+    gt = top == best;
+    at = (gt & at) | (~gt & (sel_v4_t){INT32_MAX, INT32_MAX, INT32_MAX,
+                                        INT32_MAX});
+    SEL_V_STEP(sel_v4_t, at, <, 2, 3, 0, 1);
+    SEL_V_STEP(sel_v4_t, at, <, 1, 0, 3, 2);
+    return lo + (size_t)at[0];
+}
+
+#if defined(HAVE_TARGET_AVX2) && (defined(__x86_64__) || defined(__i386__))
+#define SEL_ARGMAX_AVX2 1
+/* AVX2: eight keys a time, in one register. */
+typedef int32_t sel_v8_t __attribute__((vector_size(32)));
+
+static inline __attribute__((always_inline)) size_t
+sel_argmax8(const float *m, size_t lo, size_t hi)
+{
+    SEL_ARGMAX_BODY(sel_v8_t, 8, ((sel_v8_t){0, 1, 2, 3, 4, 5, 6, 7}));
+    SEL_V_STEP(sel_v8_t, best, >, 4, 5, 6, 7, 0, 1, 2, 3);
+    SEL_V_STEP(sel_v8_t, best, >, 2, 3, 0, 1, 6, 7, 4, 5);
+    SEL_V_STEP(sel_v8_t, best, >, 1, 0, 3, 2, 5, 4, 7, 6);
+    gt = top == best;
+    at = (gt & at) | (~gt & (sel_v8_t){INT32_MAX, INT32_MAX, INT32_MAX,
+                                        INT32_MAX, INT32_MAX, INT32_MAX,
+                                        INT32_MAX, INT32_MAX});
+    SEL_V_STEP(sel_v8_t, at, <, 4, 5, 6, 7, 0, 1, 2, 3);
+    SEL_V_STEP(sel_v8_t, at, <, 2, 3, 0, 1, 6, 7, 4, 5);
+    SEL_V_STEP(sel_v8_t, at, <, 1, 0, 3, 2, 5, 4, 7, 6);
+    return lo + (size_t)at[0];
+}
+#endif
+#endif
+
+/* The same in two passes: the largest key, then where it first is. */
+static inline __attribute__((always_inline)) size_t
+sel_argmax1(const float *m, size_t lo, size_t hi)
+{
+    return sel_find_key(m, lo, hi, sel_max_key(m, lo, hi));
+}
+
+/* Each chunk j's arg-max (chunks shorter than W: the two passes), taken:
+ * idx, vals, and m there <- +0. */
+#define SEL_CHUNK_TAKE_LOOP(ARGMAX, W)                                         \
+    for (j = j0; j < j1; j++) {                                                \
+        const size_t lo   = compcoll_chunk_lo(j, n, k);                        \
+        const size_t hi   = compcoll_chunk_lo(j + 1, n, k);                    \
+        const size_t best = hi - lo >= (W) ? ARGMAX(m, lo, hi)                 \
+                                           : sel_argmax1(m, lo, hi);           \
+                                                                               \
+        idx[j]  = (uint32_t)best;                                              \
+        vals[j] = m[best];                                                     \
+        m[best] = 0.0f;                                                        \
+    }
+
+#ifdef SEL_ARGMAX_AVX2
+__attribute__((target("avx2"))) static void
+sel_chunk_take_avx2(float *m, size_t n, size_t k, size_t j0, size_t j1,
+                    uint32_t *idx, float *vals)
+{
+    size_t j;
+
+    SEL_CHUNK_TAKE_LOOP(sel_argmax8, 8)
+}
+#endif
+
+/* Whether sel_chunk_take uses AVX2: -1 until asked (the CPU's answer),
+ * 0 when the unit tests turn it off. */
+static int sel_avx2 = -1;
+
+void compcoll_host_allow_avx2(int allow)
+{
+    sel_avx2 = allow ? -1 : 0;
+}
+
+/*
+ * The arg-max (the first maximum, as sel_chunk) of each of chunks [j0, j1),
+ * taken: idx, vals, and m there <- +0.  Eight keys a time where the CPU has
+ * AVX2 (asked once), four otherwise.
+ */
 static void sel_chunk_take(float *m, size_t n, size_t k, size_t j0, size_t j1,
                            uint32_t *idx, float *vals)
 {
     size_t j;
 
-    for (j = j0; j < j1; j++) {
-        const size_t lo   = compcoll_chunk_lo(j, n, k);
-        const size_t hi   = compcoll_chunk_lo(j + 1, n, k);
-        const size_t best = sel_find_key(m, lo, hi, sel_max_key(m, lo, hi));
-
-        idx[j]  = (uint32_t)best;
-        vals[j] = m[best];
-        m[best] = 0.0f;
+#ifdef SEL_ARGMAX_AVX2
+    if (sel_avx2 < 0) {
+        __builtin_cpu_init();
+        sel_avx2 = __builtin_cpu_supports("avx2") != 0;
     }
+    if (sel_avx2) {
+        sel_chunk_take_avx2(m, n, k, j0, j1, idx, vals);
+        return;
+    }
+#endif
+#ifdef SEL_ARGMAX_VECTOR
+    SEL_CHUNK_TAKE_LOOP(sel_argmax4, 4)
+#else
+    SEL_CHUNK_TAKE_LOOP(sel_argmax1, 1)
+#endif
 }
 
 /*

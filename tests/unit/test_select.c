@@ -207,14 +207,14 @@ static int same(const uint32_t *a, const uint32_t *b, size_t k, size_t *at)
     return 1;
 }
 
-int main(void)
+/* Every size, distribution and k against brute force, with and without
+ * memory, folded or not; `isa` names the pass (0: no AVX2). */
+static void check_sizes(compcoll_select_scratch_t *sp, int isa)
 {
     static const size_t sizes[] = {1, 2, 7, 100, 1000, 4097, 70001, 300000};
-    compcoll_select_scratch_t s;
-    size_t                    si, ki, at = 0;
-    int                       d, withm;
+    size_t              si, ki, at = 0;
+    int                 d, withm;
 
-    memset(&s, 0, sizeof(s));
     for (si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
         size_t    n = sizes[si];
         size_t    ks[4] = {1, (n + 99) / 100, (n + 6) / 7, n};
@@ -238,13 +238,13 @@ int main(void)
 
                     brute_topk(mm, g, n, k, want);
                     if (compcoll_host_select(COMPCOLL_SELECT_EXACT, mm, g, n,
-                                             k, got, &s) != COMPCOLL_OK ||
+                                             k, got, sp) != COMPCOLL_OK ||
                         !same(got, want, k, &at)) {
                         ok_exact = 0;
                         snprintf(why, sizeof(why), "exact k=%zu at %zu", k, at);
                     }
                     if (compcoll_host_select(COMPCOLL_SELECT_SAMPLE, mm, g, n,
-                                             k, got, &s) != COMPCOLL_OK ||
+                                             k, got, sp) != COMPCOLL_OK ||
                         !same(got, want, k, &at)) {
                         ok_sample = 0;
                         snprintf(why, sizeof(why), "sample k=%zu at %zu", k,
@@ -252,30 +252,31 @@ int main(void)
                     }
                     if (withm &&
                         (!fold_select_ok(COMPCOLL_SELECT_EXACT, m, g, n, k,
-                                         (int)(ki & 1), want, &s, why,
+                                         (int)(ki & 1), want, sp, why,
                                          sizeof(why)) ||
                          !fold_select_ok(COMPCOLL_SELECT_SAMPLE, m, g, n, k,
-                                         (int)(~ki & 1), want, &s, why,
+                                         (int)(~ki & 1), want, sp, why,
                                          sizeof(why)))) {
                         ok_fold = 0;
                     }
                     brute_chunk(mm, g, n, k, want);
                     if (compcoll_host_select(COMPCOLL_SELECT_CHUNK, mm, g, n,
-                                             k, got, &s) != COMPCOLL_OK ||
+                                             k, got, sp) != COMPCOLL_OK ||
                         !same(got, want, k, &at)) {
                         ok_chunk = 0;
                         snprintf(why, sizeof(why), "chunk k=%zu at %zu", k, at);
                     }
                     if (withm && !fold_select_ok(COMPCOLL_SELECT_CHUNK, m, g,
-                                                 n, k, (int)(ki & 1), want, &s,
+                                                 n, k, (int)(ki & 1), want, sp,
                                                  why, sizeof(why))) {
                         ok_fold = 0;
                     }
                 }
                 ok(ok_exact && ok_sample && ok_chunk && ok_fold,
-                   "n=%zu %s%s: exact, sample and chunk match brute force%s%s%s",
+                   "n=%zu %s%s: exact, sample and chunk match brute force%s%s%s%s",
                    n, dist_name[d], withm ? " with memory" : "",
-                   withm ? ", folded or not" : "", why[0] ? ": " : "", why);
+                   withm ? ", folded or not" : "",
+                   isa ? "" : " (no AVX2)", why[0] ? ": " : "", why);
             }
         }
         free(g);
@@ -283,6 +284,22 @@ int main(void)
         free(want);
         free(got);
     }
+}
+
+int main(void)
+{
+    compcoll_select_scratch_t s;
+    size_t                    at = 0;
+    int                       isa;
+
+    memset(&s, 0, sizeof(s));
+    /* every case twice: with the AVX2 loops where the CPU has them, then
+     * without (the baseline loops) */
+    for (isa = 1; isa >= 0; isa--) {
+        compcoll_host_allow_avx2(isa);
+        check_sizes(&s, isa);
+    }
+    compcoll_host_allow_avx2(1);
 
     {
         /* Equal magnitudes overflow the sample's candidate bound: it must
@@ -338,6 +355,11 @@ int main(void)
                                   &s, why, sizeof(why)) &&
                    fold_select_ok(COMPCOLL_SELECT_CHUNK, y, x, big, kk, 1, w,
                                   &s, why, sizeof(why));
+            /* and without the AVX2 loops, where the CPU has them */
+            compcoll_host_allow_avx2(0);
+            good = good && fold_select_ok(COMPCOLL_SELECT_CHUNK, y, x, big,
+                                          kk, 0, w, &s, why, sizeof(why));
+            compcoll_host_allow_avx2(1);
             ok(good, "exact, and fold_select in every mode, on n = %zu "
                "match brute force%s%s", big, why[0] ? ": " : "", why);
             free(x);
