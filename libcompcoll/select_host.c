@@ -32,6 +32,11 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+/* Loops with an AVX2 version, taken where the CPU has AVX2 (configure
+ * checks that the compiler builds functions for that target). */
+#if defined(HAVE_TARGET_AVX2) && (defined(__x86_64__) || defined(__i386__))
+#define SEL_AVX2 1
+#endif
 
 #define SEL_HI_BITS  16
 #define SEL_LO_BITS  15
@@ -56,6 +61,28 @@ typedef struct {
     uint32_t idx;
     uint32_t key;
 } sel_cand_t;
+
+/* Whether the AVX2 loops run: -1 until asked (then the CPU's answer), 0
+ * when the unit tests turn them off. */
+static int sel_avx2 = -1;
+
+void compcoll_host_allow_avx2(int allow)
+{
+    sel_avx2 = allow ? -1 : 0;
+}
+
+static int sel_use_avx2(void)
+{
+#ifdef SEL_AVX2
+    if (sel_avx2 < 0) {
+        __builtin_cpu_init();
+        sel_avx2 = __builtin_cpu_supports("avx2") != 0;
+    }
+    return sel_avx2;
+#else
+    return 0;
+#endif
+}
 
 static inline uint32_t sel_key(const float *m, const float *g, size_t i)
 {
@@ -781,7 +808,7 @@ sel_argmax4(const float *m, size_t lo, size_t hi)
     return lo + (size_t)at[0];
 }
 
-#if defined(HAVE_TARGET_AVX2) && (defined(__x86_64__) || defined(__i386__))
+#ifdef SEL_AVX2
 #define SEL_ARGMAX_AVX2 1
 /* AVX2: eight keys a time, in one register. */
 typedef int32_t sel_v8_t __attribute__((vector_size(32)));
@@ -837,15 +864,6 @@ sel_chunk_take_avx2(float *m, size_t n, size_t k, size_t j0, size_t j1,
 }
 #endif
 
-/* Whether sel_chunk_take uses AVX2: -1 until asked (the CPU's answer),
- * 0 when the unit tests turn it off. */
-static int sel_avx2 = -1;
-
-void compcoll_host_allow_avx2(int allow)
-{
-    sel_avx2 = allow ? -1 : 0;
-}
-
 /*
  * The arg-max (the first maximum, as sel_chunk) of each of chunks [j0, j1),
  * taken: idx, vals, and m there <- +0.  Eight keys a time where the CPU has
@@ -857,11 +875,7 @@ static void sel_chunk_take(float *m, size_t n, size_t k, size_t j0, size_t j1,
     size_t j;
 
 #ifdef SEL_ARGMAX_AVX2
-    if (sel_avx2 < 0) {
-        __builtin_cpu_init();
-        sel_avx2 = __builtin_cpu_supports("avx2") != 0;
-    }
-    if (sel_avx2) {
+    if (sel_use_avx2()) {
         sel_chunk_take_avx2(m, n, k, j0, j1, idx, vals);
         return;
     }
