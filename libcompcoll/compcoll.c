@@ -39,6 +39,7 @@ static char                            cc_errors[4096]; /* config errors */
 static int                             cc_world_rank;
 static compcoll_buf_t                  cc_stage_g, cc_stage_out; /* staging */
 static compcoll_buf_t                  cc_stage_node; /* hierarchical */
+static compcoll_buf_t                  cc_node_pack;  /* its sparse result */
 static pthread_mutex_t                 cc_pass_lock = PTHREAD_MUTEX_INITIALIZER;
 static compcoll_buf_t                  cc_pass_s, cc_pass_r; /* passthrough */
 
@@ -179,6 +180,7 @@ void compcoll_finalize(void)
     compcoll_buf_release(&cc_stage_g);
     compcoll_buf_release(&cc_stage_out);
     compcoll_buf_release(&cc_stage_node);
+    compcoll_buf_release(&cc_node_pack);
     compcoll_buf_release(&cc_pass_s);
     compcoll_buf_release(&cc_pass_r);
     if (cc_active) {
@@ -548,6 +550,52 @@ static compcoll_status_t cc_hier_copy(const compcoll_mem_info_t *where,
  * its result broadcast to the node.  A rank that cannot reach its buffers
  * takes part with zeros (a leader: without memory) and fails the call.
  */
+/*
+ * A node leader's result, when at most a quarter of it is not +0 (a
+ * compressed call's is: k sums among zeros): its nonzero words as (index,
+ * bits) lists, idx then bits, in pack (2 nnz words).  Returns nnz, or -1
+ * when the result is denser or pack cannot be had: then it goes dense.
+ */
+static int cc_hier_pack(const float *work, size_t n)
+{
+    const uint32_t *w = (const uint32_t *)(const void *)work;
+    uint32_t       *pack;
+    size_t          i, nnz = 0;
+
+    for (i = 0; i < n; i++) {
+        nnz += (w[i] != 0);
+    }
+    if (nnz > n / 4) {
+        return -1;
+    }
+    pack = compcoll_buf_reserve(&cc_node_pack, 2 * nnz * sizeof(uint32_t) + 1);
+    if (pack == NULL) {
+        return -1;
+    }
+    for (i = 0, nnz = 0; i < n; i++) {
+        if (w[i] != 0) {
+            pack[nnz++] = (uint32_t)i;
+        }
+    }
+    for (i = 0; i < nnz; i++) {
+        pack[nnz + i] = w[pack[i]];
+    }
+    return (int)nnz;
+}
+
+/* The other ranks: the dense result from the leader's lists. */
+static void cc_hier_unpack(float *work, size_t n, const uint32_t *pack,
+                           size_t nnz)
+{
+    uint32_t *w = (uint32_t *)(void *)work;
+    size_t    j;
+
+    memset(w, 0, n * sizeof(uint32_t));
+    for (j = 0; j < nnz; j++) {
+        w[pack[j]] = pack[nnz + j];
+    }
+}
+
 static compcoll_status_t cc_hier(compcoll_comm_t *cc, const float *g,
                                  float *out, size_t n)
 {
@@ -557,7 +605,7 @@ static compcoll_status_t cc_hier(compcoll_comm_t *cc, const float *g,
     compcoll_status_t   status = COMPCOLL_OK, local = COMPCOLL_OK;
     compcoll_mem_info_t gw, ow;
     float              *work = out, *spare = NULL;
-    int                 staged = 0, code;
+    int                 staged = 0, code[2];
     double              t0;
 
     if (compcoll_gpu_present()) {
@@ -586,17 +634,14 @@ static compcoll_status_t cc_hier(compcoll_comm_t *cc, const float *g,
                    leader ? " (the node's leader)" : "",
                    staged ? ", staged through host memory" : "");
 
+    /* The node's sum on its leader.  An all-reduce, though only the leader
+     * needs the sum: MPICH's (4.0) reduce of a large vector takes about
+     * twice its all-reduce. */
     t0 = compcoll_time();
-    if (leader) {
-        COMPCOLL_MPI_CHECK_GOTO(PMPI_Reduce(g == work ? MPI_IN_PLACE : g, work,
-                                            (int)n, MPI_FLOAT, MPI_SUM, 0,
-                                            cc->node),
-                                status, done);
-    } else {
-        COMPCOLL_MPI_CHECK_GOTO(PMPI_Reduce(g, NULL, (int)n, MPI_FLOAT,
-                                            MPI_SUM, 0, cc->node),
-                                status, done);
-    }
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Allreduce(g == work ? MPI_IN_PLACE : g, work,
+                                           (int)n, MPI_FLOAT, MPI_SUM,
+                                           cc->node),
+                            status, done);
     compcoll_stats.time_node += compcoll_time() - t0;
 
     if (leader) {
@@ -610,28 +655,54 @@ static compcoll_status_t cc_hier(compcoll_comm_t *cc, const float *g,
                                              : status;
         }
     }
-    code = (int)status;
+    /* the leader's status, and how its result comes: nnz (index, bits)
+     * pairs, or dense (-1) */
+    code[0] = (int)status;
+    code[1] = -1;
 
     t0 = compcoll_time();
-    COMPCOLL_MPI_CHECK_GOTO(PMPI_Bcast(&code, 1, MPI_INT, 0, cc->node), status,
+    if (leader && status == COMPCOLL_OK) {
+        code[1] = cc_hier_pack(work, n);
+    }
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Bcast(code, 2, MPI_INT, 0, cc->node), status,
                             done);
-    if (code == COMPCOLL_OK) {
+    if (code[0] == COMPCOLL_OK && code[1] < 0) {
         COMPCOLL_MPI_CHECK_GOTO(PMPI_Bcast(work, (int)n, MPI_FLOAT, 0,
                                            cc->node),
                                 status, done);
+    } else if (code[0] == COMPCOLL_OK && code[1] >= 0) {
+        const size_t words = 2 * (size_t)code[1];
+        uint32_t    *pack  = leader ? cc_node_pack.ptr
+                                    : compcoll_buf_reserve(&cc_node_pack,
+                                                           words * 4 + 1);
+
+        if (pack == NULL) {
+            /* this rank still takes its part (work holds the lists: 2 nnz
+             * <= n / 2 words), then fails the call */
+            local = COMPCOLL_ERR_NO_MEMORY;
+            pack  = (uint32_t *)(void *)work;
+        }
+        if (words != 0) {
+            COMPCOLL_MPI_CHECK_GOTO(PMPI_Bcast(pack, (int)words, MPI_UINT32_T,
+                                               0, cc->node),
+                                    status, done);
+        }
+        if (!leader && local == COMPCOLL_OK) {
+            cc_hier_unpack(work, n, pack, (size_t)code[1]);
+        }
     }
     compcoll_stats.time_node += compcoll_time() - t0;
     compcoll_stats.calls_hierarchical++;
 
-    status = (compcoll_status_t)code;
+    status = (compcoll_status_t)code[0];
     if (status == COMPCOLL_OK && staged && local == COMPCOLL_OK) {
         local = cc_hier_copy(&ow, out, work, bytes);
     }
     if (status == COMPCOLL_OK && local != COMPCOLL_OK) {
-        compcoll_error("MPI_Allreduce of %zu floats: this rank could not move "
-                       "its buffers between device and host memory (%s); it "
-                       "took part with zeros and fails the call", n,
-                       compcoll_status_string(local));
+        compcoll_error("MPI_Allreduce of %zu floats: this rank could not "
+                       "move its buffers between device and host memory or "
+                       "hold its node's result (%s); it took its part and "
+                       "fails the call", n, compcoll_status_string(local));
         status = local;
     } else if (status != COMPCOLL_OK && !leader) {
         /* the leader said why */
