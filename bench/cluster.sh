@@ -17,7 +17,7 @@
 # otherwise.  Defaults: hosts 2 and 4, 1 rank per host, 1gbit and 10gbit, 25M
 # floats (100 MB) of heavy-tailed data, 3 repeats after 1 warm-up, methods
 # scalecom-exact and scalecom-sample at ratio 100.  Methods:
-# scalecom-<exact|chunk|sample>, scalecom-fp16, scalecom-bf16 (exact
+# scalecom-<exact|chunk|sample>[-fp16|-bf16], scalecom-fp16, scalecom-bf16 (exact
 # selection), adacomp, topk (exact selection; their exchange grows with the
 # hosts), dense (libcompcoll's dense all-reduce over its UCX transport); a
 # suffix "+hier" runs a method hierarchically (needs --ranks-per-host 2 or
@@ -206,6 +206,9 @@ parse_method() {
     dense | adacomp | topk) method=$base ;;
     scalecom-exact | scalecom-chunk | scalecom-sample) method=scalecom sel=${base#scalecom-} ;;
     scalecom-fp16 | scalecom-bf16) method=scalecom wire=${base#scalecom-} ;;
+    scalecom-exact-fp16 | scalecom-chunk-fp16 | scalecom-sample-fp16 | \
+        scalecom-exact-bf16 | scalecom-chunk-bf16 | scalecom-sample-bf16)
+        method=scalecom sel=${base#scalecom-} wire=${sel#*-} sel=${sel%-*} ;;
     *) die "unknown method $m" ;;
     esac
     [ $hier = n ] || [ "$rph" -gt 1 ] ||
