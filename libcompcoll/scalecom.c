@@ -612,17 +612,20 @@ static void sc_pipe_idle(unsigned *idle)
 /* The pieces' states, reduce-scatter buffers and 16-bit wire buffers of a
  * call of k on p ranks, reserved before the header (piece i's
  * reduce-scatter buffer holds pcount_i / p + 1 floats, k / p +
- * SC_PIPE_PIECES in all; its wire buffer pcount_i 16-bit values); NULL when
- * the call cannot be pipelined or the memory is not there. */
-static sc_piece_t *sc_pipe_reserve(compcoll_comm_t *cc, size_t n, size_t k)
+ * SC_PIPE_PIECES in all; its wire buffer pcount_i 16-bit values), when the
+ * call can be pipelined.  0, or -1 when the memory is not there. */
+static int sc_pipe_reserve(compcoll_comm_t *cc, size_t n, size_t k)
 {
     if (sc_pipe_pieces(cc, n, k) == 0) {
-        return NULL;
+        return 0;
     }
     return compcoll_buf_reserve(
-        &cc->pipe, SC_PIPE_PIECES * sizeof(sc_piece_t) +
-                       (k / (size_t)cc->size + SC_PIPE_PIECES) * sizeof(float) +
-                       k * sizeof(uint16_t));
+               &cc->pipe,
+               SC_PIPE_PIECES * sizeof(sc_piece_t) +
+                   (k / (size_t)cc->size + SC_PIPE_PIECES) * sizeof(float) +
+                   k * sizeof(uint16_t)) != NULL
+               ? 0
+               : -1;
 }
 
 /*
@@ -812,7 +815,7 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
     code = compcoll_buf_reserve(&cc->icode, COMPCOLL_ICODE_MAX * k);
     vals = compcoll_buf_reserve(&cc->vals, k * sizeof(float));
     if (h == NULL || code == NULL || vals == NULL ||
-        (sc_pipe_pieces(cc, n, k) != 0 && sc_pipe_reserve(cc, n, k) == NULL)) {
+        sc_pipe_reserve(cc, n, k) != 0) {
         return COMPCOLL_ERR_NO_MEMORY;
     }
     idx = (uint32_t *)(h + 1);
@@ -963,7 +966,7 @@ static compcoll_status_t sc_allreduce_gpu(compcoll_comm_t *cc,
     code = compcoll_buf_reserve(&cc->icode, COMPCOLL_ICODE_MAX * k);
     vals = compcoll_gpu_stage(s, COMPCOLL_STAGE_VALS, k * sizeof(float));
     if (h == NULL || code == NULL || vals == NULL ||
-        (sc_pipe_pieces(cc, n, k) != 0 && sc_pipe_reserve(cc, n, k) == NULL) ||
+        sc_pipe_reserve(cc, n, k) != 0 ||
         compcoll_gpu_tensor_reserve(gt, k) != COMPCOLL_OK) {
         return compcoll_allreduce_staged(cc, t, g, out, n);
     }

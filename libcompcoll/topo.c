@@ -97,6 +97,26 @@ static int topo_process_nodes(hwloc_topology_t topo, hwloc_cpuset_t cpus,
     return 0;
 }
 
+/* The same for the placement, from bitmaps the caller allocated (NULL when
+ * that failed): NULL, or why not, warned once. */
+static const char *topo_placement_nodes(hwloc_topology_t topo,
+                                        hwloc_cpuset_t cpus,
+                                        hwloc_nodeset_t nodes)
+{
+    if (cpus == NULL || nodes == NULL) {
+        compcoll_warn_once("hwloc_bitmap_alloc failed: error-feedback memory "
+                           "is placed by first touch");
+        return "hwloc_bitmap_alloc failed";
+    }
+    if (topo_process_nodes(topo, cpus, nodes) != 0) {
+        compcoll_warn_once("hwloc_get_cpubind failed (%s): this process's "
+                           "CPU binding is unknown; error-feedback memory is "
+                           "placed by first touch", strerror(errno));
+        return "this process's CPU binding is unknown";
+    }
+    return NULL;
+}
+
 static void topo_list(char *buf, size_t len, hwloc_const_bitmap_t set)
 {
     if (set == NULL || hwloc_bitmap_list_snprintf(buf, len, set) < 0) {
@@ -185,6 +205,7 @@ static void topo_decide_locked(void)
     hwloc_nodeset_t          nodes = NULL;
     compcoll_topo_mem_kind_t kind;
     char                     cpu_list[96], node_list[96], all_list[96];
+    const char              *why;
     void                    *probe;
     size_t                   page;
     int                      nnodes, bind_failed;
@@ -207,19 +228,9 @@ static void topo_decide_locked(void)
     }
     cpus  = hwloc_bitmap_alloc();
     nodes = hwloc_bitmap_alloc();
-    if (cpus == NULL || nodes == NULL) {
-        compcoll_warn_once("hwloc_bitmap_alloc failed: error-feedback memory "
-                           "is placed by first touch");
-        snprintf(topo_why, sizeof(topo_why),
-                 "first touch: hwloc_bitmap_alloc failed");
-        goto out;
-    }
-    if (topo_process_nodes(topo, cpus, nodes) != 0) {
-        compcoll_warn_once("hwloc_get_cpubind failed (%s): this process's "
-                           "CPU binding is unknown; error-feedback memory is "
-                           "placed by first touch", strerror(errno));
-        snprintf(topo_why, sizeof(topo_why),
-                 "first touch: this process's CPU binding is unknown");
+    why   = topo_placement_nodes(topo, cpus, nodes);
+    if (why != NULL) {
+        snprintf(topo_why, sizeof(topo_why), "first touch: %s", why);
         goto out;
     }
     all = hwloc_topology_get_topology_nodeset(topo);
@@ -294,15 +305,7 @@ void *compcoll_topo_mem_alloc_bound(size_t bytes,
     if (topo == NULL) {
         goto out; /* warned */
     }
-    if (cpus == NULL || nodes == NULL) {
-        compcoll_warn_once("hwloc_bitmap_alloc failed: error-feedback memory "
-                           "is placed by first touch");
-        goto out;
-    }
-    if (topo_process_nodes(topo, cpus, nodes) != 0) {
-        compcoll_warn_once("hwloc_get_cpubind failed (%s): this process's "
-                           "CPU binding is unknown; error-feedback memory is "
-                           "placed by first touch", strerror(errno));
+    if (topo_placement_nodes(topo, cpus, nodes) != NULL) {
         goto out;
     }
     if (!hwloc_bitmap_iszero(nodes)) {
