@@ -7,6 +7,7 @@
 
 #include "compcoll.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,20 +29,72 @@ static const compcoll_method_t *const cc_methods[] = {
     [COMPCOLL_METHOD_DENSE]    = &compcoll_method_dense,
 };
 
+/*
+ * Scratch of the calls a thread makes.  Calls on different communicators
+ * run concurrently from different threads (MPI_THREAD_MULTIPLE), so what a
+ * call borrows for its duration belongs to the calling thread; the blocks
+ * are listed so that MPI_Finalize can free them.
+ */
+typedef struct cc_thread {
+    struct cc_thread         *next;
+    compcoll_select_scratch_t scratch;
+    compcoll_buf_t            stage_g, stage_out; /* staging */
+    compcoll_buf_t            stage_node;         /* hierarchical */
+    compcoll_buf_t            node_pack;          /* its sparse result */
+    compcoll_buf_t            pass_s, pass_r;     /* staged passthrough */
+    int                       stage_depth;        /* inside cc_staged */
+} cc_thread_t;
+
 static int                             cc_initialized;
 static int                             cc_active;      /* compressing at all */
-static int                             cc_serialize;   /* MPI_THREAD_MULTIPLE */
-static pthread_mutex_t                 cc_lock = PTHREAD_MUTEX_INITIALIZER;
+static int                             cc_thread_level;
 static const compcoll_method_t        *cc_method;
 static const compcoll_transport_ops_t *cc_transport;
-static compcoll_select_scratch_t       cc_scratch;
 static char                            cc_errors[4096]; /* config errors */
 static int                             cc_world_rank;
-static compcoll_buf_t                  cc_stage_g, cc_stage_out; /* staging */
-static compcoll_buf_t                  cc_stage_node; /* hierarchical */
-static compcoll_buf_t                  cc_node_pack;  /* its sparse result */
-static pthread_mutex_t                 cc_pass_lock = PTHREAD_MUTEX_INITIALIZER;
-static compcoll_buf_t                  cc_pass_s, cc_pass_r; /* passthrough */
+static pthread_mutex_t                 cc_threads_lock = PTHREAD_MUTEX_INITIALIZER;
+static cc_thread_t                    *cc_threads;     /* under the lock */
+static __thread cc_thread_t           *cc_self;
+
+/* This thread's scratch; NULL only when even that cannot be allocated. */
+static cc_thread_t *cc_thread(void)
+{
+    cc_thread_t *t = cc_self;
+
+    if (t == NULL && (t = calloc(1, sizeof(*t))) != NULL) {
+        pthread_mutex_lock(&cc_threads_lock);
+        t->next    = cc_threads;
+        cc_threads = t;
+        pthread_mutex_unlock(&cc_threads_lock);
+        cc_self = t;
+    }
+    return t;
+}
+
+static void cc_threads_free(void)
+{
+    pthread_mutex_lock(&cc_threads_lock);
+    while (cc_threads != NULL) {
+        cc_thread_t *t = cc_threads;
+
+        cc_threads = t->next;
+        compcoll_buf_release(&t->stage_g);
+        compcoll_buf_release(&t->stage_out);
+        compcoll_buf_release(&t->stage_node);
+        compcoll_buf_release(&t->node_pack);
+        compcoll_buf_release(&t->pass_s);
+        compcoll_buf_release(&t->pass_r);
+        compcoll_buf_release(&t->scratch.cand);
+        compcoll_buf_release(&t->scratch.above);
+        compcoll_buf_release(&t->scratch.keys);
+        compcoll_buf_release(&t->scratch.hist);
+        compcoll_buf_release(&t->scratch.cval);
+        free(t);
+    }
+    pthread_mutex_unlock(&cc_threads_lock);
+    /* a thread that calls again allocates anew */
+    cc_self = NULL;
+}
 
 double compcoll_time(void)
 {
@@ -68,7 +121,15 @@ const compcoll_transport_ops_t *compcoll_transport(void)
 
 compcoll_select_scratch_t *compcoll_select_scratch(void)
 {
-    return &cc_scratch;
+    static __thread compcoll_select_scratch_t fallback; /* nothing cached */
+    cc_thread_t                              *t = cc_thread();
+
+    return t != NULL ? &t->scratch : &fallback;
+}
+
+int compcoll_thread_level(void)
+{
+    return cc_thread_level;
 }
 
 int compcoll_initialized(void)
@@ -120,7 +181,7 @@ compcoll_status_t compcoll_init(int thread_level)
     cc_initialized = 1;
     cc_active      = compcoll_cfg.enable &&
                      compcoll_cfg.method != COMPCOLL_METHOD_NONE;
-    cc_serialize   = (thread_level == MPI_THREAD_MULTIPLE);
+    cc_thread_level = thread_level;
     if (!cc_active) {
         compcoll_info("compression off: every call goes to the MPI library");
         return COMPCOLL_OK;
@@ -177,12 +238,6 @@ void compcoll_finalize(void)
     }
     /* device state goes first: it frees streams of the GPU module */
     compcoll_gpu_finalize();
-    compcoll_buf_release(&cc_stage_g);
-    compcoll_buf_release(&cc_stage_out);
-    compcoll_buf_release(&cc_stage_node);
-    compcoll_buf_release(&cc_node_pack);
-    compcoll_buf_release(&cc_pass_s);
-    compcoll_buf_release(&cc_pass_r);
     if (cc_active) {
         compcoll_registry_finalize();
         if (cc_transport != &compcoll_mpi_transport) {
@@ -190,11 +245,7 @@ void compcoll_finalize(void)
         }
         compcoll_mpi_transport.finalize();
     }
-    compcoll_buf_release(&cc_scratch.cand);
-    compcoll_buf_release(&cc_scratch.above);
-    compcoll_buf_release(&cc_scratch.keys);
-    compcoll_buf_release(&cc_scratch.hist);
-    compcoll_buf_release(&cc_scratch.cval);
+    cc_threads_free();
     compcoll_stats_free();
     /* the topology last: the registry was its only user */
     compcoll_topo_finalize();
@@ -202,35 +253,53 @@ void compcoll_finalize(void)
     cc_initialized = 0;
 }
 
-int compcoll_allreduce_eligible(int count, MPI_Datatype dt, MPI_Op op,
-                                MPI_Comm comm, const char **why)
+/* float32 under the names C and Fortran give it (MPICH's Fortran binding
+ * calls the C entry point with MPI_REAL; mpi_f08 may pass MPI_FLOAT). */
+static int cc_float32(MPI_Datatype dt)
 {
-    int inter = 0;
+    return dt == MPI_FLOAT || dt == MPI_REAL || dt == MPI_REAL4;
+}
+
+int compcoll_allreduce_eligible(MPI_Count count, MPI_Datatype dt, MPI_Op op,
+                                MPI_Comm comm, int nonblocking,
+                                const char **why)
+{
+    int inter = 0, size = 0;
 
     if (!cc_initialized) {
         *why = "library not initialised (MPI_Init not intercepted)";
     } else if (!cc_active) {
         *why = "compression off";
-    } else if (dt != MPI_FLOAT) {
-        *why = "datatype is not MPI_FLOAT";
+    } else if (!cc_float32(dt)) {
+        *why = "datatype is not float32 (MPI_FLOAT, MPI_REAL, MPI_REAL4)";
     } else if (op != MPI_SUM) {
         *why = "op is not MPI_SUM";
-    } else if (count < 0 || (unsigned)count < compcoll_cfg.min_count) {
+    } else if (count < 0 || (MPI_Count)compcoll_cfg.min_count > count) {
         *why = "count below COMPCOLL_MIN_COUNT";
+    } else if (count > INT_MAX) {
+        /* the exchange counts in int where MPI does (PMPI collectives) */
+        *why = "count above INT_MAX";
     } else if (comm == MPI_COMM_NULL) {
         *why = "MPI_COMM_NULL";
     } else if (PMPI_Comm_test_inter(comm, &inter) != MPI_SUCCESS || inter) {
         *why = "intercommunicator";
+    } else if (PMPI_Comm_size(comm, &size) != MPI_SUCCESS || size < 2) {
+        *why = "one-rank communicator (the sum is the input)";
+    } else if (nonblocking && cc_thread_level != MPI_THREAD_MULTIPLE) {
+        *why = "nonblocking call without MPI_THREAD_MULTIPLE (no progress "
+               "thread)";
     } else {
         return 1;
     }
     return 0;
 }
 
-void compcoll_note_passthrough(const char *what, int count, const char *why)
+void compcoll_note_passthrough(const char *what, MPI_Count count,
+                               const char *why)
 {
     compcoll_stats.calls_passthrough++;
-    compcoll_trace("%s count=%d: passthrough: %s", what, count, why);
+    compcoll_trace("%s count=%lld: passthrough: %s", what, (long long)count,
+                   why);
 }
 
 static const char *cc_memtype_name(compcoll_memtype_t type)
@@ -270,12 +339,9 @@ static compcoll_status_t cc_blind(compcoll_comm_t *cc, compcoll_tensor_t *t,
     return why;
 }
 
-/* Inside cc_staged's call of the method (the library's lock is held). */
-static int cc_stage_depth;
-
 int compcoll_staging(void)
 {
-    return cc_stage_depth > 0;
+    return cc_self != NULL && cc_self->stage_depth > 0;
 }
 
 /* Device buffers, method without a device path: through host memory. */
@@ -286,6 +352,7 @@ static compcoll_status_t cc_staged(compcoll_comm_t *cc, compcoll_tensor_t *t,
 {
     const compcoll_gpu_module_t *gpu   = compcoll_gpu_module();
     const size_t                 bytes = n * sizeof(float);
+    cc_thread_t                 *self  = cc_thread();
     compcoll_status_t            status;
     const float                 *hg    = g;
     float                       *ho    = out;
@@ -293,8 +360,11 @@ static compcoll_status_t cc_staged(compcoll_comm_t *cc, compcoll_tensor_t *t,
     if (gpu == NULL) {
         return cc_blind(cc, t, n, COMPCOLL_ERR_UNAVAILABLE);
     }
+    if (self == NULL) {
+        return cc_blind(cc, t, n, COMPCOLL_ERR_NO_MEMORY);
+    }
     if (gw->type == COMPCOLL_MEM_DEVICE) {
-        float *p = compcoll_buf_reserve(&cc_stage_g, bytes);
+        float *p = compcoll_buf_reserve(&self->stage_g, bytes);
 
         if (p == NULL) {
             return cc_blind(cc, t, n, COMPCOLL_ERR_NO_MEMORY);
@@ -308,7 +378,7 @@ static compcoll_status_t cc_staged(compcoll_comm_t *cc, compcoll_tensor_t *t,
     if (out == g) {
         ho = (float *)hg;
     } else if (ow->type == COMPCOLL_MEM_DEVICE) {
-        ho = compcoll_buf_reserve(&cc_stage_out, bytes);
+        ho = compcoll_buf_reserve(&self->stage_out, bytes);
         if (ho == NULL) {
             return cc_blind(cc, t, n, COMPCOLL_ERR_NO_MEMORY);
         }
@@ -317,9 +387,9 @@ static compcoll_status_t cc_staged(compcoll_comm_t *cc, compcoll_tensor_t *t,
     if (status != COMPCOLL_OK) {
         return cc_blind(cc, t, n, status);
     }
-    cc_stage_depth++;
+    self->stage_depth++;
     status = cc_method->allreduce(cc, t, hg, ho, n);
-    cc_stage_depth--;
+    self->stage_depth--;
     if (status == COMPCOLL_OK && ho != out) {
         status = gpu->copy_sync(ow, out, ho, bytes);
     }
@@ -397,6 +467,7 @@ static compcoll_status_t cc_pass_staged(const void *sbuf,
                                         MPI_Comm comm, int *rc)
 {
     const compcoll_gpu_module_t *gpu     = compcoll_gpu_module();
+    cc_thread_t                 *self    = cc_thread();
     const int                    inplace = (sbuf == MPI_IN_PLACE);
     compcoll_status_t            status  = COMPCOLL_OK;
     MPI_Aint                     lb, extent, true_lb, true_extent;
@@ -422,15 +493,18 @@ static compcoll_status_t cc_pass_staged(const void *sbuf,
         status = COMPCOLL_ERR_UNAVAILABLE; /* no module to copy with */
         goto blind;
     }
-    pthread_mutex_lock(&cc_pass_lock);
-    hr = compcoll_buf_reserve(&cc_pass_r, span);
+    if (self == NULL) {
+        status = COMPCOLL_ERR_NO_MEMORY;
+        goto blind;
+    }
+    hr = compcoll_buf_reserve(&self->pass_r, span);
     if (!inplace && sw->type == COMPCOLL_MEM_DEVICE) {
-        hs = compcoll_buf_reserve(&cc_pass_s, span);
+        hs = compcoll_buf_reserve(&self->pass_s, span);
     }
     if (hr == NULL || (!inplace && sw->type == COMPCOLL_MEM_DEVICE &&
                        hs == NULL)) {
         status = COMPCOLL_ERR_NO_MEMORY;
-        goto unlock;
+        goto blind;
     }
     if (rw->type == COMPCOLL_MEM_DEVICE &&
         (inplace || true_lb != 0 || (size_t)size * (size_t)count != span)) {
@@ -440,7 +514,7 @@ static compcoll_status_t cc_pass_staged(const void *sbuf,
         status = gpu->copy_sync(sw, hs, (const char *)sbuf + true_lb, span);
     }
     if (status != COMPCOLL_OK) {
-        goto unlock;
+        goto blind;
     }
     s_arg = inplace ? MPI_IN_PLACE : (hs != NULL ? hs - true_lb : sbuf);
     r_arg = (rw->type == COMPCOLL_MEM_DEVICE) ? hr - true_lb : rbuf;
@@ -448,10 +522,7 @@ static compcoll_status_t cc_pass_staged(const void *sbuf,
     if (*rc == MPI_SUCCESS && rw->type == COMPCOLL_MEM_DEVICE) {
         status = gpu->copy_sync(rw, (char *)rbuf + true_lb, hr, span);
     }
-    pthread_mutex_unlock(&cc_pass_lock);
     goto out;
-unlock:
-    pthread_mutex_unlock(&cc_pass_lock);
 blind:
     /* The other ranks are in the all-reduce: this one takes part with
      * zeros, so that they do not wait forever, then fails the call. */
@@ -556,7 +627,7 @@ static compcoll_status_t cc_hier_copy(const compcoll_mem_info_t *where,
  * bits) lists, idx then bits, in pack (2 nnz words).  Returns nnz, or -1
  * when the result is denser or pack cannot be had: then it goes dense.
  */
-static int cc_hier_pack(const float *work, size_t n)
+static int cc_hier_pack(cc_thread_t *self, const float *work, size_t n)
 {
     const uint32_t *w = (const uint32_t *)(const void *)work;
     uint32_t       *pack;
@@ -568,7 +639,9 @@ static int cc_hier_pack(const float *work, size_t n)
     if (nnz > n / 4) {
         return -1;
     }
-    pack = compcoll_buf_reserve(&cc_node_pack, 2 * nnz * sizeof(uint32_t) + 1);
+    pack = (self != NULL) ? compcoll_buf_reserve(&self->node_pack,
+                                                 2 * nnz * sizeof(uint32_t) + 1)
+                          : NULL;
     if (pack == NULL) {
         return -1;
     }
@@ -605,6 +678,7 @@ static compcoll_status_t cc_hier(compcoll_comm_t *cc, const float *g,
     compcoll_status_t   status = COMPCOLL_OK, local = COMPCOLL_OK;
     compcoll_mem_info_t gw, ow;
     float              *work = out, *spare = NULL;
+    cc_thread_t        *self = cc_thread();
     int                 staged = 0, code[2];
     double              t0;
 
@@ -618,7 +692,8 @@ static compcoll_status_t cc_hier(compcoll_comm_t *cc, const float *g,
                   ow.type == COMPCOLL_MEM_DEVICE);
     }
     if (staged) {
-        work  = compcoll_buf_reserve(&cc_stage_node, bytes);
+        work  = (self != NULL) ? compcoll_buf_reserve(&self->stage_node, bytes)
+                               : NULL;
         local = (work != NULL) ? cc_hier_copy(&gw, work, g, bytes)
                                : COMPCOLL_ERR_NO_MEMORY;
         if (local != COMPCOLL_OK) {
@@ -662,7 +737,7 @@ static compcoll_status_t cc_hier(compcoll_comm_t *cc, const float *g,
 
     t0 = compcoll_time();
     if (leader && status == COMPCOLL_OK) {
-        code[1] = cc_hier_pack(work, n);
+        code[1] = cc_hier_pack(self, work, n);
     }
     COMPCOLL_MPI_CHECK_GOTO(PMPI_Bcast(code, 2, MPI_INT, 0, cc->node), status,
                             done);
@@ -672,9 +747,11 @@ static compcoll_status_t cc_hier(compcoll_comm_t *cc, const float *g,
                                 status, done);
     } else if (code[0] == COMPCOLL_OK && code[1] >= 0) {
         const size_t words = 2 * (size_t)code[1];
-        uint32_t    *pack  = leader ? cc_node_pack.ptr
-                                    : compcoll_buf_reserve(&cc_node_pack,
-                                                           words * 4 + 1);
+        uint32_t    *pack  = (self == NULL) ? NULL
+                             : leader       ? self->node_pack.ptr
+                                            : compcoll_buf_reserve(
+                                                  &self->node_pack,
+                                                  words * 4 + 1);
 
         if (pack == NULL) {
             /* this rank still takes its part (work holds the lists: 2 nnz
@@ -714,24 +791,31 @@ done:
     return status;
 }
 
-compcoll_status_t compcoll_allreduce(const void *sbuf, void *rbuf, int count,
-                                     MPI_Comm comm)
+/* One call on cc, flat or hierarchical; the caller holds cc->lock. */
+compcoll_status_t compcoll_comm_call(compcoll_comm_t *cc, const void *sbuf,
+                                     void *rbuf, size_t count)
 {
-    const float      *g = (sbuf == MPI_IN_PLACE) ? rbuf : sbuf;
+    const float *g = (sbuf == MPI_IN_PLACE) ? rbuf : sbuf;
+
+    return (cc->node != MPI_COMM_NULL) ? cc_hier(cc, g, rbuf, count)
+                                       : cc_tensor_call(cc, g, g, rbuf, count);
+}
+
+compcoll_status_t compcoll_allreduce(const void *sbuf, void *rbuf,
+                                     size_t count, MPI_Comm comm)
+{
     compcoll_status_t status;
     compcoll_comm_t  *cc;
 
-    if (cc_serialize) {
-        pthread_mutex_lock(&cc_lock);
-    }
     status = compcoll_comm_get(comm, &cc);
-    if (status == COMPCOLL_OK) {
-        status = (cc->node != MPI_COMM_NULL)
-                     ? cc_hier(cc, g, rbuf, (size_t)count)
-                     : cc_tensor_call(cc, g, g, rbuf, (size_t)count);
+    if (status != COMPCOLL_OK) {
+        return status;
     }
-    if (cc_serialize) {
-        pthread_mutex_unlock(&cc_lock);
-    }
+    /* MPI's order of collectives on a communicator: the nonblocking calls
+     * started before this one go first. */
+    compcoll_nbc_drain(cc);
+    pthread_mutex_lock(&cc->lock);
+    status = compcoll_comm_call(cc, sbuf, rbuf, count);
+    pthread_mutex_unlock(&cc->lock);
     return status;
 }

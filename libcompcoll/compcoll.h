@@ -47,11 +47,39 @@ void              compcoll_init_report(void);
 void              compcoll_finalize(void);
 int               compcoll_initialized(void);
 
-/* Rank-invariant eligibility; *why says why not, for the trace. */
-int compcoll_allreduce_eligible(int count, MPI_Datatype dt, MPI_Op op,
-                                MPI_Comm comm, const char **why);
-compcoll_status_t compcoll_allreduce(const void *sbuf, void *rbuf, int count,
-                                     MPI_Comm comm);
+/*
+ * Rank-invariant eligibility of a sum of count elements of dt on comm
+ * (blocking, or nonblocking when `nonblocking`); *why says why not, for the
+ * trace.  Only what every rank passes alike is looked at.
+ */
+int compcoll_allreduce_eligible(MPI_Count count, MPI_Datatype dt, MPI_Op op,
+                                MPI_Comm comm, int nonblocking,
+                                const char **why);
+compcoll_status_t compcoll_allreduce(const void *sbuf, void *rbuf,
+                                     size_t count, MPI_Comm comm);
+
+/*
+ * A nonblocking call: queued on comm's progress thread, which runs the
+ * communicator's nonblocking calls one after the other, in the order they
+ * were started, and then calls done(arg, status) once.  A blocking call on
+ * comm waits for the nonblocking calls started before it.  Returns OK when
+ * done will be called; otherwise done is never called.
+ */
+typedef void (*compcoll_done_fn_t)(void *arg, compcoll_status_t status);
+compcoll_status_t compcoll_iallreduce(const void *sbuf, void *rbuf,
+                                      size_t count, MPI_Comm comm,
+                                      compcoll_done_fn_t done, void *arg);
+
+/* One call on cc, flat or hierarchical; the caller holds cc->lock. */
+compcoll_status_t compcoll_comm_call(compcoll_comm_t *cc, const void *sbuf,
+                                     void *rbuf, size_t count);
+/* Wait until every nonblocking call started on cc has completed. */
+void compcoll_nbc_drain(compcoll_comm_t *cc);
+/* Drain cc and end its progress thread (before its state goes). */
+void compcoll_nbc_stop(compcoll_comm_t *cc);
+
+/* The thread level MPI provided. */
+int compcoll_thread_level(void);
 /* A method's device path that cannot start (nothing exchanged yet): the
  * same call through host memory. */
 compcoll_status_t compcoll_allreduce_staged(compcoll_comm_t *cc,
@@ -62,7 +90,8 @@ compcoll_status_t compcoll_allreduce_staged(compcoll_comm_t *cc,
  * (its host path then must not start what a device rank cannot follow). */
 int compcoll_staging(void);
 /* Count a call that went to PMPI. */
-void compcoll_note_passthrough(const char *what, int count, const char *why);
+void compcoll_note_passthrough(const char *what, MPI_Count count,
+                               const char *why);
 /*
  * PMPI_Allreduce for a passthrough call, staging device buffers through host
  * memory (the MPI library is not CUDA-aware).  *rc is PMPI's result; a

@@ -37,6 +37,7 @@ typedef enum {
 } compcoll_transport_id_t;
 
 typedef enum {
+    COMPCOLL_KEY_AUTO,
     COMPCOLL_KEY_ADDRESS,
     COMPCOLL_KEY_SEQUENCE,
 } compcoll_key_t;

@@ -10,6 +10,7 @@
 #define COMPCOLL_REGISTRY_H
 
 #include <mpi.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "compcoll_kernels.h"
@@ -19,13 +20,24 @@
 
 typedef struct compcoll_stats_tensor compcoll_stats_tensor_t;
 
+/*
+ * A memory unused for this many cycles of its communicator's calls is
+ * retired (freed, counted as tensors_retired, warned about once): a cycle
+ * is the learned cycle of COMPCOLL_KEY=auto/sequence, else the most calls
+ * seen between two calls on one tensor.
+ */
+#define COMPCOLL_RETIRE_CYCLES 8
+
 typedef struct compcoll_tensor {
     struct compcoll_tensor  *next;      /* hash chain */
     uint64_t                 key;       /* address, or sequence position */
+    uint64_t                 addr;      /* the buffer of its latest call */
     size_t                   count;
     float                   *mem;       /* NULL: no memory held */
     compcoll_topo_mem_kind_t mem_kind;  /* how mem was allocated */
     uint64_t                 calls;     /* calls on this tensor, any mode */
+    uint64_t                 last;      /* the comm's call count at its
+                                         * latest call (retirement) */
     compcoll_stats_tensor_t *stats;
 } compcoll_tensor_t;
 
@@ -38,8 +50,36 @@ typedef struct {
     int     learned;
 } compcoll_seq_t;
 
+/*
+ * COMPCOLL_KEY=auto (registry.c): while learning, calls are keyed by
+ * buffer address and recorded in `win`; once the cycle of calls is known,
+ * by their position in it, whatever buffer they come in.
+ */
+typedef struct {
+    compcoll_tensor_t **win;      /* learning: the tensor of each call */
+    uint64_t           *waddr;    /* learning: each call's buffer */
+    size_t              wlen, wcap;
+    compcoll_tensor_t **cycle;    /* learned: the tensor at each position */
+    size_t              len;      /* learned cycle length (0: learning) */
+    size_t              pos;      /* next position */
+} compcoll_auto_t;
+
+struct compcoll_nbc_op;
+
 typedef struct compcoll_comm {
     struct compcoll_comm *prev, *next;  /* every live state, for finalize */
+    /* Held for the length of a call on this communicator (the calls of a
+     * communicator are in one order on every rank; different
+     * communicators' calls run concurrently). */
+    pthread_mutex_t       lock;
+    /* Nonblocking calls (nbc.c), under qlock. */
+    pthread_mutex_t       qlock;
+    pthread_cond_t        qcond;
+    struct compcoll_nbc_op *qhead, *qtail;
+    unsigned              pending;      /* queued or running */
+    int                   worker_on;
+    int                   worker_stop;
+    pthread_t             worker;
     MPI_Comm              comm;         /* the user's handle */
     uint64_t              id;           /* equal on all members, unique */
     int                   rank;
@@ -50,6 +90,13 @@ typedef struct compcoll_comm {
     size_t                nbuckets;
     size_t                ntensors;
     compcoll_seq_t        seq;
+    compcoll_auto_t       autok;        /* COMPCOLL_KEY=auto */
+    compcoll_tensor_t   **all;          /* every tensor, for auto and
+                                         * retirement */
+    size_t                nall, allcap;
+    uint64_t              retire_at;    /* ncalls of the next sweep */
+    uint64_t              max_reuse;    /* most calls between two calls on
+                                         * one tensor */
     compcoll_buf_t        msg;          /* header + indices; own stream */
     compcoll_buf_t        icode;        /* the indices as sent (scalecom) */
     compcoll_buf_t        vals;         /* the k values */

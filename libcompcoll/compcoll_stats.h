@@ -35,9 +35,17 @@ typedef struct {
     double   time_node;         /* the node's reduce and broadcast */
     uint64_t tensors_unlisted;  /* records beyond the list's bound */
     uint64_t transport_fallbacks; /* communicators moved to mpi */
+    uint64_t tensors_retired;   /* memories dropped unused (COMPCOLL_KEY) */
 } compcoll_stats_t;
 
-extern compcoll_stats_t compcoll_stats;
+/*
+ * Each thread counts into a block of its own, so that calls on different
+ * communicators from different threads never race on a counter; the report
+ * adds the blocks up.  Code writes `compcoll_stats.x += ...` as if there
+ * were one.
+ */
+compcoll_stats_t *compcoll_stats_local(void);
+#define compcoll_stats (*compcoll_stats_local())
 
 /* A record for the report's tensor list (NULL beyond its bound). */
 struct compcoll_stats_tensor *compcoll_stats_tensor_new(const char *key,

@@ -215,6 +215,7 @@ static const compcoll_cfg_enum_t cfg_transports[] = {
     {NULL, 0}};
 
 static const compcoll_cfg_enum_t cfg_keys[] = {
+    {"auto", COMPCOLL_KEY_AUTO},
     {"address", COMPCOLL_KEY_ADDRESS},
     {"sequence", COMPCOLL_KEY_SEQUENCE},
     {NULL, 0}};
@@ -298,11 +299,15 @@ const compcoll_cfg_field_t compcoll_cfg_table[] = {
      "mpi: PMPI collectives. When UCX cannot be set up on every rank of a "
      "communicator, that communicator uses mpi, with one warning.",
      CFG_FIELD(transport), cfg_parse_enum, cfg_transports},
-    {"COMPCOLL_KEY", "address", "address|sequence",
-     "What identifies a tensor's error-feedback memory. address: "
+    {"COMPCOLL_KEY", "auto", "auto|address|sequence",
+     "What identifies a tensor's error-feedback memory. auto: the buffer "
+     "address while the communicator's cycle of calls is learned, then the "
+     "position in that cycle, so that programs that reuse their buffers and "
+     "programs that pass a fresh buffer every step (PyTorch's zero_grad, "
+     "torch.cat buckets) keep one memory per tensor. address: "
      "(communicator, buffer address, count). sequence: (communicator, count, "
-     "position in the repeating sequence of compressed calls), for programs "
-     "that pass fresh buffers every step.",
+     "position in the repeating sequence of compressed calls). Memories "
+     "unused for 8 cycles are retired.",
      CFG_FIELD(key), cfg_parse_enum, cfg_keys},
     {"COMPCOLL_MAX_MEMORY", "8g", "size, e.g. 512m, 4g; 0 = no cap",
      "Cap on the error-feedback memory of one process. A tensor that does not "

@@ -1,25 +1,41 @@
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE /* mincore */
+#endif
 #include "compcoll_registry.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "compcoll.h"
+#include "compcoll_agree.h"
 #include "compcoll_log.h"
 #include "compcoll_stats.h"
 #include "compcoll_topo.h"
 
-static int              reg_keyval = MPI_KEYVAL_INVALID;
-static compcoll_comm_t *reg_comms;     /* list of live states */
-static uint64_t         reg_next_id = 1;
-static size_t           reg_mem_held;  /* bytes of memory held */
+/* COMPCOLL_KEY=auto stops learning a communicator's cycle after this many
+ * calls without finding it, and keys by address from then on. */
+#define REG_AUTO_MAX_WINDOW 4096
+
+static int                   reg_keyval = MPI_KEYVAL_INVALID;
+/* The list of live states and the memory total: under reg_lock.  A
+ * communicator's tensors are under its own lock (compcoll_comm_t). */
+static pthread_mutex_t       reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static compcoll_comm_t      *reg_comms;
+static size_t                reg_mem_held;  /* bytes of memory held */
+static compcoll_id_counter_t reg_ids = COMPCOLL_ID_COUNTER_INITIALIZER;
 
 /* ------------------------------------------------------------ tensors */
 
 static void reg_tensor_free(compcoll_tensor_t *t)
 {
     if (t->mem != NULL) {
+        pthread_mutex_lock(&reg_lock);
         reg_mem_held -= t->count * sizeof(float);
+        pthread_mutex_unlock(&reg_lock);
         compcoll_topo_mem_free(t->mem, t->count * sizeof(float), t->mem_kind);
     }
     free(t);
@@ -28,6 +44,9 @@ static void reg_tensor_free(compcoll_tensor_t *t)
 static void reg_comm_destroy(compcoll_comm_t *cc)
 {
     size_t b;
+
+    /* its nonblocking calls finish first; then nobody else uses it */
+    compcoll_nbc_stop(cc);
 
     for (b = 0; b < cc->nbuckets; b++) {
         while (cc->buckets[b] != NULL) {
@@ -47,6 +66,7 @@ static void reg_comm_destroy(compcoll_comm_t *cc)
     if (cc->node != MPI_COMM_NULL) {
         PMPI_Comm_free(&cc->node);
     }
+    pthread_mutex_lock(&reg_lock);
     if (cc->prev != NULL) {
         cc->prev->next = cc->next;
     } else {
@@ -55,6 +75,7 @@ static void reg_comm_destroy(compcoll_comm_t *cc)
     if (cc->next != NULL) {
         cc->next->prev = cc->prev;
     }
+    pthread_mutex_unlock(&reg_lock);
     compcoll_buf_release(&cc->msg);
     compcoll_buf_release(&cc->icode);
     compcoll_buf_release(&cc->vals);
@@ -62,7 +83,14 @@ static void reg_comm_destroy(compcoll_comm_t *cc)
     compcoll_buf_release(&cc->sizes);
     compcoll_buf_release(&cc->pipe);
     free(cc->seq.counts);
+    free(cc->autok.win);
+    free(cc->autok.waddr);
+    free(cc->autok.cycle);
+    free(cc->all);
     free(cc->buckets);
+    pthread_mutex_destroy(&cc->lock);
+    pthread_mutex_destroy(&cc->qlock);
+    pthread_cond_destroy(&cc->qcond);
     free(cc);
 }
 
@@ -89,10 +117,16 @@ out:
 
 void compcoll_registry_finalize(void)
 {
-    while (reg_comms != NULL) {
+    for (;;) {
         /* Deleting the attribute runs reg_delete_fn, which unlinks it. */
-        compcoll_comm_t *cc = reg_comms;
+        compcoll_comm_t *cc;
 
+        pthread_mutex_lock(&reg_lock);
+        cc = reg_comms;
+        pthread_mutex_unlock(&reg_lock);
+        if (cc == NULL) {
+            break;
+        }
         if (PMPI_Comm_delete_attr(cc->comm, reg_keyval) != MPI_SUCCESS) {
             reg_comm_destroy(cc);
         }
@@ -116,7 +150,12 @@ void compcoll_count_call(compcoll_comm_t *cc, compcoll_tensor_t *t, size_t n)
 
 size_t compcoll_registry_memory(void)
 {
-    return reg_mem_held;
+    size_t held;
+
+    pthread_mutex_lock(&reg_lock);
+    held = reg_mem_held;
+    pthread_mutex_unlock(&reg_lock);
+    return held;
 }
 
 /* ------------------------------------------------------------ comms */
@@ -240,12 +279,15 @@ static compcoll_status_t reg_comm_create(MPI_Comm comm, int flat,
     const compcoll_transport_ops_t *tl = compcoll_transport();
     compcoll_status_t               status;
     compcoll_comm_t                *cc;
-    uint64_t                        mine[3], agreed[3];
+    uint64_t                        hash[2];
 
     cc = calloc(1, sizeof(*cc));
     if (cc == NULL) {
         return COMPCOLL_ERR_NO_MEMORY;
     }
+    pthread_mutex_init(&cc->lock, NULL);
+    pthread_mutex_init(&cc->qlock, NULL);
+    pthread_cond_init(&cc->qcond, NULL);
     cc->comm     = comm;
     cc->node     = MPI_COMM_NULL;
     cc->leaders  = MPI_COMM_NULL;
@@ -255,28 +297,28 @@ static compcoll_status_t reg_comm_create(MPI_Comm comm, int flat,
         free(cc);
         return COMPCOLL_ERR_NO_MEMORY;
     }
+    pthread_mutex_lock(&reg_lock);
     cc->next = reg_comms;
     if (reg_comms != NULL) {
         reg_comms->prev = cc;
     }
     reg_comms = cc;
+    pthread_mutex_unlock(&reg_lock);
 
     status = COMPCOLL_OK;
     COMPCOLL_MPI_CHECK_GOTO(PMPI_Comm_rank(comm, &cc->rank), status, err);
     COMPCOLL_MPI_CHECK_GOTO(PMPI_Comm_size(comm, &cc->size), status, err);
 
-    /* One reduction agrees on the id (max of every member's next id: unused
-     * by all of them) and checks the configuration is the same everywhere
-     * (max of h and of ~h differ from ours iff some rank's h differs). */
-    mine[0] = reg_config_hash();
-    mine[1] = ~mine[0];
-    mine[2] = reg_next_id;
-    COMPCOLL_MPI_CHECK_GOTO(PMPI_Allreduce(mine, agreed, 3, MPI_UINT64_T,
-                                           MPI_MAX, comm),
-                            status, err);
-    cc->id      = agreed[2];
-    reg_next_id = cc->id + 1;
-    if (agreed[0] != mine[0] || agreed[1] != mine[1]) {
+    /* The id, and along with it a check that the configuration is the same
+     * everywhere (max of h and of ~h differ from ours iff some rank's h
+     * differs). */
+    hash[0] = reg_config_hash();
+    hash[1] = ~hash[0];
+    status  = compcoll_agree_id(comm, &reg_ids, hash, 2, &cc->id);
+    if (status != COMPCOLL_OK) {
+        goto err;
+    }
+    if (hash[0] != reg_config_hash() || hash[1] != ~reg_config_hash()) {
         compcoll_error("COMPCOLL_* settings differ between the ranks of "
                        "communicator %llu; every rank must run with the same "
                        "COMPCOLL_METHOD, RATIO, MIN_COUNT, SELECT, BETA, "
@@ -354,6 +396,10 @@ void compcoll_comm_release(MPI_Comm comm)
     }
     if (PMPI_Comm_get_attr(comm, reg_keyval, &value, &found) == MPI_SUCCESS &&
         found) {
+        /* MPI lets a communicator be freed with nonblocking calls pending:
+         * they complete first (their peers run them on their own threads,
+         * so this waits for nobody's application code) */
+        compcoll_nbc_stop(value);
         PMPI_Comm_delete_attr(comm, reg_keyval);
     }
 }
@@ -435,44 +481,47 @@ static void reg_rehash(compcoll_comm_t *cc)
     cc->nbuckets = nb;
 }
 
-compcoll_status_t compcoll_tensor_get(compcoll_comm_t *cc, const void *gbuf,
-                                      size_t count, compcoll_tensor_t **t_p)
+/* A new tensor on cc under key, with memory within the cap. */
+static compcoll_status_t reg_tensor_new(compcoll_comm_t *cc, uint64_t key,
+                                        uint64_t addr, size_t count,
+                                        compcoll_tensor_t **t_p)
 {
     const size_t       bytes = count * sizeof(float);
-    compcoll_status_t  status;
     compcoll_tensor_t *t;
-    uint64_t           key;
     size_t             h;
+    int                fits;
     char               name[96];
 
-    if (compcoll_cfg.key == COMPCOLL_KEY_SEQUENCE) {
-        status = reg_seq_position(cc, count, &key);
-        if (status != COMPCOLL_OK) {
-            return status;
-        }
-    } else {
-        key = (uint64_t)(uintptr_t)gbuf;
-    }
-    h = reg_hash(key, count, cc->nbuckets);
-    for (t = cc->buckets[h]; t != NULL; t = t->next) {
-        if (t->key == key && t->count == count) {
-            *t_p = t;
-            return COMPCOLL_OK;
-        }
-    }
+    if (cc->nall == cc->allcap) {
+        size_t              cap = cc->allcap ? 2 * cc->allcap : 16;
+        compcoll_tensor_t **p   = realloc(cc->all, cap * sizeof(*p));
 
+        if (p == NULL) {
+            return COMPCOLL_ERR_NO_MEMORY;
+        }
+        cc->all    = p;
+        cc->allcap = cap;
+    }
     t = calloc(1, sizeof(*t));
     if (t == NULL) {
         return COMPCOLL_ERR_NO_MEMORY;
     }
     t->key   = key;
+    t->addr  = addr;
     t->count = count;
-    if (compcoll_cfg.max_memory != 0 &&
-        reg_mem_held + bytes > compcoll_cfg.max_memory) {
+    pthread_mutex_lock(&reg_lock);
+    fits = compcoll_cfg.max_memory == 0 ||
+           reg_mem_held + bytes <= compcoll_cfg.max_memory;
+    if (fits) {
+        reg_mem_held += bytes; /* reserved; given back if not allocated */
+    }
+    pthread_mutex_unlock(&reg_lock);
+    if (!fits) {
         compcoll_warn_once("COMPCOLL_MAX_MEMORY=%zu bytes reached (%zu held): "
                            "tensors beyond it get no error-feedback memory "
                            "and are summed densely",
-                           compcoll_cfg.max_memory, reg_mem_held);
+                           compcoll_cfg.max_memory,
+                           compcoll_registry_memory());
     } else if (compcoll_cfg.method != COMPCOLL_METHOD_DENSE) {
         /* zeroed; bound to this process's NUMA nodes when it runs on a
          * subset of them (compcoll_topo.h) */
@@ -481,25 +530,394 @@ compcoll_status_t compcoll_tensor_get(compcoll_comm_t *cc, const void *gbuf,
             compcoll_warn_once("no memory for a %zu-byte error-feedback "
                                "buffer: such tensors are summed densely",
                                bytes);
-        } else {
-            reg_mem_held += bytes;
         }
     }
-    if (compcoll_cfg.key == COMPCOLL_KEY_SEQUENCE) {
+    if (fits && t->mem == NULL) {
+        pthread_mutex_lock(&reg_lock);
+        reg_mem_held -= bytes;
+        pthread_mutex_unlock(&reg_lock);
+    }
+    switch (compcoll_cfg.key) {
+    case COMPCOLL_KEY_SEQUENCE:
         snprintf(name, sizeof(name), "comm=%llu:seq=%llu:count=%zu",
                  (unsigned long long)cc->id, (unsigned long long)key, count);
-    } else {
+        break;
+    case COMPCOLL_KEY_AUTO:
+        snprintf(name, sizeof(name), "comm=%llu:tensor=%llu:count=%zu",
+                 (unsigned long long)cc->id, (unsigned long long)key, count);
+        break;
+    default:
         snprintf(name, sizeof(name), "comm=%llu:addr=%#llx:count=%zu",
                  (unsigned long long)cc->id, (unsigned long long)key, count);
+        break;
     }
     t->stats = compcoll_stats_tensor_new(name, count,
                                          (count + compcoll_cfg.ratio - 1) /
                                              compcoll_cfg.ratio);
-    t->next         = cc->buckets[h];
-    cc->buckets[h]  = t;
+    h              = reg_hash(t->key, t->count, cc->nbuckets);
+    t->next        = cc->buckets[h];
+    cc->buckets[h] = t;
+    cc->all[cc->nall++] = t;
     if (++cc->ntensors > 2 * cc->nbuckets) {
         reg_rehash(cc);
     }
     *t_p = t;
     return COMPCOLL_OK;
+}
+
+static compcoll_tensor_t *reg_hash_find(compcoll_comm_t *cc, uint64_t key,
+                                        size_t count)
+{
+    compcoll_tensor_t *t;
+
+    for (t = cc->buckets[reg_hash(key, count, cc->nbuckets)]; t != NULL;
+         t = t->next) {
+        if (t->key == key && t->count == count) {
+            return t;
+        }
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------ auto */
+
+static void reg_unhash(compcoll_comm_t *cc, compcoll_tensor_t *t);
+
+/* Whether the page of a buffer the program passed earlier is gone from its
+ * address space (it freed a buffer the allocator had mapped for it). */
+static int reg_unmapped(uint64_t addr)
+{
+    const long     page = sysconf(_SC_PAGESIZE);
+    unsigned char  vec;
+    uintptr_t      base;
+
+    if (page <= 0) {
+        return 0;
+    }
+    base = (uintptr_t)addr & ~((uintptr_t)page - 1);
+    return mincore((void *)base, 1, &vec) != 0 && errno == ENOMEM;
+}
+
+/*
+ * Whether call i of the learning window (buffer addr, count) starts the
+ * communicator's second cycle, so that calls 0..i-1 were one cycle.  A
+ * step's gradient buffers are all alive while it runs, so within one
+ * cycle no two calls share a buffer; the cycle has ended when
+ *  - the first call's buffer comes again with its count (a program that
+ *    reuses its buffers, or an allocator that hands the same one back),
+ *  - or a call of the first call's count comes in a buffer an earlier call
+ *    of that count used (the allocator handed the buffers back in another
+ *    order),
+ *  - or a call of the first call's count comes in a new buffer while the
+ *    first call's buffer has been unmapped (a fresh buffer every step).
+ */
+static int reg_auto_cycle_ends(const compcoll_comm_t *cc, uint64_t addr,
+                               size_t count)
+{
+    const compcoll_auto_t *a = &cc->autok;
+    size_t                 j;
+    int                    seen = 0;
+
+    if (a->wlen == 0 || count != a->win[0]->count) {
+        return 0;
+    }
+    for (j = 0; j < a->wlen; j++) {
+        if (a->waddr[j] == addr) {
+            if (a->win[j]->count == count) {
+                return 1;
+            }
+            seen = 1;
+        }
+    }
+    return !seen && reg_unmapped(a->waddr[0]);
+}
+
+/* Whether calls [from, from + len) of the window share a buffer. */
+static int reg_auto_shares(const compcoll_auto_t *a, size_t from, size_t len)
+{
+    size_t i, j;
+
+    for (i = from; i < from + len; i++) {
+        for (j = i + 1; j < from + len; j++) {
+            if (a->waddr[i] == a->waddr[j]) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/*
+ * The cycle, once the window is known to end one (or more).  The window is
+ * one cycle unless two of its calls share a buffer, which a cycle's calls
+ * never do: then the allocator handed a buffer to another tensor within
+ * what were several cycles (the first buffer came back late), and the cycle
+ * is the shortest period of the window's counts whose repetitions have no
+ * shared buffers.
+ */
+static size_t reg_auto_period(const compcoll_auto_t *a)
+{
+    const size_t n = a->wlen;
+    size_t       p, i;
+
+    if (!reg_auto_shares(a, 0, n)) {
+        return n;
+    }
+    for (p = 1; p < n; p++) {
+        int ok = (n % p == 0);
+
+        for (i = p; ok && i < n; i++) {
+            ok = (a->win[i]->count == a->win[i - p]->count);
+        }
+        for (i = 0; ok && i < n; i += p) {
+            ok = !reg_auto_shares(a, i, p);
+        }
+        if (ok) {
+            return p;
+        }
+    }
+    return n;
+}
+
+/* After learning a cycle shorter than the window: the tensors the window
+ * made beyond it are the cycle's own, met in new buffers; their memories
+ * (the residual of those calls) join the cycle's, and they go. */
+static void reg_auto_merge(compcoll_comm_t *cc)
+{
+    compcoll_auto_t *a = &cc->autok;
+    size_t           i, j, kept;
+
+    for (i = a->len; i < a->wlen; i++) {
+        compcoll_tensor_t *x = a->win[i], *y = a->cycle[i % a->len];
+        int                in_cycle = 0;
+
+        for (j = 0; j < a->len; j++) {
+            in_cycle |= (a->cycle[j] == x);
+        }
+        if (in_cycle || x->count != y->count) {
+            continue; /* met by address: its memory stays where it is */
+        }
+        if (x->mem != NULL && y->mem != NULL) {
+            for (j = 0; j < x->count; j++) {
+                y->mem[j] += x->mem[j];
+            }
+        } else if (x->mem != NULL) {
+            y->mem      = x->mem;
+            y->mem_kind = x->mem_kind;
+            x->mem      = NULL;
+        }
+        for (j = i + 1; j < a->wlen; j++) {
+            if (a->win[j] == x) {
+                a->win[j] = y;
+            }
+        }
+        for (j = 0, kept = 0; j < cc->nall; j++) {
+            if (cc->all[j] != x) {
+                cc->all[kept++] = cc->all[j];
+            }
+        }
+        cc->nall = kept;
+        reg_unhash(cc, x);
+        reg_tensor_free(x);
+    }
+}
+
+static compcoll_status_t reg_auto_get(compcoll_comm_t *cc, uint64_t addr,
+                                      size_t count, compcoll_tensor_t **t_p)
+{
+    compcoll_auto_t   *a = &cc->autok;
+    compcoll_tensor_t *t = NULL;
+    compcoll_status_t  status;
+    size_t             j;
+
+    if (a->len > 0) {
+        t = a->cycle[a->pos];
+        if (t->count == count) {
+            a->pos = (a->pos + 1) % a->len;
+            t->addr = addr;
+            *t_p    = t;
+            return COMPCOLL_OK;
+        }
+        compcoll_warn_once("the cycle of compressed calls on communicator "
+                           "%llu changed (a call of %zu elements where %zu "
+                           "were expected); COMPCOLL_KEY=auto learns it anew "
+                           "and keys by buffer address meanwhile",
+                           (unsigned long long)cc->id, count, t->count);
+        a->len  = 0;
+        a->wlen = 0;
+    }
+    if (a->wlen == REG_AUTO_MAX_WINDOW) {
+        /* no cycle found: by address, as COMPCOLL_KEY=address */
+        for (j = 0; j < cc->nall; j++) {
+            if (cc->all[j]->addr == addr && cc->all[j]->count == count) {
+                t = cc->all[j];
+                break;
+            }
+        }
+        status = (t != NULL) ? COMPCOLL_OK
+                             : reg_tensor_new(cc, cc->nall, addr, count, &t);
+        *t_p = t;
+        return status;
+    }
+    if (reg_auto_cycle_ends(cc, addr, count)) {
+        const size_t        len   = reg_auto_period(a);
+        compcoll_tensor_t **cycle = realloc(a->cycle, len * sizeof(*cycle));
+
+        if (cycle != NULL) {
+            memcpy(cycle, a->win, len * sizeof(*cycle));
+            a->cycle = cycle;
+            a->len   = len;
+            reg_auto_merge(cc);
+            a->pos   = (a->wlen + 1) % a->len;
+            t        = a->cycle[a->wlen % a->len];
+            a->wlen  = 0;
+            compcoll_debug("communicator %llu: cycle of %zu compressed calls "
+                           "learned (COMPCOLL_KEY=auto)",
+                           (unsigned long long)cc->id, a->len);
+            t->addr = addr;
+            *t_p    = t;
+            return COMPCOLL_OK;
+        }
+    }
+    /* learning: within one cycle the buffer names the tensor */
+    for (j = 0; j < cc->nall; j++) {
+        if (cc->all[j]->addr == addr && cc->all[j]->count == count) {
+            t = cc->all[j];
+            break;
+        }
+    }
+    if (a->wlen == a->wcap) {
+        size_t              cap = a->wcap ? 2 * a->wcap : 64;
+        compcoll_tensor_t **w   = realloc(a->win, cap * sizeof(*w));
+        uint64_t           *wa;
+
+        if (w == NULL) {
+            return COMPCOLL_ERR_NO_MEMORY;
+        }
+        a->win = w;
+        wa     = realloc(a->waddr, cap * sizeof(*wa));
+        if (wa == NULL) {
+            return COMPCOLL_ERR_NO_MEMORY;
+        }
+        a->waddr = wa;
+        a->wcap  = cap;
+    }
+    if (t == NULL) {
+        status = reg_tensor_new(cc, cc->nall, addr, count, &t);
+        if (status != COMPCOLL_OK) {
+            return status;
+        }
+    }
+    a->win[a->wlen]     = t;
+    a->waddr[a->wlen++] = addr;
+    *t_p                = t;
+    return COMPCOLL_OK;
+}
+
+/* ------------------------------------------------------------ retirement */
+
+static void reg_unhash(compcoll_comm_t *cc, compcoll_tensor_t *t)
+{
+    compcoll_tensor_t **pp = &cc->buckets[reg_hash(t->key, t->count,
+                                                   cc->nbuckets)];
+
+    while (*pp != NULL && *pp != t) {
+        pp = &(*pp)->next;
+    }
+    if (*pp == t) {
+        *pp = t->next;
+    }
+    cc->ntensors--;
+}
+
+/*
+ * Memories unused for COMPCOLL_RETIRE_CYCLES cycles go, so that a program
+ * whose buffers the key cannot follow does not grow without bound.  Swept
+ * once a cycle; never while auto is learning (the window points at them).
+ */
+static void reg_retire(compcoll_comm_t *cc)
+{
+    size_t   cycle, i, kept = 0, gone = 0, bytes = 0;
+    uint64_t limit;
+
+    if (cc->ncalls < cc->retire_at) {
+        return;
+    }
+    /* the learned cycle, else the longest a tensor went between two
+     * calls; before any tensor came back, the first 64 calls are all
+     * taken for one cycle */
+    cycle = cc->autok.len       ? cc->autok.len
+            : cc->seq.learned   ? cc->seq.len
+            : cc->max_reuse > 0 ? (size_t)cc->max_reuse
+            : cc->ncalls >= 64  ? 1
+                                : 0;
+    if (cycle == 0) {
+        cc->retire_at = 64;
+        return;
+    }
+    cc->retire_at = cc->ncalls + cycle;
+    if (compcoll_cfg.key == COMPCOLL_KEY_AUTO && cc->autok.len == 0 &&
+        cc->autok.wlen < REG_AUTO_MAX_WINDOW) {
+        return;
+    }
+    limit = (uint64_t)COMPCOLL_RETIRE_CYCLES * cycle;
+    for (i = 0; i < cc->nall; i++) {
+        compcoll_tensor_t *t = cc->all[i];
+
+        if (cc->ncalls - t->last > limit) {
+            bytes += t->mem != NULL ? t->count * sizeof(float) : 0;
+            gone++;
+            reg_unhash(cc, t);
+            reg_tensor_free(t);
+        } else {
+            cc->all[kept++] = t;
+        }
+    }
+    cc->nall = kept;
+    if (gone == 0) {
+        return;
+    }
+    compcoll_stats.tensors_retired += gone;
+    compcoll_warn_once("communicator %llu: %zu error-feedback memories "
+                       "(%zu bytes) unused for %u cycles of %zu calls were "
+                       "retired, with the residual they held; this happens "
+                       "when buffers change every step and "
+                       "COMPCOLL_KEY=address or sequence cannot follow them "
+                       "(COMPCOLL_KEY=auto does), or when calls stop for a "
+                       "tensor", (unsigned long long)cc->id, gone, bytes,
+                       COMPCOLL_RETIRE_CYCLES, cycle);
+}
+
+compcoll_status_t compcoll_tensor_get(compcoll_comm_t *cc, const void *gbuf,
+                                      size_t count, compcoll_tensor_t **t_p)
+{
+    const uint64_t     addr = (uint64_t)(uintptr_t)gbuf;
+    compcoll_status_t  status;
+    compcoll_tensor_t *t;
+    uint64_t           key;
+
+    reg_retire(cc);
+    if (compcoll_cfg.key == COMPCOLL_KEY_AUTO) {
+        status = reg_auto_get(cc, addr, count, &t);
+    } else {
+        if (compcoll_cfg.key == COMPCOLL_KEY_SEQUENCE) {
+            status = reg_seq_position(cc, count, &key);
+            if (status != COMPCOLL_OK) {
+                return status;
+            }
+        } else {
+            key = addr;
+        }
+        t      = reg_hash_find(cc, key, count);
+        status = (t != NULL) ? COMPCOLL_OK
+                             : reg_tensor_new(cc, key, addr, count, &t);
+    }
+    if (status == COMPCOLL_OK) {
+        if (t->calls > 0 && cc->ncalls - t->last > cc->max_reuse) {
+            cc->max_reuse = cc->ncalls - t->last;
+        }
+        t->last = cc->ncalls;
+        *t_p    = t;
+    }
+    return status;
 }

@@ -11,6 +11,7 @@
 #include "compcoll_stats.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,18 +21,84 @@
 
 #define STATS_MAX_TENSORS 4096
 
-compcoll_stats_t compcoll_stats;
+/* One block per thread that ever counted, never freed before the process
+ * ends (a thread may exit and leave its figures behind). */
+typedef struct stats_block {
+    struct stats_block *next;
+    compcoll_stats_t    s;
+} stats_block_t;
 
+static pthread_mutex_t               stats_lock = PTHREAD_MUTEX_INITIALIZER;
+static stats_block_t                *stats_blocks;   /* under stats_lock */
+static compcoll_stats_t              stats_dummy;    /* when calloc fails */
+static __thread compcoll_stats_t    *stats_mine;
 static struct compcoll_stats_tensor *stats_head, *stats_tail;
 static size_t                        stats_ntensors;
+
+compcoll_stats_t *compcoll_stats_local(void)
+{
+    stats_block_t *b;
+
+    if (stats_mine != NULL) {
+        return stats_mine;
+    }
+    b = calloc(1, sizeof(*b));
+    if (b == NULL) {
+        /* shared and racy, but only after an allocation failure */
+        return &stats_dummy;
+    }
+    pthread_mutex_lock(&stats_lock);
+    b->next      = stats_blocks;
+    stats_blocks = b;
+    pthread_mutex_unlock(&stats_lock);
+    stats_mine = &b->s;
+    return stats_mine;
+}
+
+static void stats_add(compcoll_stats_t *t, const compcoll_stats_t *s)
+{
+    t->calls_compressed += s->calls_compressed;
+    t->calls_dense += s->calls_dense;
+    t->calls_passthrough += s->calls_passthrough;
+    t->calls_hierarchical += s->calls_hierarchical;
+    t->calls_pipelined += s->calls_pipelined;
+    t->calls_no_memory += s->calls_no_memory;
+    t->bytes_dense += s->bytes_dense;
+    t->bytes_sent += s->bytes_sent;
+    t->elements_in += s->elements_in;
+    t->elements_sent += s->elements_sent;
+    t->time_select += s->time_select;
+    t->time_host += s->time_host;
+    t->time_comm += s->time_comm;
+    t->time_node += s->time_node;
+    t->tensors_unlisted += s->tensors_unlisted;
+    t->transport_fallbacks += s->transport_fallbacks;
+    t->tensors_retired += s->tensors_retired;
+}
+
+/* Every thread's figures added up (the report runs after the calls). */
+static void stats_total(compcoll_stats_t *t)
+{
+    stats_block_t *b;
+
+    memset(t, 0, sizeof(*t));
+    stats_add(t, &stats_dummy);
+    pthread_mutex_lock(&stats_lock);
+    for (b = stats_blocks; b != NULL; b = b->next) {
+        stats_add(t, &b->s);
+    }
+    pthread_mutex_unlock(&stats_lock);
+}
 
 struct compcoll_stats_tensor *compcoll_stats_tensor_new(const char *key,
                                                         size_t count, size_t k)
 {
-    struct compcoll_stats_tensor *r;
+    struct compcoll_stats_tensor *r = NULL;
 
+    pthread_mutex_lock(&stats_lock);
     if (stats_ntensors == STATS_MAX_TENSORS ||
         (r = calloc(1, sizeof(*r))) == NULL) {
+        pthread_mutex_unlock(&stats_lock);
         compcoll_stats.tensors_unlisted++;
         return NULL;
     }
@@ -45,11 +112,15 @@ struct compcoll_stats_tensor *compcoll_stats_tensor_new(const char *key,
     }
     stats_tail = r;
     stats_ntensors++;
+    pthread_mutex_unlock(&stats_lock);
     return r;
 }
 
 void compcoll_stats_free(void)
 {
+    stats_block_t *b;
+
+    pthread_mutex_lock(&stats_lock);
     while (stats_head != NULL) {
         struct compcoll_stats_tensor *r = stats_head;
 
@@ -58,14 +129,19 @@ void compcoll_stats_free(void)
     }
     stats_tail     = NULL;
     stats_ntensors = 0;
-    memset(&compcoll_stats, 0, sizeof(compcoll_stats));
+    for (b = stats_blocks; b != NULL; b = b->next) {
+        memset(&b->s, 0, sizeof(b->s));
+    }
+    memset(&stats_dummy, 0, sizeof(stats_dummy));
+    pthread_mutex_unlock(&stats_lock);
 }
 
 /* The figures of the report, after the reduction. */
 typedef struct {
     int      ranks;
-    uint64_t sum[6];   /* bytes_dense, bytes_sent, elements in/sent,
-                          calls_no_memory, transport_fallbacks */
+    uint64_t sum[7];   /* bytes_dense, bytes_sent, elements in/sent,
+                          calls_no_memory, transport_fallbacks,
+                          tensors_retired */
     double   tsum[4];  /* select, host, comm, node */
     double   tmax[4];
     uint64_t calls[2]; /* compressed, dense: the most any rank made (under
@@ -96,9 +172,9 @@ static void stats_print_bytes(FILE *out, const char *label, uint64_t b,
     fprintf(out, "  %-22s %12.2f %-3s  %s\n", label, v, unit[u], note);
 }
 
-static void stats_print_summary(FILE *out, const stats_report_t *r)
+static void stats_print_summary(FILE *out, const stats_report_t *r,
+                                const compcoll_stats_t *s)
 {
-    const compcoll_stats_t        *s = &compcoll_stats;
     struct compcoll_stats_tensor  *t;
     static const char *const       tname[] = {"time select", "time host pass",
                                               "time comm", "time node"};
@@ -148,6 +224,11 @@ static void stats_print_summary(FILE *out, const stats_report_t *r)
         fprintf(out, "  communicators that fell back to the mpi transport: "
                      "%llu\n", (unsigned long long)r->sum[5]);
     }
+    if (r->sum[6] > 0) {
+        fprintf(out, "  %-22s %12llu      all ranks (unused for %u calls "
+                     "of their communicator)\n", "memories retired",
+                (unsigned long long)r->sum[6], COMPCOLL_RETIRE_CYCLES);
+    }
     fprintf(out, "  tensors (rank 0): %zu%s\n", stats_ntensors,
             s->tensors_unlisted ? " listed, more not listed" : "");
     if (stats_head != NULL) {
@@ -161,9 +242,9 @@ static void stats_print_summary(FILE *out, const stats_report_t *r)
     }
 }
 
-static void stats_write_json(FILE *out, const stats_report_t *r)
+static void stats_write_json(FILE *out, const stats_report_t *r,
+                             const compcoll_stats_t *s)
 {
-    const compcoll_stats_t       *s = &compcoll_stats;
     const compcoll_config_t      *c = &compcoll_cfg;
     struct compcoll_stats_tensor *t;
 
@@ -205,6 +286,8 @@ static void stats_write_json(FILE *out, const stats_report_t *r)
                  "%.9g,\n  \"time_comm_max_s\": %.9g,\n"
                  "  \"time_node_max_s\": %.9g,\n",
             r->tmax[0], r->tmax[1], r->tmax[2], r->tmax[3]);
+    fprintf(out, "  \"tensors_retired\": %llu,\n",
+            (unsigned long long)r->sum[6]);
     fprintf(out, "  \"tensors_unlisted\": %llu,\n  \"tensors\": [",
             (unsigned long long)s->tensors_unlisted);
     for (t = stats_head; t != NULL; t = t->next) {
@@ -222,22 +305,32 @@ static void stats_write_json(FILE *out, const stats_report_t *r)
 
 void compcoll_stats_report(MPI_Comm world)
 {
-    const compcoll_stats_t *s = &compcoll_stats;
-    stats_report_t          r;
-    uint64_t                mine[6] = {s->bytes_dense, s->bytes_sent,
-                                       s->elements_in, s->elements_sent,
-                                       s->calls_no_memory,
-                                       s->transport_fallbacks};
-    double                  tmine[4] = {s->time_select, s->time_host,
-                                        s->time_comm, s->time_node};
-    uint64_t                calls[2] = {s->calls_compressed, s->calls_dense};
-    int                     rank;
-    FILE                   *out;
+    compcoll_stats_t total, *s = &total;
+    stats_report_t   r;
+    uint64_t         mine[7];
+    double           tmine[4];
+    uint64_t         calls[2];
+    int              rank;
+    FILE            *out;
 
+    stats_total(s);
+    mine[0]  = s->bytes_dense;
+    mine[1]  = s->bytes_sent;
+    mine[2]  = s->elements_in;
+    mine[3]  = s->elements_sent;
+    mine[4]  = s->calls_no_memory;
+    mine[5]  = s->transport_fallbacks;
+    mine[6]  = s->tensors_retired;
+    tmine[0] = s->time_select;
+    tmine[1] = s->time_host;
+    tmine[2] = s->time_comm;
+    tmine[3] = s->time_node;
+    calls[0] = s->calls_compressed;
+    calls[1] = s->calls_dense;
     memset(&r, 0, sizeof(r));
     PMPI_Comm_rank(world, &rank);
     PMPI_Comm_size(world, &r.ranks);
-    if (PMPI_Reduce(mine, r.sum, 6, MPI_UINT64_T, MPI_SUM, 0, world) !=
+    if (PMPI_Reduce(mine, r.sum, 7, MPI_UINT64_T, MPI_SUM, 0, world) !=
             MPI_SUCCESS ||
         PMPI_Reduce(tmine, r.tsum, 4, MPI_DOUBLE, MPI_SUM, 0, world) !=
             MPI_SUCCESS ||
@@ -259,7 +352,7 @@ void compcoll_stats_report(MPI_Comm world)
         return;
     }
     if (compcoll_cfg.stats == COMPCOLL_STATS_SUMMARY) {
-        stats_print_summary(stderr, &r);
+        stats_print_summary(stderr, &r, s);
         return;
     }
     out = fopen(compcoll_cfg.stats_path, "w");
@@ -268,7 +361,7 @@ void compcoll_stats_report(MPI_Comm world)
                        compcoll_cfg.stats_path, strerror(errno));
         return;
     }
-    stats_write_json(out, &r);
+    stats_write_json(out, &r, s);
     if (fclose(out) != 0) {
         compcoll_error("writing COMPCOLL_STATS=%s failed: %s",
                        compcoll_cfg.stats_path, strerror(errno));

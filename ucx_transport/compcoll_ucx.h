@@ -9,11 +9,13 @@
 #ifndef COMPCOLL_UCX_H
 #define COMPCOLL_UCX_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <ucp/api/ucp.h>
 
+#include "compcoll_agree.h"
 #include "compcoll_log.h"
 #include "compcoll_status.h"
 #include "compcoll_transport.h"
@@ -80,7 +82,8 @@ typedef struct compcoll_ucx_context {
     size_t                    address_len;
     int                       ready;        /* init succeeded, not finalized */
     unsigned                  epoch;        /* bumped by every finalize */
-    uint64_t                  next_comm_id; /* lowest id this process may use */
+    compcoll_id_counter_t     ids;          /* communicator ids (tags) */
+    pthread_mutex_t           ep_lock;      /* the endpoint cache */
     compcoll_ucx_ep_entry_t **ep_buckets;   /* endpoint cache, by address */
     size_t                    ep_nbuckets;
     size_t                    ep_count;

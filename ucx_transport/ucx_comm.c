@@ -97,13 +97,14 @@ compcoll_status_t compcoll_ucx_comm_create(MPI_Comm           comm,
         }
     }
 
-    /* An id above every member's past ids cannot be in use by any
-     * communicator that shares a member with this one. */
-    agree[0] = ctx->next_comm_id;
-    COMPCOLL_MPI_CHECK_GOTO(
-        PMPI_Allreduce(agree, agreed, 2, MPI_UINT64_T, MPI_MAX, comm), status,
-        out);
-    ctx->next_comm_id = agreed[0] + 1;
+    /* An id no communicator sharing a member with this one has (the tag
+     * keeps communicators apart on the shared worker), agreed along with
+     * whether every rank can hold the exchange. */
+    agreed[1] = agree[1];
+    status    = compcoll_agree_id(comm, &ctx->ids, &agreed[1], 1, &agreed[0]);
+    if (status != COMPCOLL_OK) {
+        goto out;
+    }
     if (agreed[1] != 0) {
         status = COMPCOLL_ERR_UNAVAILABLE;
         goto out;

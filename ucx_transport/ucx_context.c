@@ -43,7 +43,10 @@ struct compcoll_ucx_ep_entry {
     unsigned char address[];
 };
 
-compcoll_ucx_context_t compcoll_ucx_ctx;
+compcoll_ucx_context_t compcoll_ucx_ctx = {
+    .ids     = COMPCOLL_ID_COUNTER_INITIALIZER,
+    .ep_lock = PTHREAD_MUTEX_INITIALIZER,
+};
 
 static uint64_t compcoll_ucx_hash(const void *data, size_t len)
 {
@@ -219,27 +222,29 @@ compcoll_status_t compcoll_ucx_ep_get(const void *address, size_t len,
     compcoll_ucx_ep_entry_t *e;
     ucp_ep_params_t          params;
 
+    pthread_mutex_lock(&ctx->ep_lock);
     if (ctx->ep_nbuckets != 0) {
         for (e = ctx->ep_buckets[hash % ctx->ep_nbuckets]; e != NULL;
              e = e->next) {
             if ((e->hash == hash) && (e->len == len) &&
                 (memcmp(e->address, address, len) == 0)) {
                 *ep_p = e->ep;
-                return COMPCOLL_OK;
+                goto out;
             }
         }
     }
     if (ctx->ep_count >= ctx->ep_nbuckets) {
         status = compcoll_ucx_ep_grow();
         if (status != COMPCOLL_OK) {
-            return status;
+            goto out;
         }
     }
 
     e = malloc(sizeof(*e) + len);
     if (e == NULL) {
         compcoll_error("UCX: cannot allocate an endpoint entry");
-        return COMPCOLL_ERR_NO_MEMORY;
+        status = COMPCOLL_ERR_NO_MEMORY;
+        goto out;
     }
     memcpy(e->address, address, len);
     e->len       = len;
@@ -258,10 +263,12 @@ compcoll_status_t compcoll_ucx_ep_get(const void *address, size_t len,
     ctx->ep_buckets[hash % ctx->ep_nbuckets] = e;
     ctx->ep_count++;
     *ep_p = e->ep;
-    return COMPCOLL_OK;
+    goto out;
 
 err_free:
     free(e);
+out:
+    pthread_mutex_unlock(&ctx->ep_lock);
     return status;
 }
 
@@ -364,6 +371,7 @@ static compcoll_status_t compcoll_ucx_init(void)
     ucp_params_t            params;
     ucp_worker_params_t     wparams;
     int                     mpi_up = 0, world_size = 0;
+    int                     thread_level = MPI_THREAD_SINGLE;
 
     if (ctx->ready) {
         return COMPCOLL_OK;
@@ -397,9 +405,16 @@ static compcoll_status_t compcoll_ucx_init(void)
     ucp_config_release(config);
     config = NULL;
 
+    /* Under MPI_THREAD_MULTIPLE, calls on different communicators progress
+     * the one worker from different threads (and nonblocking calls always
+     * run on threads of the library): UCX then serializes them itself. */
     memset(&wparams, 0, sizeof(wparams));
     wparams.field_mask  = UCP_WORKER_PARAM_FIELD_THREAD_MODE;
-    wparams.thread_mode = UCS_THREAD_MODE_SINGLE; /* callers serialize */
+    wparams.thread_mode = UCS_THREAD_MODE_SINGLE;
+    if (mpi_up && PMPI_Query_thread(&thread_level) == MPI_SUCCESS &&
+        thread_level == MPI_THREAD_MULTIPLE) {
+        wparams.thread_mode = UCS_THREAD_MODE_MULTI;
+    }
     COMPCOLL_UCX_CHECK_GOTO(
         COMPCOLL_UCX_INIT_FAILED,
         ucp_worker_create(ctx->context, &wparams, &ctx->worker),
@@ -408,11 +423,29 @@ static compcoll_status_t compcoll_ucx_init(void)
         COMPCOLL_UCX_INIT_FAILED,
         ucp_worker_get_address(ctx->worker, &ctx->address, &ctx->address_len),
         COMPCOLL_LOG_INFO, status, COMPCOLL_ERR_UNAVAILABLE, err_worker);
+    if (wparams.thread_mode == UCS_THREAD_MODE_MULTI) {
+        ucp_worker_attr_t wattr;
+
+        wattr.field_mask = UCP_WORKER_ATTR_FIELD_THREAD_MODE;
+        if (ucp_worker_query(ctx->worker, &wattr) != UCS_OK ||
+            wattr.thread_mode != UCS_THREAD_MODE_MULTI) {
+            compcoll_info("UCX: no thread-safe worker (a UCX built without "
+                          "--enable-mt); the transport is not used");
+            status = COMPCOLL_ERR_UNAVAILABLE;
+            goto err_address;
+        }
+    }
     ctx->ready = 1;
-    compcoll_debug("UCX: context ready, worker address %zu bytes",
-                   ctx->address_len);
+    compcoll_debug("UCX: context ready, worker address %zu bytes, %s",
+                   ctx->address_len,
+                   wparams.thread_mode == UCS_THREAD_MODE_MULTI
+                       ? "thread-safe worker"
+                       : "single-threaded worker");
     return COMPCOLL_OK;
 
+err_address:
+    ucp_worker_release_address(ctx->worker, ctx->address);
+    ctx->address = NULL;
 err_worker:
     ucp_worker_destroy(ctx->worker);
     ctx->worker = NULL;

@@ -45,6 +45,17 @@
  *   --skewed         the second half of every gradient is 1024 times
  *                    smaller, so the leaders' picks crowd into the first
  *                    half (pipelined pieces over the second half are empty)
+ *   --realloc        every step, each tensor's buffers are given back and
+ *                    taken anew from a last-in-first-out pool per size, as
+ *                    malloc does: a tensor whose count another shares gets
+ *                    the other's buffer of the step before (with
+ *                    COMPCOLL_KEY=auto the memories follow the tensors)
+ *   --checksum       print a hash of every output of every rank, to compare
+ *                    runs that must give the same bits
+ *   --api NAME       the entry point: blocking (MPI_Allreduce, default),
+ *                    large (MPI_Allreduce_c), nb (MPI_Iallreduce +
+ *                    MPI_Wait), nb_c (MPI_Iallreduce_c + MPI_Test loop)
+ *   --dtype NAME     float (default), real, real4: the float32 datatype
  *   --seed N         seed of the gradients (default 1)
  *   --quiet          no summary line on success
  *
@@ -70,7 +81,8 @@
 enum method { METHOD_SCALECOM, METHOD_DENSE, METHOD_PASSTHROUGH };
 enum select { SELECT_EXACT, SELECT_CHUNK, SELECT_SAMPLE };
 enum wire { WIRE_FP32, WIRE_FP16, WIRE_BF16 };
-enum key { KEY_ADDRESS, KEY_SEQUENCE };
+enum key { KEY_AUTO, KEY_ADDRESS, KEY_SEQUENCE };
+enum api { API_BLOCKING, API_LARGE, API_NB, API_NB_C };
 
 /* What the library was told, read back from the environment. */
 struct config {
@@ -93,6 +105,10 @@ struct options {
     int      no_memory;
     int      skewed;
     int      small;
+    int      realloc_lifo;
+    int      checksum;
+    enum api api;
+    MPI_Datatype dtype;
     uint64_t seed;
 };
 
@@ -132,6 +148,7 @@ struct slot {
     int         small; /* passthrough-sized */
     float      *sendbuf, *recvbuf;
     int         owns_buffers;
+    struct slot *share; /* the slot whose buffers it uses */
     /* conservation bookkeeping (beta = 1, fp32 wire) */
     double     *acc_out, *acc_g, *acc_abs;
     int         conservation_ok; /* every entry it used is its own */
@@ -263,9 +280,11 @@ static void read_config(void)
                    : strcmp(v, "bf16") == 0 ? WIRE_BF16
                                             : WIRE_FP32;
     }
-    cfg.key = KEY_ADDRESS;
+    cfg.key = KEY_AUTO;
     if ((v = env("COMPCOLL_KEY")) != NULL && strcmp(v, "sequence") == 0) {
         cfg.key = KEY_SEQUENCE;
+    } else if (v != NULL && strcmp(v, "address") == 0) {
+        cfg.key = KEY_ADDRESS;
     }
     cfg.ratio     = env_long("COMPCOLL_RATIO", 100);
     cfg.min_count = env_long("COMPCOLL_MIN_COUNT", 8192);
@@ -310,6 +329,7 @@ static void parse_options(int argc, char **argv)
     int i;
 
     opt.steps  = 10;
+    opt.dtype  = MPI_FLOAT;
     opt.count  = 1000;
     opt.count2 = -1;
     opt.seed   = 1;
@@ -350,6 +370,29 @@ static void parse_options(int argc, char **argv)
             opt.ties = 1;
         } else if (strcmp(a, "--quiet") == 0) {
             opt.quiet = 1;
+        } else if (strcmp(a, "--realloc") == 0) {
+            opt.realloc_lifo = 1;
+        } else if (strcmp(a, "--checksum") == 0) {
+            opt.checksum = 1;
+        } else if (strcmp(a, "--api") == 0 && i + 1 < argc) {
+            const char *v = argv[++i];
+
+            opt.api = strcmp(v, "large") == 0  ? API_LARGE
+                      : strcmp(v, "nb") == 0   ? API_NB
+                      : strcmp(v, "nb_c") == 0 ? API_NB_C
+                                               : API_BLOCKING;
+            if (opt.api == API_BLOCKING && strcmp(v, "blocking") != 0) {
+                die("--api %s: expected blocking, large, nb or nb_c", v);
+            }
+        } else if (strcmp(a, "--dtype") == 0 && i + 1 < argc) {
+            const char *v = argv[++i];
+
+            opt.dtype = strcmp(v, "real") == 0    ? MPI_REAL
+                        : strcmp(v, "real4") == 0 ? MPI_REAL4
+                                                  : MPI_FLOAT;
+            if (opt.dtype == MPI_FLOAT && strcmp(v, "float") != 0) {
+                die("--dtype %s: expected float, real or real4", v);
+            }
         } else {
             die("unknown option %s", a);
         }
@@ -611,6 +654,77 @@ static void explain_selection(const struct scratch *s, const float *got,
             len ? line : " none of the ranks' a or g");
 }
 
+static uint64_t out_hash = 1469598103934665603ull;
+
+/* The entry point --api names, on float32 as --dtype names it. */
+static int call_allreduce(const void *sbuf, void *rbuf, int n, MPI_Comm comm)
+{
+    MPI_Request req = MPI_REQUEST_NULL;
+    int         rc, done = 0;
+
+    switch (opt.api) {
+    case API_LARGE:
+        return MPI_Allreduce_c(sbuf, rbuf, (MPI_Count)n, opt.dtype, MPI_SUM,
+                               comm);
+    case API_NB:
+        rc = MPI_Iallreduce(sbuf, rbuf, n, opt.dtype, MPI_SUM, comm, &req);
+        return rc != MPI_SUCCESS ? rc : MPI_Wait(&req, MPI_STATUS_IGNORE);
+    case API_NB_C:
+        rc = MPI_Iallreduce_c(sbuf, rbuf, (MPI_Count)n, opt.dtype, MPI_SUM,
+                              comm, &req);
+        while (rc == MPI_SUCCESS && !done) {
+            rc = MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+        }
+        return rc;
+    default:
+        return MPI_Allreduce(sbuf, rbuf, n, opt.dtype, MPI_SUM, comm);
+    }
+}
+
+/* --realloc: buffers given back in call order and taken anew from a LIFO
+ * pool per count, as an allocator's free lists hand them out. */
+static void realloc_buffers(struct slot *slots, const int *order, int n_order)
+{
+    float *pool_s[12], *pool_r[12];
+    int    pool_n[12], np = 0, j, q;
+
+    for (j = 0; j < n_order; j++) {
+        struct slot *sl = &slots[order[j]];
+
+        if (sl->owns_buffers) {
+            pool_s[np]   = sl->sendbuf;
+            pool_r[np]   = sl->recvbuf;
+            pool_n[np++] = sl->count;
+            for (q = 0; q < sl->count; q++) {
+                sl->sendbuf[q] = sl->recvbuf[q] = NAN; /* freed */
+            }
+        }
+    }
+    for (j = 0; j < n_order; j++) {
+        struct slot *sl = &slots[order[j]];
+
+        if (!sl->owns_buffers) {
+            continue;
+        }
+        for (q = np - 1; q >= 0; q--) {
+            if (pool_n[q] == sl->count && pool_s[q] != NULL) {
+                sl->sendbuf = pool_s[q];
+                sl->recvbuf = pool_r[q];
+                pool_s[q]   = NULL;
+                break;
+            }
+        }
+    }
+    for (j = 0; j < n_order; j++) {
+        struct slot *sl = &slots[order[j]];
+
+        if (sl->share != NULL) {
+            sl->sendbuf = sl->share->sendbuf;
+            sl->recvbuf = sl->share->recvbuf;
+        }
+    }
+}
+
 static void do_call(struct comm_state *cs, struct slot *sl, int slot_idx,
                     int step, struct scratch *s)
 {
@@ -641,7 +755,7 @@ static void do_call(struct comm_state *cs, struct slot *sl, int slot_idx,
     addr     = (uint64_t)(uintptr_t)grad;
     addr_all = xmalloc((size_t)cs->size * sizeof(uint64_t));
     handled  = !sl->small && cfg.method != METHOD_PASSTHROUGH &&
-               n >= cfg.min_count;
+               n >= cfg.min_count && cs->size > 1;
     if (cs->hier && handled) {
         /* The units are the nodes: each node's gradient is the sum of its
          * ranks', as PMPI_Reduce to the node's first rank makes it, and its
@@ -666,10 +780,17 @@ static void do_call(struct comm_state *cs, struct slot *sl, int slot_idx,
         PMPI_Allreduce(grad, s->pmpi, n, MPI_FLOAT, MPI_SUM, cs->comm);
     }
 
-    rc = MPI_Allreduce(inpl ? MPI_IN_PLACE : sendbuf, recvbuf, n, MPI_FLOAT,
-                       MPI_SUM, cs->comm);
+    rc = call_allreduce(inpl ? MPI_IN_PLACE : sendbuf, recvbuf, n, cs->comm);
     if (rc != MPI_SUCCESS) {
         fail("step %d %s: MPI_Allreduce returned %d", step, sl->name, rc);
+    }
+    if (opt.checksum) {
+        const unsigned char *b = (const unsigned char *)recvbuf;
+        size_t               q;
+
+        for (q = 0; q < (size_t)n * sizeof(float); q++) {
+            out_hash = (out_hash ^ b[q]) * 1099511628211ull;
+        }
     }
 
     /* ---- what every element must be ---- */
@@ -702,7 +823,13 @@ static void do_call(struct comm_state *cs, struct slot *sl, int slot_idx,
         leader = (int)(cs->handled % size);
         ent    = xmalloc((size_t)size * sizeof(*ent));
         for (r = 0; r < size; r++) {
-            uint64_t tag = cfg.key == KEY_SEQUENCE ? seq : addr_all[r];
+            /* auto follows the program's tensors through --realloc; its
+             * other buffers it keys as address does (a program that keeps
+             * every buffer alive, as --fresh, looks like new tensors) */
+            uint64_t tag = cfg.key == KEY_SEQUENCE ? seq
+                           : (cfg.key == KEY_AUTO && opt.realloc_lifo)
+                               ? (uint64_t)slot_idx
+                               : addr_all[r];
 
             ent[r] = find_entry(cs, n, tag, r, slot_idx);
             if (ent[r]->slot != slot_idx) {
@@ -910,6 +1037,7 @@ static void slot_init(struct slot *sl, const char *name, int comm_idx,
     sl->count    = count;
     sl->small    = small;
     if (share != NULL) {
+        sl->share   = share;
         sl->sendbuf = share->sendbuf;
         sl->recvbuf = share->recvbuf;
     } else if (!opt.fresh) {
@@ -1087,6 +1215,9 @@ int main(int argc, char **argv)
             }
             comm_init(&comms[1], dup, 1, comms[1].generation + 1);
         }
+        if (opt.realloc_lifo && step > 0) {
+            realloc_buffers(slots, order, n_order);
+        }
         for (j = 0; j < n_order; j++) {
             struct slot *sl = &slots[order[j]];
 
@@ -1109,6 +1240,15 @@ int main(int argc, char **argv)
         } else if (world_rank == 0) {
             PMPI_Recv(first_fail, (int)sizeof(first_fail), MPI_CHAR, who, 7,
                       MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        }
+    }
+    if (opt.checksum) {
+        uint64_t all_hash = 0;
+
+        PMPI_Reduce(&out_hash, &all_hash, 1, MPI_UINT64_T, MPI_SUM, 0,
+                    MPI_COMM_WORLD);
+        if (world_rank == 0) {
+            printf("# checksum %016llx\n", (unsigned long long)all_hash);
         }
     }
     if (world_rank == 0) {

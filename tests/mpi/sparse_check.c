@@ -795,7 +795,8 @@ static void do_call(struct slot *sl, int slot_idx, int step,
     }
     PMPI_Allgather(grad, n, MPI_FLOAT, s->g_all, n, MPI_FLOAT, sl->comm);
 
-    handled = n >= cfg.min_count;
+    /* a one-rank communicator passes through: its sum is its input */
+    handled = n >= cfg.min_count && size > 1;
     if (!handled) {
         PMPI_Allreduce(grad, s->pmpi, n, MPI_FLOAT, MPI_SUM, sl->comm);
     }

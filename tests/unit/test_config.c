@@ -84,7 +84,7 @@ static void test_defaults(void)
            cfg.warmup == 0 && cfg.adacomp_bin == 0 &&
            cfg.wire == COMPCOLL_WIRE_FP32 &&
            cfg.transport == COMPCOLL_TRANSPORT_UCX &&
-           cfg.key == COMPCOLL_KEY_ADDRESS &&
+           cfg.key == COMPCOLL_KEY_AUTO &&
            cfg.max_memory == (size_t)8 << 30 &&
            cfg.hierarchical == COMPCOLL_HIER_AUTO &&
            cfg.ranks_per_node == 0 &&

@@ -1,0 +1,279 @@
+/*
+ * tests/mpi/threads_check.c: libcompcoll under MPI_THREAD_MULTIPLE and with
+ * nonblocking calls, against the same calls made one after the other.
+ *
+ * A plain MPI program (the library comes by LD_PRELOAD).  Every
+ * communicator's compressed calls depend only on that communicator's own
+ * state (its leader rotation and memories), so a sequence of calls made
+ * from a thread, or started as nonblocking calls, must give the same bits
+ * as the same sequence made by one thread with MPI_Allreduce on a fresh
+ * communicator: that replay is the oracle (tests/mpi/scalecom_check.c
+ * checks the blocking calls against the method itself).  Each output must
+ * also be compressed: exactly k = ceil(n / COMPCOLL_RATIO) nonzero sums.
+ *
+ *   --mode dup   T threads, each with its own MPI_Comm_dup, blocking sums
+ *   --mode bg    one background thread makes every sum while the main
+ *                thread makes small passthrough sums of its own (the shape
+ *                of Horovod and of PyTorch's MPI process group)
+ *   --mode nb    nonblocking sums started per step, a blocking one among
+ *                them, completed by MPI_Waitall, MPI_Waitany, MPI_Test and
+ *                MPI_Request_free
+ *   --threads T  (dup; default 2)   --steps S (default 4)
+ *   --count N    elements of the first tensor (default 20000)
+ *
+ * Exit status 0 when every rank agrees everything matched.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mpi.h>
+
+#define NT 3 /* tensors per step */
+
+static int  nthreads = 2, steps = 4, count = 20000, ratio = 100;
+static char mode[16] = "dup";
+static int  world_rank;
+
+typedef struct {
+    MPI_Comm comm;
+    int      id;        /* whose gradients */
+    float   *out;       /* steps * NT * n_max outputs */
+    int      rc;
+} job_t;
+
+static int tensor_count(int j)
+{
+    return count + 17 * j; /* three different counts */
+}
+
+static void gradient(float *g, int n, int id, int step, int j)
+{
+    uint64_t s = ((uint64_t)world_rank << 40) ^ ((uint64_t)id << 24) ^
+                 ((uint64_t)step << 8) ^ (uint64_t)j;
+    int      i;
+
+    for (i = 0; i < n; i++) {
+        s += 0x9e3779b97f4a7c15ull;
+        uint64_t z = s;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        z ^= z >> 31;
+        g[i] = (float)((double)(z >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+        if (g[i] == 0.0f) {
+            g[i] = 0.5f;
+        }
+    }
+}
+
+static float *slot(job_t *jb, int step, int j)
+{
+    return jb->out + ((size_t)step * NT + j) * (size_t)tensor_count(NT);
+}
+
+/* The sequence, blocking, on jb->comm. */
+static void *run_blocking(void *arg)
+{
+    job_t *jb = arg;
+    float *g  = malloc((size_t)tensor_count(NT) * sizeof(float));
+    int    step, j;
+
+    for (step = 0; step < steps && jb->rc == MPI_SUCCESS; step++) {
+        for (j = 0; j < NT && jb->rc == MPI_SUCCESS; j++) {
+            gradient(g, tensor_count(j), jb->id, step, j);
+            jb->rc = MPI_Allreduce(g, slot(jb, step, j), tensor_count(j),
+                                   MPI_FLOAT, MPI_SUM, jb->comm);
+        }
+    }
+    free(g);
+    return NULL;
+}
+
+/* The sequence with nonblocking calls: per step, tensor 0 and 2 start
+ * nonblocking, tensor 1 is blocking in between; completion varies. */
+static void run_nonblocking(job_t *jb)
+{
+    float      *g[NT];
+    MPI_Request req[NT];
+    int         step, j, idx, done;
+
+    for (j = 0; j < NT; j++) {
+        g[j] = malloc((size_t)tensor_count(j) * sizeof(float));
+    }
+    for (step = 0; step < steps && jb->rc == MPI_SUCCESS; step++) {
+        for (j = 0; j < NT; j++) {
+            gradient(g[j], tensor_count(j), jb->id, step, j);
+        }
+        jb->rc = MPI_Iallreduce(g[0], slot(jb, step, 0), tensor_count(0),
+                                MPI_FLOAT, MPI_SUM, jb->comm, &req[0]);
+        jb->rc |= MPI_Allreduce(g[1], slot(jb, step, 1), tensor_count(1),
+                                MPI_FLOAT, MPI_SUM, jb->comm);
+        jb->rc |= MPI_Iallreduce_c(g[2], slot(jb, step, 2),
+                                   (MPI_Count)tensor_count(2), MPI_FLOAT,
+                                   MPI_SUM, jb->comm, &req[2]);
+        switch (step % 3) {
+        case 0:
+            req[1] = MPI_REQUEST_NULL;
+            jb->rc |= MPI_Waitall(NT, req, MPI_STATUSES_IGNORE);
+            break;
+        case 1:
+            jb->rc |= MPI_Waitany(1, &req[2], &idx, MPI_STATUS_IGNORE);
+            for (done = 0; !done && jb->rc == MPI_SUCCESS;) {
+                jb->rc |= MPI_Test(&req[0], &done, MPI_STATUS_IGNORE);
+            }
+            break;
+        default:
+            /* freed before completion: a later blocking call on the
+             * communicator still comes after it */
+            jb->rc |= MPI_Request_free(&req[0]);
+            jb->rc |= MPI_Wait(&req[2], MPI_STATUS_IGNORE);
+            jb->rc |= PMPI_Barrier(jb->comm);
+            break;
+        }
+    }
+    if (jb->rc == MPI_SUCCESS && steps % 3 == 0) {
+        /* the last step freed a request: one more blocking call orders it */
+        float one = 1.0f, sum;
+
+        jb->rc = MPI_Allreduce(&one, &sum, 1, MPI_FLOAT, MPI_SUM, jb->comm);
+    }
+    for (j = 0; j < NT; j++) {
+        free(g[j]);
+    }
+}
+
+/* The main thread's own traffic while a background thread sums. */
+static void *run_background(void *arg)
+{
+    return run_blocking(arg);
+}
+
+static job_t job_new(MPI_Comm base, int id)
+{
+    job_t jb;
+
+    memset(&jb, 0, sizeof(jb));
+    jb.id  = id;
+    jb.out = calloc((size_t)steps * NT * (size_t)tensor_count(NT),
+                    sizeof(float));
+    MPI_Comm_dup(base, &jb.comm);
+    return jb;
+}
+
+static int compare(job_t *got, job_t *want, const char *what)
+{
+    int step, j, i, nz;
+
+    if (got->rc != MPI_SUCCESS || want->rc != MPI_SUCCESS) {
+        printf("# rank %d %s: a call returned %d / %d\n", world_rank, what,
+               got->rc, want->rc);
+        return 0;
+    }
+    for (step = 0; step < steps; step++) {
+        for (j = 0; j < NT; j++) {
+            const int    n = tensor_count(j);
+            const float *a = slot(got, step, j), *b = slot(want, step, j);
+
+            if (memcmp(a, b, (size_t)n * sizeof(float)) != 0) {
+                for (i = 0; i < n && memcmp(&a[i], &b[i], 4) == 0; i++) {
+                }
+                printf("# rank %d %s: step %d tensor %d differs from the "
+                       "one-thread blocking replay at %d (%.9g, want %.9g)\n",
+                       world_rank, what, step, j, i, a[i], b[i]);
+                return 0;
+            }
+            for (i = 0, nz = 0; i < n; i++) {
+                nz += (a[i] != 0.0f);
+            }
+            if (nz != (n + ratio - 1) / ratio) {
+                printf("# rank %d %s: step %d tensor %d has %d nonzero sums, "
+                       "want k = %d (not compressed?)\n",
+                       world_rank, what, step, j, nz, (n + ratio - 1) / ratio);
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    job_t     jobs[16], replay;
+    pthread_t th[16];
+    int       provided, i, ok = 1, all_ok;
+    const char *r = getenv("COMPCOLL_RATIO");
+
+    for (i = 1; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--threads") == 0) {
+            nthreads = atoi(argv[i + 1]);
+        } else if (strcmp(argv[i], "--steps") == 0) {
+            steps = atoi(argv[i + 1]);
+        } else if (strcmp(argv[i], "--count") == 0) {
+            count = atoi(argv[i + 1]);
+        } else if (strcmp(argv[i], "--mode") == 0) {
+            snprintf(mode, sizeof(mode), "%s", argv[i + 1]);
+        }
+    }
+    if (nthreads < 1 || nthreads > 16) {
+        nthreads = 2;
+    }
+    ratio = r ? atoi(r) : 100;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
+    PMPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+    if (provided != MPI_THREAD_MULTIPLE) {
+        if (world_rank == 0) {
+            printf("# MPI_THREAD_MULTIPLE not provided (%d)\n", provided);
+        }
+        MPI_Finalize();
+        return 1;
+    }
+    if (strcmp(mode, "nb") == 0) {
+        nthreads = 1;
+        jobs[0]  = job_new(MPI_COMM_WORLD, 0);
+        run_nonblocking(&jobs[0]);
+    } else if (strcmp(mode, "bg") == 0) {
+        float small[64], sum[64];
+        int   k;
+
+        nthreads = 1;
+        jobs[0]  = job_new(MPI_COMM_WORLD, 0);
+        pthread_create(&th[0], NULL, run_background, &jobs[0]);
+        for (k = 0; k < 64; k++) {
+            small[k] = (float)(world_rank + k);
+        }
+        for (k = 0; k < 20; k++) {
+            MPI_Allreduce(small, sum, 64, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+        }
+        pthread_join(th[0], NULL);
+    } else {
+        for (i = 0; i < nthreads; i++) {
+            jobs[i] = job_new(MPI_COMM_WORLD, i);
+        }
+        for (i = 0; i < nthreads; i++) {
+            pthread_create(&th[i], NULL, run_blocking, &jobs[i]);
+        }
+        for (i = 0; i < nthreads; i++) {
+            pthread_join(th[i], NULL);
+        }
+    }
+    for (i = 0; i < nthreads; i++) {
+        replay = job_new(MPI_COMM_WORLD, i);
+        run_blocking(&replay);
+        ok &= compare(&jobs[i], &replay, mode);
+        MPI_Comm_free(&replay.comm);
+        MPI_Comm_free(&jobs[i].comm);
+        free(replay.out);
+        free(jobs[i].out);
+    }
+    PMPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (world_rank == 0) {
+        printf("# threads_check --mode %s: %s\n", mode,
+               all_ok ? "every output equals the one-thread replay"
+                      : "FAILED");
+    }
+    MPI_Finalize();
+    return all_ok ? 0 : 1;
+}
