@@ -70,7 +70,7 @@ else
     rc=$?
     compressed=$(sed -n 's/.*"calls_compressed": \([0-9]*\).*/\1/p' "$tmp/f.json" 2>/dev/null)
     if [ $rc -eq 0 ] && [ "$compressed" = 4 ]; then
-        echo "ok $n - Fortran MPI_ALLREDUCE of MPI_REAL (in place and not): compressed (4 calls) and equal to the method"
+        echo "ok $n - Fortran MPI_ALLREDUCE of MPI_REAL in place: compressed (4 calls) and equal to the method"
     else
         echo "not ok $n - Fortran MPI_ALLREDUCE of MPI_REAL: exit $rc, calls_compressed=${compressed:-none}"
         head -n 10 "$tmp/f.log" | sed 's/^/#   /'
