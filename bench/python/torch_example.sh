@@ -37,7 +37,8 @@ while [ $# -gt 0 ]; do
         --ranks) need "$@"; ranks=$2; shift 2 ;;
         --seed) need "$@"; seed=$2; shift 2 ;;
         --no-csv) csv=; shift ;;
-        -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next }
+                        NR > 1 { exit }' "$0"; exit 0 ;;
         --) shift; break ;;
         *) die "unknown option '$1' (--help lists them)" ;;
     esac
@@ -84,10 +85,17 @@ job per-tensor-preloaded preload "$@"
 job bucket-dense dense --bucket "$@"
 job bucket-preloaded preload --bucket "$@"
 
-"$py" - "$out" "$ranks" "$epochs" "$subset" "${csv:-}" <<'EOF'
+# the library's source: commit, "+" when its folders have uncommitted changes
+commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ "$commit" != unknown ] && ! git -C "$top" diff --quiet HEAD -- \
+    libcompcoll interpose ucx_transport 2>/dev/null; then
+    commit="$commit+"
+fi
+
+"$py" - "$out" "$ranks" "$epochs" "$subset" "${csv:-}" "$commit" <<'EOF'
 import csv, json, os, re, sys, time
 
-out, ranks, epochs, subset, path = sys.argv[1:6]
+out, ranks, epochs, subset, path, commit = sys.argv[1:7]
 
 def parse(name):
     text = open(os.path.join(out, name + ".log")).read()
@@ -115,8 +123,8 @@ def parse(name):
     return r
 
 rows = []
-print("\n%d ranks, %s epochs, subset %s; preloaded: libcompcoll with its "
-      "default settings\n" % (int(ranks), epochs, subset))
+print("\n%d ranks, %s epochs, subset %s; preloaded: libcompcoll %s with "
+      "its default settings\n" % (int(ranks), epochs, subset, commit))
 hdr = ("mode", "acc dense", "acc preloaded", "wire ratio", "compressed calls",
        "memories (rank 0)", "retired", "RSS MiB dense", "RSS MiB preloaded",
        "s dense", "s preloaded")
@@ -143,7 +151,8 @@ if path:
     with open(path, "a", newline="") as f:
         w = csv.writer(f)
         if new:
-            w.writerow(["date", "ranks", "epochs", "subset", "mode", "run",
+            w.writerow(["date", "commit", "ranks", "epochs", "subset",
+                        "mode", "run",
                         "accuracy", "per_epoch_accuracy", "seconds",
                         "max_rss_mib", "calls_compressed",
                         "calls_passthrough", "wire_ratio",
@@ -151,7 +160,7 @@ if path:
         date = time.strftime("%Y-%m-%dT%H:%M:%S")
         for mode, d, p in rows:
             for run, r in (("dense", d), ("preloaded", p)):
-                w.writerow([date, ranks, epochs, subset, mode, run,
+                w.writerow([date, commit, ranks, epochs, subset, mode, run,
                             r["accuracy"], r["per_epoch"], r["seconds"],
                             r["rss_mib"], r.get("calls", ""),
                             r.get("passthrough", ""),

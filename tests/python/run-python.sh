@@ -48,8 +48,8 @@ skip() {
     exit "$mpi_skip"
 }
 
-# The venv: ready when its python imports mpi4py 4.x (linked to MPICH) and
-# numpy; the marker file says a previous install finished.
+# The venv: ready when its python imports mpi4py 4.x and numpy and the
+# marker file says its install finished (test 1 checks the MPI is MPICH).
 venv_ok() {
     [ -f "$venv/.compcoll-ready" ] &&
         "$venv/bin/python" -c '
@@ -59,8 +59,10 @@ sys.exit(0 if int(mpi4py.__version__.split(".")[0]) >= 4 else 1)' \
 }
 
 if ! venv_ok; then
-    command -v "$python" >/dev/null 2>&1 ||
-        skip "$python not found"
+    if ! command -v "$python" >/dev/null 2>&1; then
+        echo "Bail out! $python not found (PYTHON names another)"
+        exit 1
+    fi
     log=$tmp/venv.log
     rm -rf "$venv"
     mkdir -p "$(dirname "$venv")"
@@ -69,8 +71,8 @@ if ! venv_ok; then
         exit 1
     fi
     # The one reason to skip: pip cannot reach its package index.
-    if ! $guard "$venv/bin/pip" --disable-pip-version-check index versions \
-        mpi4py >"$log" 2>&1; then
+    if ! $guard "$venv/bin/pip" --disable-pip-version-check --retries 1 \
+        --timeout 20 index versions mpi4py >"$log" 2>&1; then
         why=$(grep -v '^WARNING: pip index is currently an experimental' "$log" |
             tail -n 1 | cut -c1-200)
         rm -rf "$venv"
