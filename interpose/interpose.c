@@ -80,16 +80,10 @@ static int compcoll_status_code(compcoll_status_t status)
  */
 static int compcoll_thread_wanted(int required)
 {
-    const char *enable = getenv("COMPCOLL_ENABLE");
-    const char *method = getenv("COMPCOLL_METHOD");
-
-    if ((enable != NULL && (enable[0] == 'n' || enable[0] == 'N' ||
-                            enable[0] == '0' || enable[0] == 'f' ||
-                            enable[0] == 'F')) ||
-        (method != NULL && strcmp(method, "none") == 0)) {
+    if (!compcoll_env_compresses() || required > MPI_THREAD_MULTIPLE) {
         return required;
     }
-    return required > MPI_THREAD_MULTIPLE ? required : MPI_THREAD_MULTIPLE;
+    return MPI_THREAD_MULTIPLE;
 }
 
 COMPCOLL_EXPORT int MPI_Init(int *argc, char ***argv)

@@ -34,7 +34,7 @@ compcoll_status_t compcoll_agree_id(MPI_Comm comm, compcoll_id_counter_t *ctr,
     for (round = 0;; round++) {
         pthread_mutex_lock(&ctr->lock);
         /* after a failed round, spread the racers apart */
-        mine[0] = ctr->next + (round ? (uint64_t)(round * 7u) : 0);
+        mine[0] = ctr->next + (uint64_t)round * 7u;
         pthread_mutex_unlock(&ctr->lock);
         COMPCOLL_MPI_CHECK_GOTO(PMPI_Allreduce(mine, agreed, 1 + nextra,
                                                MPI_UINT64_T, MPI_MAX, comm),

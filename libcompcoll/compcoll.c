@@ -151,6 +151,21 @@ static void cc_warn_unknown(void *ctx, const char *msg)
     }
 }
 
+static void cc_ignore(void *ctx, const char *msg)
+{
+}
+
+int compcoll_env_compresses(void)
+{
+    compcoll_config_t cfg;
+
+    if (compcoll_cfg_parse(&cfg, environ, cc_ignore, cc_ignore, NULL) !=
+        COMPCOLL_OK) {
+        return 1;
+    }
+    return cfg.enable && cfg.method != COMPCOLL_METHOD_NONE;
+}
+
 void compcoll_init_report(void)
 {
     char *line, *save = NULL;

@@ -41,6 +41,10 @@ extern const compcoll_method_t compcoll_method_dense;
  * for compcoll_init_report(); every other failure degrades (one warning).
  */
 compcoll_status_t compcoll_init(int thread_level);
+/* Before MPI_Init: whether the environment turns compression on, read by
+ * the configuration table's parsers (an invalid value counts as on:
+ * compcoll_init then stops the job with the message). */
+int               compcoll_env_compresses(void);
 /* Print the configuration errors of a failed compcoll_init. */
 void              compcoll_init_report(void);
 /* Stats, state and transports torn down; before PMPI_Finalize. */

@@ -123,12 +123,18 @@ compcoll_status_t compcoll_iallreduce(const void *sbuf, void *rbuf,
     return COMPCOLL_OK;
 }
 
-void compcoll_nbc_drain(compcoll_comm_t *cc)
+/* Under qlock: until every call started on cc has completed. */
+static void nbc_wait_idle(compcoll_comm_t *cc)
 {
-    pthread_mutex_lock(&cc->qlock);
     while (cc->pending > 0) {
         pthread_cond_wait(&cc->qcond, &cc->qlock);
     }
+}
+
+void compcoll_nbc_drain(compcoll_comm_t *cc)
+{
+    pthread_mutex_lock(&cc->qlock);
+    nbc_wait_idle(cc);
     pthread_mutex_unlock(&cc->qlock);
 }
 
@@ -137,9 +143,7 @@ void compcoll_nbc_stop(compcoll_comm_t *cc)
     int on;
 
     pthread_mutex_lock(&cc->qlock);
-    while (cc->pending > 0) {
-        pthread_cond_wait(&cc->qcond, &cc->qlock);
-    }
+    nbc_wait_idle(cc);
     on              = cc->worker_on;
     cc->worker_stop = 1;
     cc->worker_on   = 0;

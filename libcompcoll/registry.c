@@ -737,13 +737,26 @@ static void reg_auto_merge(compcoll_comm_t *cc)
     }
 }
 
+/* The tensor whose latest call came in this buffer with this count. */
+static compcoll_tensor_t *reg_auto_by_buffer(const compcoll_comm_t *cc,
+                                             uint64_t addr, size_t count)
+{
+    size_t j;
+
+    for (j = 0; j < cc->nall; j++) {
+        if (cc->all[j]->addr == addr && cc->all[j]->count == count) {
+            return cc->all[j];
+        }
+    }
+    return NULL;
+}
+
 static compcoll_status_t reg_auto_get(compcoll_comm_t *cc, uint64_t addr,
                                       size_t count, compcoll_tensor_t **t_p)
 {
     compcoll_auto_t   *a = &cc->autok;
-    compcoll_tensor_t *t = NULL;
+    compcoll_tensor_t *t;
     compcoll_status_t  status;
-    size_t             j;
 
     if (a->len > 0) {
         t = a->cycle[a->pos];
@@ -763,12 +776,7 @@ static compcoll_status_t reg_auto_get(compcoll_comm_t *cc, uint64_t addr,
     }
     if (a->wlen == REG_AUTO_MAX_WINDOW) {
         /* no cycle found: by address, as COMPCOLL_KEY=address */
-        for (j = 0; j < cc->nall; j++) {
-            if (cc->all[j]->addr == addr && cc->all[j]->count == count) {
-                t = cc->all[j];
-                break;
-            }
-        }
+        t      = reg_auto_by_buffer(cc, addr, count);
         status = (t != NULL) ? COMPCOLL_OK
                              : reg_tensor_new(cc, cc->nall, addr, count, &t);
         *t_p = t;
@@ -795,12 +803,7 @@ static compcoll_status_t reg_auto_get(compcoll_comm_t *cc, uint64_t addr,
         }
     }
     /* learning: within one cycle the buffer names the tensor */
-    for (j = 0; j < cc->nall; j++) {
-        if (cc->all[j]->addr == addr && cc->all[j]->count == count) {
-            t = cc->all[j];
-            break;
-        }
-    }
+    t = reg_auto_by_buffer(cc, addr, count);
     if (a->wlen == a->wcap) {
         size_t              cap = a->wcap ? 2 * a->wcap : 64;
         compcoll_tensor_t **w   = realloc(a->win, cap * sizeof(*w));

@@ -33,7 +33,7 @@ compcoll_status_t compcoll_ucx_comm_create(MPI_Comm           comm,
     int                    *lens    = NULL, *displs;
     int                     my_len = 1, total = 0;
     int                     rank, size, i, ok, all_ok;
-    uint64_t                agree[2], agreed[2];
+    uint64_t                id, cannot = 0; /* cannot: agreed max */
 
     *tcomm_p = NULL;
     COMPCOLL_MPI_CHECK_GOTO(PMPI_Comm_rank(comm, &rank), status, out);
@@ -76,16 +76,15 @@ compcoll_status_t compcoll_ucx_comm_create(MPI_Comm           comm,
 
     /* Any rank that cannot hold the exchange makes everyone stop before the
      * Allgatherv, agreed in the same reduction that picks the id. */
-    agree[1] = 0;
     for (i = 0; i < size; i++) {
         displs[i] = total;
         if ((lens[i] < 1) || (lens[i] > INT_MAX - total)) {
-            agree[1] = 1;
+            cannot = 1;
             break;
         }
         total += lens[i];
     }
-    if (agree[1] == 0) {
+    if (cannot == 0) {
         all   = malloc((size_t)total);
         ucomm = calloc(1, sizeof(*ucomm));
         if ((all == NULL) || (ucomm == NULL) ||
@@ -93,19 +92,18 @@ compcoll_status_t compcoll_ucx_comm_create(MPI_Comm           comm,
             compcoll_error("UCX: cannot allocate communicator state for %d "
                            "ranks",
                            size);
-            agree[1] = 1;
+            cannot = 1;
         }
     }
 
     /* An id no communicator sharing a member with this one has (the tag
      * keeps communicators apart on the shared worker), agreed along with
      * whether every rank can hold the exchange. */
-    agreed[1] = agree[1];
-    status    = compcoll_agree_id(comm, &ctx->ids, &agreed[1], 1, &agreed[0]);
+    status = compcoll_agree_id(comm, &ctx->ids, &cannot, 1, &id);
     if (status != COMPCOLL_OK) {
         goto out;
     }
-    if (agreed[1] != 0) {
+    if (cannot != 0) {
         status = COMPCOLL_ERR_UNAVAILABLE;
         goto out;
     }
@@ -146,16 +144,16 @@ compcoll_status_t compcoll_ucx_comm_create(MPI_Comm           comm,
     ucomm->super.rank       = rank;
     ucomm->super.size       = size;
     ucomm->super.bytes_sent = 0;
-    ucomm->id               = agreed[0];
+    ucomm->id               = id;
     ucomm->tag_id =
-        (agreed[0] & ((UINT64_C(1) << COMPCOLL_UCX_TAG_ID_BITS) - 1))
+        (id & ((UINT64_C(1) << COMPCOLL_UCX_TAG_ID_BITS) - 1))
         << COMPCOLL_UCX_TAG_ID_SHIFT;
     ucomm->seq   = 0;
     ucomm->epoch = ctx->epoch;
     *tcomm_p     = &ucomm->super;
     ucomm        = NULL;
     compcoll_debug("UCX: communicator id %llu over %d ranks",
-                   (unsigned long long)agreed[0], size);
+                   (unsigned long long)id, size);
 
 out:
     if (ucomm != NULL) {

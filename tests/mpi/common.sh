@@ -104,10 +104,11 @@ run_case() {
     fi
 }
 
-# run_cases FILE: the TAP plan, then run_case for each line of FILE,
-# "RANKS | SETTINGS | PROGRAM ARGS...".
+# run_cases FILE [MORE]: the TAP plan (FILE's lines plus MORE lines the
+# script prints after them, numbered from n_case + 1), then run_case for
+# each line of FILE, "RANKS | SETTINGS | PROGRAM ARGS...".
 run_cases() {
-    echo "1..$(grep -c . "$1")"
+    echo "1..$(($(grep -c . "$1") + ${2:-0}))"
     n_case=0
     while IFS='|' read -r ranks settings command; do
         n_case=$((n_case + 1))

@@ -28,14 +28,8 @@ cat >"$tmp/cases" <<'CASES'
 3 | TRANSPORT=mpi BETA=0.5 | scalecom_check --steps 6 --third --realloc --inplace
 2 | TRANSPORT=ucx KEY=address | scalecom_check --steps 6 --third --realloc
 CASES
-n_cases=$(grep -c . "$tmp/cases")
-echo "1..$((n_cases + 2))"
-n_case=0
-while IFS='|' read -r ranks settings command; do
-    n_case=$((n_case + 1))
-    # shellcheck disable=SC2086 # the program and its options are words
-    run_case "$n_case" "$(trim "$ranks")" "$(trim "$settings")" $command
-done <"$tmp/cases"
+run_cases "$tmp/cases" 2
+n_cases=$n_case
 
 # COMPCOLL_KEY=auto: the same tensors, their buffers kept or freed and taken
 # anew (the allocator handing each the other's): the same bits out.
