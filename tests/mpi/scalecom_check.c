@@ -124,6 +124,10 @@ struct comm_state {
     /* COMPCOLL_HIERARCHICAL: the units whose memories and leader rotation
      * the method keeps are the nodes; unit u is led by comm rank lead[u] */
     int      hier;
+    /* COMPCOLL_KEY=auto: the compressed tensors of a step on this
+     * communicator all have different counts, so the library learns the
+     * step from the counts alone, whatever the buffers */
+    int      counts_distinct;
     MPI_Comm node;
     int      units;
     int     *lead;
@@ -823,11 +827,14 @@ static void do_call(struct comm_state *cs, struct slot *sl, int slot_idx,
         leader = (int)(cs->handled % size);
         ent    = xmalloc((size_t)size * sizeof(*ent));
         for (r = 0; r < size; r++) {
-            /* auto follows the program's tensors through --realloc; its
-             * other buffers it keys as address does (a program that keeps
-             * every buffer alive, as --fresh, looks like new tensors) */
+            /* auto follows the program's tensors through --realloc, and
+             * through any buffers when a step's counts all differ; else
+             * it keys as address does (a program that keeps every buffer
+             * alive and never reuses one, as --fresh with two tensors of
+             * one count, looks like new tensors) */
             uint64_t tag = cfg.key == KEY_SEQUENCE ? seq
-                           : (cfg.key == KEY_AUTO && opt.realloc_lifo)
+                           : (cfg.key == KEY_AUTO &&
+                              (opt.realloc_lifo || cs->counts_distinct))
                                ? (uint64_t)slot_idx
                                : addr_all[r];
 
@@ -1200,6 +1207,20 @@ int main(int argc, char **argv)
         }
     }
 
+    for (j = 0; j < 3; j++) {
+        int a, b;
+
+        comms[j].counts_distinct = 1;
+        for (a = 0; a < n_slots; a++) {
+            for (b = a + 1; b < n_slots; b++) {
+                if (slots[a].comm_idx == j && slots[b].comm_idx == j &&
+                    !slots[a].small && !slots[b].small &&
+                    slots[a].count == slots[b].count) {
+                    comms[j].counts_distinct = 0;
+                }
+            }
+        }
+    }
     for (step = 0; step < opt.steps; step++) {
         if (opt.redup && step == opt.steps / 2 && step > 0) {
             /* the library must drop the old state: new counter, new memory */
@@ -1213,7 +1234,9 @@ int main(int argc, char **argv)
                     entries[e].dead = 1;
                 }
             }
+            j = comms[1].counts_distinct;
             comm_init(&comms[1], dup, 1, comms[1].generation + 1);
+            comms[1].counts_distinct = j;
         }
         if (opt.realloc_lifo && step > 0) {
             realloc_buffers(slots, order, n_order);
