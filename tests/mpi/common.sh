@@ -13,7 +13,7 @@
 #                     library (default 0: the "1..0 # SKIP" plan says it)
 #   mpi_timeout       the default of TEST_MPI_TIMEOUT
 # Leaves: lib, mpiexec, builddir, timeout_s, tmp (removed on exit), guard
-# (a timeout(1) prefix, or empty), and the helpers program, trim,
+# (a timeout(1) prefix, or empty), and the helpers program, trim, tap,
 # run_case and run_cases.
 
 lib=${TEST_LIBCOMPCOLL-}
@@ -59,6 +59,22 @@ if command -v timeout >/dev/null 2>&1; then
 else
     guard=
 fi
+
+# tap VERDICT DESCRIPTION [FILE]: the next numbered TAP line (VERDICT 0
+# passes); a failure shows FILE (when not empty) as diagnostics, cut by
+# $tap_diag (default: its last 15 lines).
+tap_i=0
+tap() {
+    tap_i=$((tap_i + 1))
+    if [ "$1" -eq 0 ]; then
+        echo "ok $tap_i - $2"
+    else
+        echo "not ok $tap_i - $2"
+        # shellcheck disable=SC2086 # tap_diag is a command and its options
+        [ -n "${3-}" ] && [ -s "$3" ] && ${tap_diag:-tail -n 15} "$3" |
+            cut -c1-400 | sed 's/^/#   /'
+    fi
+}
 
 # run_case I RANKS "SETTINGS" PROGRAM ARGS...: one job under mpiexec with
 # the library preloaded, COMPCOLL_MIN_COUNT=64 COMPCOLL_RATIO=10 and

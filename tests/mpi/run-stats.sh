@@ -127,17 +127,6 @@ sys.exit(1 if errors else 0)
 EOF
 
 echo "1..13"
-i=0
-
-tap() { # verdict description [diagnostic file]
-    i=$((i + 1))
-    if [ "$1" -eq 0 ]; then
-        echo "ok $i - $2"
-    else
-        echo "not ok $i - $2"
-        [ -n "${3-}" ] && [ -s "$3" ] && tail -n 15 "$3" | cut -c1-400 | sed 's/^/#   /'
-    fi
-}
 
 # run NAME RANKS SETTINGS...: the job, its stats file in $tmp/NAME.json
 run() {

@@ -91,17 +91,8 @@ fi
 py=$venv/bin/python
 
 echo "1..9"
-i=0
-
-tap() { # verdict description [diagnostic file]
-    i=$((i + 1))
-    if [ "$1" -eq 0 ]; then
-        echo "ok $i - $2"
-    else
-        echo "not ok $i - $2"
-        [ -n "${3-}" ] && [ -s "$3" ] && head -n 20 "$3" | cut -c1-400 | sed 's/^/#   /'
-    fi
-}
+# diagnostics: the head of the findings
+tap_diag="head -n 20"
 
 # 1: the venv's mpi4py is MPICH's
 "$py" - >"$tmp/versions" 2>&1 <<'EOF'
