@@ -16,9 +16,9 @@
 #include "compcoll_log.h"
 
 /*
- * Set-up after PMPI_Init(_thread) succeeded.  A bad configuration stops the
- * job: the ranks agree on it, the lowest failing rank prints the errors, and
- * every rank finalizes MPI and exits non-zero.
+ * Set-up after PMPI_Init(_thread) succeeded.  A bad configuration, or
+ * settings that differ between the ranks, stop the job: the ranks agree on
+ * it, one rank prints why, and every rank finalizes MPI and exits non-zero.
  */
 static void compcoll_mpi_setup(int provided)
 {
@@ -32,9 +32,10 @@ static void compcoll_mpi_setup(int provided)
         first = bad;
     }
     if (first == INT_MAX) {
-        return;
-    }
-    if (rank == first) {
+        if (compcoll_settings_agree() == COMPCOLL_OK) {
+            return;
+        }
+    } else if (rank == first) {
         compcoll_init_report();
     }
     compcoll_finalize();

@@ -30,7 +30,9 @@ compcoll_status_t compcoll_agree_id(MPI_Comm comm, compcoll_id_counter_t *ctr,
     if (nextra < 0 || nextra > COMPCOLL_AGREE_MAX_EXTRA) {
         return COMPCOLL_ERR_INVALID_PARAM;
     }
-    memcpy(mine + 1, extra, (size_t)nextra * sizeof(uint64_t));
+    if (nextra > 0) {
+        memcpy(mine + 1, extra, (size_t)nextra * sizeof(uint64_t));
+    }
     for (round = 0;; round++) {
         pthread_mutex_lock(&ctr->lock);
         /* after a failed round, spread the racers apart */
@@ -55,7 +57,9 @@ compcoll_status_t compcoll_agree_id(MPI_Comm comm, compcoll_id_counter_t *ctr,
                        "above it", (unsigned long long)agreed[0]);
     }
     *id = agreed[0];
-    memcpy(extra, agreed + 1, (size_t)nextra * sizeof(uint64_t));
+    if (nextra > 0) {
+        memcpy(extra, agreed + 1, (size_t)nextra * sizeof(uint64_t));
+    }
 out:
     return status;
 }

@@ -9,6 +9,8 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -241,6 +243,131 @@ degrade:
                   compcoll_status_string(status));
     cc_active = 0;
     return COMPCOLL_OK;
+}
+
+/* ---------------------------------------------------- settings agreement */
+
+#define CC_VALUE_LEN 48 /* of a value as the report quotes it */
+
+/* The effective value of row f on this rank, for the report. */
+static void cc_setting_text(const compcoll_cfg_field_t *f, char *buf)
+{
+    const char *v = getenv(f->name);
+
+    snprintf(buf, CC_VALUE_LEN, "%s%s", v != NULL ? v : f->dflt,
+             v != NULL ? "" : " (unset)");
+}
+
+/* Rank 0: which ranks have which value of row f (texts: every rank's). */
+static void cc_setting_report(const compcoll_cfg_field_t *f,
+                              const char *texts, int size, const char *more)
+{
+    char   msg[1024];
+    size_t len = 0;
+    int    r, q, groups = 0;
+
+    len += (size_t)snprintf(msg, sizeof(msg),
+                            "%s differs between the ranks:", f->name);
+    for (r = 0; r < size && len < sizeof(msg); r++) {
+        const char *v = texts + (size_t)r * CC_VALUE_LEN;
+        int         seen = 0, count = 0, shown = 0;
+
+        for (q = 0; q < r && !seen; q++) {
+            seen = strcmp(texts + (size_t)q * CC_VALUE_LEN, v) == 0;
+        }
+        if (seen) {
+            continue;
+        }
+        if (++groups > 4) {
+            len += (size_t)snprintf(msg + len, sizeof(msg) - len, " ...");
+            break;
+        }
+        len += (size_t)snprintf(msg + len, sizeof(msg) - len, "%s '%s' on "
+                                "rank", groups > 1 ? ";" : "", v);
+        for (q = r; q < size; q++) {
+            count += strcmp(texts + (size_t)q * CC_VALUE_LEN, v) == 0;
+        }
+        len += (size_t)snprintf(msg + len, sizeof(msg) - len, "%s",
+                                count > 1 ? "s" : "");
+        for (q = r; q < size && len < sizeof(msg); q++) {
+            if (strcmp(texts + (size_t)q * CC_VALUE_LEN, v) != 0) {
+                continue;
+            }
+            if (++shown > 8) {
+                len += (size_t)snprintf(msg + len, sizeof(msg) - len,
+                                        " and %d more", count - 8);
+                break;
+            }
+            len += (size_t)snprintf(msg + len, sizeof(msg) - len, "%s %d",
+                                    shown > 1 ? "," : "", q);
+        }
+    }
+    compcoll_error("%s. Every rank must run with the same %s%s%s: the ranks "
+                   "would make different collective calls", msg, f->name,
+                   more[0] != '\0' ? ", and" : "", more);
+}
+
+compcoll_status_t compcoll_settings_agree(void)
+{
+    const size_t n = compcoll_cfg_table_size;
+    uint64_t    *mine, *most;
+    char        *texts = NULL, text[CC_VALUE_LEN], more[256] = "";
+    size_t       i, first = n, len = 0;
+    int          rank = 0, size = 1;
+    compcoll_status_t status = COMPCOLL_OK;
+
+    mine = calloc(4 * n, sizeof(*mine));
+    if (mine == NULL) {
+        return COMPCOLL_ERR_NO_MEMORY; /* every rank stops: it is MPI_Init */
+    }
+    most = mine + 2 * n;
+    PMPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    PMPI_Comm_size(MPI_COMM_WORLD, &size);
+    /* a row differs iff max(d) != min(d), i.e. max(d) != ~max(~d) */
+    compcoll_cfg_digest(&compcoll_cfg, mine);
+    for (i = 0; i < n; i++) {
+        mine[n + i] = ~mine[i];
+    }
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Allreduce(mine, most, (int)(2 * n),
+                                           MPI_UINT64_T, MPI_MAX,
+                                           MPI_COMM_WORLD),
+                            status, out);
+    for (i = 0; i < n; i++) {
+        if (most[i] == ~most[n + i]) {
+            continue;
+        }
+        if (first == n) {
+            first = i;
+        } else if (len < sizeof(more) &&
+                   compcoll_cfg_table[first].offset !=
+                       offsetof(compcoll_config_t, enable) &&
+                   compcoll_cfg_table[first].offset !=
+                       offsetof(compcoll_config_t, method)) {
+            /* (when compression itself differs, the rest is moot) */
+            len += (size_t)snprintf(more + len, sizeof(more) - len, " %s",
+                                    compcoll_cfg_table[i].name);
+        }
+    }
+    if (first == n) {
+        goto out;
+    }
+    /* the first differing variable, with every rank's value */
+    cc_setting_text(&compcoll_cfg_table[first], text);
+    if (rank == 0) {
+        texts = malloc((size_t)size * CC_VALUE_LEN);
+    }
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Gather(text, CC_VALUE_LEN, MPI_CHAR, texts,
+                                        CC_VALUE_LEN, MPI_CHAR, 0,
+                                        MPI_COMM_WORLD),
+                            status, out);
+    if (rank == 0) {
+        cc_setting_report(&compcoll_cfg_table[first], texts, size, more);
+    }
+    status = COMPCOLL_ERR_INVALID_PARAM;
+out:
+    free(texts);
+    free(mine);
+    return status;
 }
 
 void compcoll_finalize(void)

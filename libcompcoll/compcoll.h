@@ -45,6 +45,13 @@ compcoll_status_t compcoll_init(int thread_level);
  * the configuration table's parsers (an invalid value counts as on:
  * compcoll_init then stops the job with the message). */
 int               compcoll_env_compresses(void);
+/*
+ * After compcoll_init succeeded on every rank, collective over
+ * MPI_COMM_WORLD: whether every setting that decides which collectives a
+ * rank makes is the same everywhere.  Rank 0 names what differs and on
+ * which ranks; every rank gets COMPCOLL_ERR_INVALID_PARAM.
+ */
+compcoll_status_t compcoll_settings_agree(void);
 /* Print the configuration errors of a failed compcoll_init. */
 void              compcoll_init_report(void);
 /* Stats, state and transports torn down; before PMPI_Finalize. */

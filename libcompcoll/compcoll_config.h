@@ -11,6 +11,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "compcoll_log.h"
@@ -54,6 +55,31 @@ typedef enum {
     COMPCOLL_STATS_JSON,
 } compcoll_stats_mode_t;
 
+/* Test aid (COMPCOLL_FAULT): where a call is made to fail. */
+typedef enum {
+    COMPCOLL_FAULT_ALLOC,     /* the call's buffers cannot be had */
+    COMPCOLL_FAULT_VALIDATE,  /* the leader's header is rejected */
+    COMPCOLL_FAULT_DECODE,    /* the leader's indices are rejected */
+    COMPCOLL_FAULT_TRANSPORT, /* a transport operation reports failure */
+    COMPCOLL_FAULT_KERNEL,    /* a compute kernel (selection) fails */
+    COMPCOLL_FAULT_POINTS
+} compcoll_fault_point_t;
+
+#define COMPCOLL_FAULT_MAX 8
+
+/* Fail `point` on world rank `rank` in call number `call` (0-based, of
+ * each communicator's compressed calls). */
+typedef struct {
+    int      point; /* compcoll_fault_point_t */
+    int      rank;
+    uint64_t call;
+} compcoll_fault_t;
+
+typedef struct {
+    compcoll_fault_t list[COMPCOLL_FAULT_MAX];
+    unsigned         n;
+} compcoll_faults_t;
+
 typedef struct {
     int                     enable;
     int                     method;       /* compcoll_method_id_t */
@@ -72,6 +98,7 @@ typedef struct {
     int                     stats;        /* compcoll_stats_mode_t */
     char                    stats_path[PATH_MAX];
     int                     log_level;    /* compcoll_log_level_t */
+    compcoll_faults_t       fault;        /* COMPCOLL_FAULT (test aid) */
 } compcoll_config_t;
 
 /* One accepted word of an enumerated variable. */
@@ -91,8 +118,11 @@ typedef struct {
     const char              *syntax;  /* accepted values, for humans */
     const char              *doc;
     size_t                   offset;  /* of the field in compcoll_config_t */
+    size_t                   size;    /* of that field */
     compcoll_cfg_parse_fn_t  parse;
     const void              *arg;     /* parser argument (enum table, range) */
+    int                      local;   /* may differ between ranks; every
+                                       * other row is checked at MPI_Init */
 } compcoll_cfg_field_t;
 
 extern const compcoll_cfg_field_t compcoll_cfg_table[];
@@ -113,11 +143,20 @@ compcoll_status_t compcoll_cfg_parse(compcoll_config_t *cfg, char *const *envp,
 const char *compcoll_cfg_value(const compcoll_cfg_field_t *field,
                                char *const *envp);
 
+/*
+ * A digest of each row's value in cfg (digest[i] for compcoll_cfg_table[i]),
+ * equal on two ranks iff they behave alike: 0 for `local` rows, and for
+ * every row but ENABLE and METHOD when cfg does not compress.
+ */
+void compcoll_cfg_digest(const compcoll_config_t *cfg, uint64_t *digest);
+
 /* The closest known variable name to name (edit distance), or NULL. */
 const char *compcoll_cfg_closest(const char *name);
 
 /* Name of an enumerated value of a row, for reports ("scalecom"). */
 const char *compcoll_cfg_enum_name(const char *var, int value);
+/* Name of a fault point (COMPCOLL_FAULT), for messages. */
+const char *compcoll_fault_point_name(int point);
 
 /* `compcoll-info -c` and the man page's ENVIRONMENT section. */
 void compcoll_cfg_print_table(FILE *out, char *const *envp);

@@ -187,6 +187,71 @@ static compcoll_status_t cfg_parse_stats(const char *v, void *field,
     return COMPCOLL_ERR_INVALID_PARAM;
 }
 
+static const char *const cfg_fault_points[COMPCOLL_FAULT_POINTS] = {
+    "alloc", "validate", "decode", "transport", "kernel"};
+
+const char *compcoll_fault_point_name(int point)
+{
+    return (point >= 0 && point < COMPCOLL_FAULT_POINTS)
+               ? cfg_fault_points[point]
+               : "?";
+}
+
+/* POINT:RANK:CALL[,POINT:RANK:CALL...], or empty, into a compcoll_faults_t. */
+static compcoll_status_t cfg_parse_fault(const char *v, void *field,
+                                         const void *arg, char *err,
+                                         size_t len)
+{
+    compcoll_faults_t *faults = field;
+    compcoll_fault_t  *f      = faults->list;
+    unsigned           n      = 0;
+
+    while (*v != '\0') {
+        unsigned long long call;
+        long               rank;
+        size_t             plen = strcspn(v, ":");
+        char              *end;
+        int                p;
+
+        for (p = 0; p < COMPCOLL_FAULT_POINTS; p++) {
+            if (strlen(cfg_fault_points[p]) == plen &&
+                strncmp(v, cfg_fault_points[p], plen) == 0) {
+                break;
+            }
+        }
+        if (p == COMPCOLL_FAULT_POINTS || v[plen] != ':') {
+            snprintf(err, len, "expected POINT:RANK:CALL with POINT one of "
+                     "alloc, validate, decode, transport, kernel");
+            return COMPCOLL_ERR_INVALID_PARAM;
+        }
+        errno = 0;
+        rank  = strtol(v + plen + 1, &end, 10);
+        if (errno != 0 || end == v + plen + 1 || *end != ':' || rank < 0 ||
+            rank > INT_MAX || !isdigit((unsigned char)end[1])) {
+            snprintf(err, len, "expected POINT:RANK:CALL with RANK and CALL "
+                     "integers >= 0");
+            return COMPCOLL_ERR_INVALID_PARAM;
+        }
+        call = strtoull(end + 1, &end, 10);
+        if (errno != 0 || (*end != '\0' && *end != ',') ||
+            (*end == ',' && end[1] == '\0')) {
+            snprintf(err, len, "expected POINT:RANK:CALL[,POINT:RANK:CALL...]");
+            return COMPCOLL_ERR_INVALID_PARAM;
+        }
+        if (n == COMPCOLL_FAULT_MAX) {
+            snprintf(err, len, "at most %d faults", COMPCOLL_FAULT_MAX);
+            return COMPCOLL_ERR_INVALID_PARAM;
+        }
+        f[n].point = p;
+        f[n].rank  = (int)rank;
+        f[n].call  = call;
+        n++;
+        v = (*end == ',') ? end + 1 : end;
+    }
+    faults->n = n;
+    return COMPCOLL_OK;
+}
+
 /* ------------------------------------------------------------ the table */
 
 static const compcoll_cfg_enum_t cfg_methods[] = {
@@ -241,13 +306,19 @@ static const cfg_range_t cfg_count_range  = {1, INT_MAX};
 static const cfg_range_t cfg_warmup_range = {0, UINT_MAX};
 static const cfg_range_t cfg_bin_range    = {1, INT_MAX};
 
-#define CFG_FIELD(_f) offsetof(compcoll_config_t, _f)
+/* whether a row must be equal on every rank (compcoll_cfg_field_t.local) */
+#define CFG_AGREED 0
+#define CFG_LOCAL  1
+
+#define CFG_FIELD_OFFSET(_f) offsetof(compcoll_config_t, _f)
+#define CFG_FIELD(_f) \
+    offsetof(compcoll_config_t, _f), sizeof(((compcoll_config_t *)0)->_f)
 
 const compcoll_cfg_field_t compcoll_cfg_table[] = {
     {"COMPCOLL_ENABLE", "y", "y|n",
      "Master switch. With n every MPI call goes to the MPI library unchanged "
      "and no transport is set up.",
-     CFG_FIELD(enable), cfg_parse_bool, NULL},
+     CFG_FIELD(enable), cfg_parse_bool, NULL, CFG_AGREED},
     {"COMPCOLL_METHOD", "scalecom", "scalecom|adacomp|topk|dense|none",
      "Method for eligible calls. scalecom: cyclic local top-k with low-pass "
      "error feedback, shared indices. adacomp: AdaComp bin-local residual "
@@ -257,48 +328,49 @@ const compcoll_cfg_field_t compcoll_cfg_table[] = {
      "the number of ranks. dense: every value summed over the library's "
      "transport, sent as COMPCOLL_WIRE_TYPE, no error feedback. none: every "
      "call goes to the MPI library.",
-     CFG_FIELD(method), cfg_parse_enum, cfg_methods},
+     CFG_FIELD(method), cfg_parse_enum, cfg_methods, CFG_AGREED},
     {"COMPCOLL_RATIO", "100", "integer >= 1",
      "Compression ratio: a compressed tensor of n elements sends "
      "k = ceil(n / COMPCOLL_RATIO) values.",
-     CFG_FIELD(ratio), cfg_parse_uint, &cfg_ratio_range},
+     CFG_FIELD(ratio), cfg_parse_uint, &cfg_ratio_range, CFG_AGREED},
     {"COMPCOLL_MIN_COUNT", "8192", "integer >= 1",
      "Smallest element count that is compressed; calls with fewer elements go "
      "to the MPI library unchanged.",
-     CFG_FIELD(min_count), cfg_parse_uint, &cfg_count_range},
+     CFG_FIELD(min_count), cfg_parse_uint, &cfg_count_range, CFG_AGREED},
     {"COMPCOLL_SELECT", "exact", "exact|chunk|sample",
      "How scalecom's leader, or every rank with topk, picks k indices. "
      "exact: the k largest |a| (ties go "
      "to the lower index). chunk: the largest |a| of each of k equal chunks. "
      "sample: a threshold estimated from a random sample, then trimmed to k; "
      "it selects the same indices as exact.",
-     CFG_FIELD(select), cfg_parse_enum, cfg_selects},
+     CFG_FIELD(select), cfg_parse_enum, cfg_selects, CFG_AGREED},
     {"COMPCOLL_BETA", "1", "number in (0, 1]",
      "Low-pass filter of scalecom's error-feedback memory: "
      "m <- (1 - beta) m + beta (a - C(a)). 1 is classic error feedback, "
      "which adacomp and topk always use.",
-     CFG_FIELD(beta), cfg_parse_beta, NULL},
+     CFG_FIELD(beta), cfg_parse_beta, NULL, CFG_AGREED},
     {"COMPCOLL_WARMUP", "0", "integer >= 0",
      "Number of calls per tensor that are summed densely (in fp32) before "
      "compression starts, for every compressing method.",
-     CFG_FIELD(warmup), cfg_parse_uint, &cfg_warmup_range},
+     CFG_FIELD(warmup), cfg_parse_uint, &cfg_warmup_range, CFG_AGREED},
     {"COMPCOLL_ADACOMP_BIN", "auto", "auto|integer >= 1",
      "Bin length of adacomp. auto: 50 for tensors of fewer than 65536 "
      "elements (convolution-sized), 500 from there on (fully-connected-"
      "sized), the values the AdaComp paper used.",
-     CFG_FIELD(adacomp_bin), cfg_parse_auto_uint, &cfg_bin_range},
+     CFG_FIELD(adacomp_bin), cfg_parse_auto_uint, &cfg_bin_range,
+     CFG_AGREED},
     {"COMPCOLL_WIRE_TYPE", "fp32", "fp32|fp16|bf16",
      "Encoding of the values on the wire: scalecom's k values, topk's "
      "values and every value of method dense (adacomp sends signs). Sums are "
      "accumulated in fp32. scalecom does not feed the rounding error of fp16 "
      "or bf16 back into its memory; topk does.",
-     CFG_FIELD(wire), cfg_parse_enum, cfg_wires},
+     CFG_FIELD(wire), cfg_parse_enum, cfg_wires, CFG_AGREED},
     {"COMPCOLL_TRANSPORT", "ucx", "ucx|mpi",
      "Transport of the library's own traffic. ucx: the library's own UCX "
      "context (tuned with COMPCOLL_UCX_* variables, e.g. COMPCOLL_UCX_TLS). "
      "mpi: PMPI collectives. When UCX cannot be set up on every rank of a "
      "communicator, that communicator uses mpi, with one warning.",
-     CFG_FIELD(transport), cfg_parse_enum, cfg_transports},
+     CFG_FIELD(transport), cfg_parse_enum, cfg_transports, CFG_AGREED},
     {"COMPCOLL_KEY", "auto", "auto|address|sequence",
      "What identifies a tensor's error-feedback memory. auto: the buffer "
      "address while the communicator's cycle of calls is learned, then the "
@@ -308,12 +380,12 @@ const compcoll_cfg_field_t compcoll_cfg_table[] = {
      "(communicator, buffer address, count). sequence: (communicator, count, "
      "position in the repeating sequence of compressed calls). Memories "
      "unused for 8 cycles are retired.",
-     CFG_FIELD(key), cfg_parse_enum, cfg_keys},
+     CFG_FIELD(key), cfg_parse_enum, cfg_keys, CFG_AGREED},
     {"COMPCOLL_MAX_MEMORY", "8g", "size, e.g. 512m, 4g; 0 = no cap",
      "Cap on the error-feedback memory of one process. A tensor that does not "
      "fit gets no memory: its calls are summed densely while this process "
      "leads them (scalecom) or always (adacomp, topk), with one warning.",
-     CFG_FIELD(max_memory), cfg_parse_size, NULL},
+     CFG_FIELD(max_memory), cfg_parse_size, NULL, CFG_LOCAL},
     {"COMPCOLL_HIERARCHICAL", "auto", "auto|y|n",
      "Dense reduction inside a node and compression between nodes: the ranks "
      "of a node sum their gradients through MPI (shared memory), the node "
@@ -322,22 +394,33 @@ const compcoll_cfg_field_t compcoll_cfg_table[] = {
      "nodes with more than one rank on some node. y: on whenever some node "
      "holds more than one rank of the communicator. n: every rank takes part "
      "in the compressed exchange.",
-     CFG_FIELD(hierarchical), cfg_parse_enum, cfg_hiers},
+     CFG_FIELD(hierarchical), cfg_parse_enum, cfg_hiers, CFG_AGREED},
     {"COMPCOLL_RANKS_PER_NODE", "auto", "auto|integer >= 1",
      "What a node is for COMPCOLL_HIERARCHICAL. auto: the ranks that share "
      "memory (MPI_Comm_split_type MPI_COMM_TYPE_SHARED). N: each block of N "
      "consecutive ranks of the communicator, e.g. to try the hierarchy on "
      "one host or to split a large host.",
-     CFG_FIELD(ranks_per_node), cfg_parse_auto_uint, &cfg_count_range},
+     CFG_FIELD(ranks_per_node), cfg_parse_auto_uint, &cfg_count_range,
+     CFG_AGREED},
     {"COMPCOLL_STATS", "0", "0|1|PATH.json",
      "Statistics at MPI_Finalize. 1: a summary table on standard error of "
      "rank 0. A path ending in .json: rank 0 writes the statistics there as "
      "one JSON object.",
-     CFG_FIELD(stats), cfg_parse_stats, NULL},
+     CFG_FIELD(stats), cfg_parse_stats, NULL, CFG_LOCAL},
     {"COMPCOLL_LOG_LEVEL", "warn", "error|warn|info|debug|trace",
      "Messages printed on standard error. trace prints one line per "
      "intercepted call with its decision and the reason.",
-     CFG_FIELD(log_level), cfg_parse_enum, cfg_levels},
+     CFG_FIELD(log_level), cfg_parse_enum, cfg_levels, CFG_LOCAL},
+    {"COMPCOLL_FAULT", "", "POINT:RANK:CALL[,...]",
+     "Test aid: make the library fail on purpose. Each POINT:RANK:CALL makes "
+     "call number CALL (counted from 0 over each communicator's compressed "
+     "calls) fail on MPI_COMM_WORLD rank RANK at POINT: alloc (its buffers "
+     "cannot be had), validate (the leader's header is rejected), decode "
+     "(the leader's indices are rejected), transport (a transport operation "
+     "reports failure after moving its bytes) or kernel (the index "
+     "selection fails). The call then fails on every rank, as a real "
+     "failure would. Empty: no faults.",
+     CFG_FIELD(fault), cfg_parse_fault, NULL, CFG_LOCAL},
 };
 
 const size_t compcoll_cfg_table_size =
@@ -524,7 +607,36 @@ compcoll_status_t compcoll_cfg_parse(compcoll_config_t *cfg, char *const *envp,
     return result;
 }
 
+/* ------------------------------------------------------------ agreement */
+
+void compcoll_cfg_digest(const compcoll_config_t *cfg, uint64_t *digest)
+{
+    const int compresses = cfg->enable &&
+                           cfg->method != COMPCOLL_METHOD_NONE;
+    size_t    i, b;
+
+    for (i = 0; i < compcoll_cfg_table_size; i++) {
+        const compcoll_cfg_field_t *f = &compcoll_cfg_table[i];
+        const unsigned char        *v = (const unsigned char *)cfg + f->offset;
+        uint64_t                    h = 1469598103934665603ull; /* FNV-1a */
+
+        if (f->local || (!compresses && f->offset != CFG_FIELD_OFFSET(enable) &&
+                         f->offset != CFG_FIELD_OFFSET(method))) {
+            digest[i] = 0;
+            continue;
+        }
+        for (b = 0; b < f->size; b++) {
+            h = (h ^ v[b]) * 1099511628211ull;
+        }
+        digest[i] = h;
+    }
+}
+
 /* ------------------------------------------------------------ printing */
+
+#define CFG_LOCAL_NOTE  " May differ between ranks."
+#define CFG_AGREED_NOTE " Must be the same on every rank: MPI_Init checks."
+
 
 void compcoll_cfg_print_table(FILE *out, char *const *envp)
 {
@@ -536,8 +648,10 @@ void compcoll_cfg_print_table(FILE *out, char *const *envp)
 
         fprintf(out, "%s=%s%s\n", f->name, v ? v : f->dflt,
                 v ? "" : "  (default)");
-        fprintf(out, "    values: %s; default: %s\n", f->syntax, f->dflt);
-        fprintf(out, "    %s\n\n", f->doc);
+        fprintf(out, "    values: %s; default: %s\n", f->syntax,
+                f->dflt[0] != '\0' ? f->dflt : "unset");
+        fprintf(out, "    %s%s\n\n", f->doc,
+                f->local ? CFG_LOCAL_NOTE : CFG_AGREED_NOTE);
     }
 }
 
@@ -569,10 +683,16 @@ void compcoll_cfg_print_man(FILE *out)
         cfg_print_roff(out, f->name);
         fputs("\n", out);
         cfg_print_roff(out, f->syntax);
-        fputs("; default \\fB", out);
-        cfg_print_roff(out, f->dflt);
-        fputs("\\fR.\n", out);
+        if (f->dflt[0] != '\0') {
+            fputs("; default \\fB", out);
+            cfg_print_roff(out, f->dflt);
+            fputs("\\fR", out);
+        } else {
+            fputs("; unset by default", out);
+        }
+        fputs(".\n", out);
         cfg_print_roff(out, f->doc);
+        cfg_print_roff(out, f->local ? CFG_LOCAL_NOTE : CFG_AGREED_NOTE);
         fputs("\n", out);
     }
 }

@@ -160,25 +160,6 @@ size_t compcoll_registry_memory(void)
 
 /* ------------------------------------------------------------ comms */
 
-/* Everything that must be equal on all ranks for the exchange to agree. */
-static uint64_t reg_config_hash(void)
-{
-    const compcoll_config_t *c = &compcoll_cfg;
-    uint64_t                 v[] = {(uint64_t)c->method, c->ratio,
-                                    c->min_count, (uint64_t)c->select,
-                                    (uint64_t)(c->beta * 1e9), c->warmup,
-                                    (uint64_t)c->wire, (uint64_t)c->transport,
-                                    (uint64_t)c->key, (uint64_t)c->hierarchical,
-                                    c->ranks_per_node};
-    uint64_t                 h   = 1469598103934665603ull;
-    size_t                   i;
-
-    for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-        h = (h ^ v[i]) * 1099511628211ull;
-    }
-    return h;
-}
-
 static compcoll_status_t reg_comm_create(MPI_Comm comm, int flat,
                                          compcoll_comm_t **cc_p);
 
@@ -279,7 +260,6 @@ static compcoll_status_t reg_comm_create(MPI_Comm comm, int flat,
     const compcoll_transport_ops_t *tl = compcoll_transport();
     compcoll_status_t               status;
     compcoll_comm_t                *cc;
-    uint64_t                        hash[2];
 
     cc = calloc(1, sizeof(*cc));
     if (cc == NULL) {
@@ -309,23 +289,10 @@ static compcoll_status_t reg_comm_create(MPI_Comm comm, int flat,
     COMPCOLL_MPI_CHECK_GOTO(PMPI_Comm_rank(comm, &cc->rank), status, err);
     COMPCOLL_MPI_CHECK_GOTO(PMPI_Comm_size(comm, &cc->size), status, err);
 
-    /* The id, and along with it a check that the configuration is the same
-     * everywhere (max of h and of ~h differ from ours iff some rank's h
-     * differs). */
-    hash[0] = reg_config_hash();
-    hash[1] = ~hash[0];
-    status  = compcoll_agree_id(comm, &reg_ids, hash, 2, &cc->id);
+    /* The settings that decide the exchange were checked at MPI_Init
+     * (compcoll_settings_agree): one id is all there is to agree. */
+    status = compcoll_agree_id(comm, &reg_ids, NULL, 0, &cc->id);
     if (status != COMPCOLL_OK) {
-        goto err;
-    }
-    if (hash[0] != reg_config_hash() || hash[1] != ~reg_config_hash()) {
-        compcoll_error("COMPCOLL_* settings differ between the ranks of "
-                       "communicator %llu; every rank must run with the same "
-                       "COMPCOLL_METHOD, RATIO, MIN_COUNT, SELECT, BETA, "
-                       "WARMUP, WIRE_TYPE, TRANSPORT, KEY, HIERARCHICAL and "
-                       "RANKS_PER_NODE",
-                       (unsigned long long)cc->id);
-        status = COMPCOLL_ERR_INVALID_PARAM;
         goto err;
     }
 

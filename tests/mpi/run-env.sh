@@ -15,7 +15,10 @@ mpi_name=env mpi_timeout=60
 . "${TESTS_SRCDIR:-.}/mpi/common.sh"
 
 # ranks | VARIABLE=value (no COMPCOLL_ prefix; no spaces) | expectation | program
+# VARIABLE=value@last sets it on the last rank only (MPMD launch).
 #   bad        exit non-zero; stderr names COMPCOLL_VARIABLE and the value
+#   differ     exit non-zero at MPI_Init with one message that names
+#              COMPCOLL_VARIABLE, the last rank's value and rank 0's
 #   warn:TEXT  exit 0; stderr contains TEXT
 #   ok         exit 0; no error on stderr
 # The programs run with COMPCOLL_MIN_COUNT=64 unless the case sets it.
@@ -132,6 +135,18 @@ cat >"$tmp/cases" <<'EOF'
 1 | LOG_LEVEL=debug | ok | scalecom_check --steps 3
 1 | LOG_LEVEL=trace | ok | scalecom_check --steps 3
 2 | ENABLE=off | ok | passthrough_check --all
+2 | ENABLE=n@last | differ | scalecom_check --steps 3
+3 | ENABLE=n@last | differ | scalecom_check --steps 3
+2 | METHOD=none@last | differ | scalecom_check --steps 3
+3 | MIN_COUNT=16384@last | differ | scalecom_check --steps 3
+2 | RATIO=50@last | differ | scalecom_check --steps 3
+2 | KEY=address@last | differ | scalecom_check --steps 3
+2 | WIRE_TYPE=bf16@last | differ | scalecom_check --steps 3
+2 | TRANSPORT=mpi@last | differ | scalecom_check --steps 3
+2 | BETA=0.5@last | differ | scalecom_check --steps 3
+2 | LOG_LEVEL=error@last | ok | scalecom_check --steps 3
+2 | MAX_MEMORY=1g@last | ok | scalecom_check --steps 3
+2 | STATS=0@last | ok | scalecom_check --steps 3
 EOF
 
 n=$(grep -c . "$tmp/cases")
@@ -147,18 +162,28 @@ while IFS='|' read -r ranks assign expect command; do
     set -- $command
     prog=$1
     shift
+    last=
+    case $assign in *@last) assign=${assign%@last} last=" on the last rank" ;; esac
     var=COMPCOLL_${assign%%=*}
     value=${assign#*=}
-    desc="P=$ranks $var='$value' ($expect): $prog${*:+ $*}"
+    desc="P=$ranks $var='$value'$last ($expect): $prog${*:+ $*}"
     path=$(program "$prog")
     if [ ! -x "$path" ]; then
         echo "not ok $i - $desc: $path not built"
         continue
     fi
-    # shellcheck disable=SC2086
-    $guard "$mpiexec" -n "$ranks" env LD_PRELOAD="$lib" \
-        COMPCOLL_MIN_COUNT=64 "$var=$value" \
-        "$path" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+    if [ -n "$last" ]; then
+        # shellcheck disable=SC2086
+        $guard "$mpiexec" -n $((ranks - 1)) env LD_PRELOAD="$lib" \
+            COMPCOLL_MIN_COUNT=64 "$path" "$@" : \
+            -n 1 env LD_PRELOAD="$lib" COMPCOLL_MIN_COUNT=64 "$var=$value" \
+            "$path" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+    else
+        # shellcheck disable=SC2086
+        $guard "$mpiexec" -n "$ranks" env LD_PRELOAD="$lib" \
+            COMPCOLL_MIN_COUNT=64 "$var=$value" \
+            "$path" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+    fi
     rc=$?
     why=
     case $expect in
@@ -171,6 +196,23 @@ while IFS='|' read -r ranks assign expect command; do
             why="stderr does not name $var"
         elif [ -n "$value" ] && ! grep -q -F -- "$value" "$tmp/err"; then
             why="stderr does not show the value '$value'"
+        elif grep -q '^# ok' "$tmp/out"; then
+            why="the program ran (expected exit at MPI_Init)"
+        fi
+        ;;
+    differ)
+        if [ "$rc" -eq 0 ]; then
+            why="exit status 0, expected non-zero"
+        elif [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+            why="timed out after ${timeout_s}s"
+        elif ! grep -q -F -- "$var differs between the ranks: " "$tmp/err"; then
+            why="stderr lacks \"$var differs between the ranks\""
+        elif ! grep -q -F -- "'$value' on rank $((ranks - 1))" "$tmp/err"; then
+            why="stderr does not show '$value' on rank $((ranks - 1))"
+        elif ! grep -q -E -- "' on ranks? 0[,;.]" "$tmp/err"; then
+            why="stderr does not show the other ranks' value"
+        elif [ "$(grep -c 'COMPCOLL ERROR' "$tmp/err")" -ne 1 ]; then
+            why="not exactly one error message"
         elif grep -q '^# ok' "$tmp/out"; then
             why="the program ran (expected exit at MPI_Init)"
         fi

@@ -69,6 +69,9 @@ static const bad_case_t bad_cases[] = {
                                  "2147483648", NULL}},
     {"COMPCOLL_STATS", {"", "2", "yes", "out.txt", ".json", NULL}},
     {"COMPCOLL_LOG_LEVEL", {"", "verbose", "5", "warning", NULL}},
+    {"COMPCOLL_FAULT", {"alloc", "alloc:1", "oom:0:1", "alloc:-1:0",
+                        "alloc:0:x", "alloc:0:1,", "alloc:0:1;decode:1:2",
+                        "decode:0:99999999999999999999"}},
 };
 
 static void test_defaults(void)
@@ -112,6 +115,67 @@ static void test_bad_values(void)
                "%s rejected with a message naming it", want);
         }
     }
+}
+
+static void test_fault(void)
+{
+    compcoll_config_t cfg;
+
+    ok(parse1(&cfg, "COMPCOLL_FAULT", "alloc:1:3,transport:0:18") ==
+               COMPCOLL_OK &&
+           cfg.fault.n == 2 && cfg.fault.list[0].point == COMPCOLL_FAULT_ALLOC &&
+           cfg.fault.list[0].rank == 1 && cfg.fault.list[0].call == 3 &&
+           cfg.fault.list[1].point == COMPCOLL_FAULT_TRANSPORT &&
+           cfg.fault.list[1].rank == 0 && cfg.fault.list[1].call == 18,
+       "FAULT=alloc:1:3,transport:0:18 parses into two faults");
+    ok(parse1(&cfg, "COMPCOLL_FAULT", "") == COMPCOLL_OK && cfg.fault.n == 0,
+       "FAULT empty: no faults");
+    ok(parse1(&cfg, "COMPCOLL_FAULT",
+              "kernel:0:0,kernel:0:1,kernel:0:2,kernel:0:3,kernel:0:4,"
+              "kernel:0:5,kernel:0:6,kernel:0:7,kernel:0:8") ==
+           COMPCOLL_ERR_INVALID_PARAM,
+       "FAULT with more than %d entries is rejected", COMPCOLL_FAULT_MAX);
+}
+
+/* The digest compared at MPI_Init: equal iff the ranks behave alike. */
+static void test_digest(void)
+{
+    compcoll_config_t a, b;
+    uint64_t          da[64], db[64];
+    size_t            i, differ;
+    char             *yes[] = {"COMPCOLL_ENABLE=yes", "COMPCOLL_RATIO=100", NULL};
+    char             *y[]   = {"COMPCOLL_ENABLE=y", NULL};
+    char             *r50[] = {"COMPCOLL_RATIO=50", "COMPCOLL_LOG_LEVEL=trace",
+                               "COMPCOLL_FAULT=alloc:0:1",
+                               "COMPCOLL_MAX_MEMORY=1m", NULL};
+    char             *off[] = {"COMPCOLL_ENABLE=n", NULL};
+    char             *off2[] = {"COMPCOLL_ENABLE=0", "COMPCOLL_RATIO=7", NULL};
+
+    ok(compcoll_cfg_table_size <= 64, "the table fits the test's arrays");
+    parse(&a, yes);
+    parse(&b, y);
+    compcoll_cfg_digest(&a, da);
+    compcoll_cfg_digest(&b, db);
+    ok(memcmp(da, db, compcoll_cfg_table_size * sizeof(da[0])) == 0,
+       "ENABLE=yes RATIO=100 and ENABLE=y have the same digest");
+    parse(&b, r50);
+    compcoll_cfg_digest(&b, db);
+    for (i = 0, differ = 0; i < compcoll_cfg_table_size; i++) {
+        if (da[i] != db[i]) {
+            differ++;
+            ok(strcmp(compcoll_cfg_table[i].name, "COMPCOLL_RATIO") == 0,
+               "only RATIO differs, not the local %s",
+               compcoll_cfg_table[i].name);
+        }
+    }
+    ok(differ == 1, "RATIO=50 and local variables: one row differs (%zu)",
+       differ);
+    parse(&a, off);
+    parse(&b, off2);
+    compcoll_cfg_digest(&a, da);
+    compcoll_cfg_digest(&b, db);
+    ok(memcmp(da, db, compcoll_cfg_table_size * sizeof(da[0])) == 0,
+       "compression off: RATIO is not compared");
 }
 
 static void test_hierarchical(void)
@@ -278,6 +342,8 @@ int main(void)
     }
     test_defaults();
     test_bad_values();
+    test_fault();
+    test_digest();
     test_hierarchical();
     test_good_values();
     test_many_errors();
