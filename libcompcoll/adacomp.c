@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "compcoll_exchange.h"
+#include "compcoll_fail.h"
 #include "compcoll_log.h"
 #include "compcoll_stats.h"
 
@@ -85,26 +86,34 @@ static compcoll_status_t ada_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t
     uint64_t           sent0     = cc->tcomm->bytes_sent;
     unsigned char     *stream    = NULL;
     const size_t      *counts;
-    compcoll_status_t  status;
+    compcoll_status_t  status, local;
     size_t             bytes = 0, off, j, c;
     float             *bmax, scale;
     void              *all;
     int                dense, r;
     double             t0;
 
-    if (!want_dense) {
+    local = compcoll_fault(cc, COMPCOLL_FAULT_ALLOC);
+    if (!want_dense && local == COMPCOLL_OK) {
         stream = compcoll_buf_reserve(&cc->msg, sizeof(float) +
                                                     n * sizeof(uint32_t));
         bmax   = compcoll_buf_reserve(&cc->vals,
                                       ((n + bin - 1) / bin) * sizeof(float));
         if (stream == NULL || bmax == NULL) {
-            return COMPCOLL_ERR_NO_MEMORY;
+            compcoll_error("no memory for the buffers of a call of %zu "
+                           "elements", n);
+            local = COMPCOLL_ERR_NO_MEMORY;
+        } else {
+            local = compcoll_fault(cc, COMPCOLL_FAULT_KERNEL);
         }
-        t0    = compcoll_time();
-        bytes = ada_select(t->mem, g, n, bin, bmax, stream);
-        compcoll_stats.time_select += compcoll_time() - t0;
+        if (local == COMPCOLL_OK) {
+            t0    = compcoll_time();
+            bytes = ada_select(t->mem, g, n, bin, bmax, stream);
+            compcoll_stats.time_select += compcoll_time() - t0;
+        }
     }
-    status = compcoll_xchg_agree(cc, want_dense, bytes, &dense, &counts);
+    status = compcoll_xchg_agree(cc, want_dense, bytes, local, &dense,
+                                 &counts);
     if (status != COMPCOLL_OK) {
         return status;
     }
@@ -124,12 +133,17 @@ static compcoll_status_t ada_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t
             compcoll_error("rank %d sends an AdaComp stream of %zu bytes, "
                            "not one for %zu elements: are all ranks making "
                            "the same MPI_Allreduce calls?", r, counts[r], n);
-            return COMPCOLL_ERR_PROTOCOL;
+            return COMPCOLL_ERR_PROTOCOL; /* seen alike by every rank */
         }
     }
+    /* a check of this rank's own that fails still makes the exchange */
+    local  = compcoll_fault(cc, COMPCOLL_FAULT_VALIDATE);
     status = compcoll_xchg_gather(cc, stream, counts, &all);
-    if (status != COMPCOLL_OK) {
-        return status;
+    if (status != COMPCOLL_OK || local != COMPCOLL_OK) {
+        return local != COMPCOLL_OK ? local : status;
+    }
+    if (compcoll_fault(cc, COMPCOLL_FAULT_DECODE) != COMPCOLL_OK) {
+        return COMPCOLL_ERR_PROTOCOL;
     }
 
     t0 = compcoll_time();

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "compcoll_fail.h"
 #include "compcoll_log.h"
 #include "compcoll_memtype.h"
 #include "compcoll_stats.h"
@@ -475,8 +476,9 @@ static compcoll_status_t cc_blind(compcoll_comm_t *cc, compcoll_tensor_t *t,
         stand_in.mem   = NULL;
         stand_in.stats = NULL;
         cc_method->allreduce(cc, &stand_in, zeros, zeros, n);
-        t->calls = stand_in.calls;
         free(zeros);
+    } else {
+        compcoll_fail_job(cc, "no memory for a stand-in gradient");
     }
     return why;
 }
@@ -716,26 +718,35 @@ compcoll_status_t compcoll_passthrough_allreduce(const void *sbuf, void *rbuf,
     return cc_pass_staged(sbuf, &sw, rbuf, &rw, count, dt, op, comm, rc);
 }
 
-/* The method on comm's tensor keyed by `key` (the caller's gradient
- * buffer), with its per-tensor statistics. */
+/*
+ * The method on comm's tensor keyed by `key` (the caller's gradient
+ * buffer), with its per-tensor statistics, ended by the outcome agreement.
+ * `why` other than OK: this rank cannot reach its buffers and takes part
+ * with zeros (cc_blind), then fails the call.
+ */
 static compcoll_status_t cc_tensor_call(compcoll_comm_t *cc, const void *key,
-                                        const float *g, float *out, size_t n)
+                                        const float *g, float *out, size_t n,
+                                        compcoll_status_t why)
 {
     compcoll_status_t  status;
-    compcoll_tensor_t *t;
+    compcoll_tensor_t *t, stand_in;
     const uint64_t     bytes0 = compcoll_stats.bytes_sent;
     const uint64_t     elems0 = compcoll_stats.elements_sent;
 
     status = compcoll_tensor_get(cc, key, n, &t);
     if (status != COMPCOLL_OK) {
-        return status;
+        /* no state for it here: the call is made with a stand-in */
+        memset(&stand_in, 0, sizeof(stand_in));
+        stand_in.count = n;
+        return compcoll_call_end(cc, NULL, cc_blind(cc, &stand_in, n, status));
     }
-    status = cc_call(cc, t, g, out, n);
+    status = (why == COMPCOLL_OK) ? cc_call(cc, t, g, out, n)
+                                  : cc_blind(cc, t, n, why);
     if (t->stats != NULL) {
         t->stats->bytes_sent += compcoll_stats.bytes_sent - bytes0;
         t->stats->elements_sent += compcoll_stats.elements_sent - elems0;
     }
-    return status;
+    return compcoll_call_end(cc, t, status);
 }
 
 /*
@@ -862,15 +873,7 @@ static compcoll_status_t cc_hier(compcoll_comm_t *cc, const float *g,
     compcoll_stats.time_node += compcoll_time() - t0;
 
     if (leader) {
-        if (local == COMPCOLL_OK) {
-            status = cc_tensor_call(cc->inner, key, work, work, n);
-        } else {
-            compcoll_tensor_t *t;
-
-            status = compcoll_tensor_get(cc->inner, key, n, &t);
-            status = (status == COMPCOLL_OK) ? cc_blind(cc->inner, t, n, local)
-                                             : status;
-        }
+        status = cc_tensor_call(cc->inner, key, work, work, n, local);
     }
     /* the leader's status, and how its result comes: nnz (index, bits)
      * pairs, or dense (-1) */
@@ -930,7 +933,27 @@ static compcoll_status_t cc_hier(compcoll_comm_t *cc, const float *g,
     }
 done:
     free(spare);
-    return status;
+    /* a rank's own failure after the node's broadcast, agreed */
+    return compcoll_call_end(cc, NULL, status);
+}
+
+/* A call on a communicator whose transport failed (compcoll_call_end):
+ * to MPI, as every rank of it does. */
+static compcoll_status_t cc_broken(compcoll_comm_t *cc, const void *sbuf,
+                                   void *rbuf, size_t count)
+{
+    compcoll_status_t status;
+    int               rc = MPI_SUCCESS;
+
+    compcoll_trace("allreduce count=%zu comm=%llu: passthrough, its "
+                   "transport failed earlier", count,
+                   (unsigned long long)cc->id);
+    compcoll_stats.calls_passthrough++;
+    status = compcoll_passthrough_allreduce(sbuf, rbuf, (int)count,
+                                            MPI_FLOAT, MPI_SUM, cc->comm, &rc);
+    return (status != COMPCOLL_OK) ? status
+           : (rc != MPI_SUCCESS)   ? COMPCOLL_ERR_MPI
+                                   : COMPCOLL_OK;
 }
 
 /* One call on cc, flat or hierarchical; the caller holds cc->lock. */
@@ -939,8 +962,12 @@ compcoll_status_t compcoll_comm_call(compcoll_comm_t *cc, const void *sbuf,
 {
     const float *g = (sbuf == MPI_IN_PLACE) ? rbuf : sbuf;
 
+    if (cc->broken || (cc->inner != NULL && cc->inner->broken)) {
+        return cc_broken(cc, sbuf, rbuf, count);
+    }
     return (cc->node != MPI_COMM_NULL) ? cc_hier(cc, g, rbuf, count)
-                                       : cc_tensor_call(cc, g, g, rbuf, count);
+                                       : cc_tensor_call(cc, g, g, rbuf, count,
+                                                        COMPCOLL_OK);
 }
 
 compcoll_status_t compcoll_allreduce(const void *sbuf, void *rbuf,

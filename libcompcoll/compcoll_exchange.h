@@ -3,8 +3,9 @@
  * own indices (adacomp, topk).  Each call:
  *
  *   1. allgather of a small header per rank: whether the rank needs this
- *      call summed densely (warm-up, or no memory for the tensor) and the
- *      size of its stream;
+ *      call summed densely (warm-up, or no memory for the tensor), whether
+ *      its part has failed already, and the size of its stream; when some
+ *      rank's has, the call ends there on every rank (compcoll_fail.h);
  *   2. if any rank needs it, every rank sums a = m + g densely in fp32 and
  *      its memory is emptied; otherwise
  *   3. allgatherv of the streams; every rank decodes them in rank order, so
@@ -19,10 +20,12 @@
 #include "compcoll.h"
 
 /* Step 1: *dense = some rank needs a dense call; counts[r] = stream bytes
- * of rank r (a buffer of size entries kept in the communicator state). */
+ * of rank r (a buffer of size entries kept in the communicator state).
+ * `local`: this rank's failure so far.  Not OK: the call ends here, on
+ * every rank (this rank's own failure, or COMPCOLL_ERR_PEER). */
 compcoll_status_t compcoll_xchg_agree(compcoll_comm_t *cc, int want_dense,
-                                      size_t bytes, int *dense,
-                                      const size_t **counts);
+                                      size_t bytes, compcoll_status_t local,
+                                      int *dense, const size_t **counts);
 
 /* Step 2: out = sum over ranks of (m + g), m <- 0; counted as a dense call. */
 compcoll_status_t compcoll_xchg_dense(compcoll_comm_t *cc, compcoll_tensor_t *t,

@@ -85,6 +85,10 @@ typedef struct compcoll_comm {
     int                   rank;
     int                   size;
     uint64_t              ncalls;       /* s_c: compressed calls so far */
+    MPI_Comm              ctl;          /* a dup for the outcome agreement
+                                         * (compcoll_fail.h) */
+    int                   broken;       /* a transport failed: calls pass
+                                         * through to MPI */
     compcoll_tcomm_t     *tcomm;
     compcoll_tensor_t   **buckets;
     size_t                nbuckets;
@@ -128,9 +132,8 @@ void              compcoll_comm_release(MPI_Comm comm);
 compcoll_status_t compcoll_tensor_get(compcoll_comm_t *cc, const void *gbuf,
                                       size_t count, compcoll_tensor_t **t_p);
 
-/* A call on tensor t that goes ahead: the communicator's call counter (the
- * leader rotation), the tensor's, and the statistics' elements and
- * dense-equivalent bytes. */
+/* A call on tensor t that goes ahead: the statistics' calls, elements and
+ * dense-equivalent bytes (compcoll_call_end counts the call itself). */
 void compcoll_count_call(compcoll_comm_t *cc, compcoll_tensor_t *t, size_t n);
 
 /* Bytes of error-feedback memory held by this process. */

@@ -19,6 +19,7 @@ typedef enum {
     COMPCOLL_ERR_PROTOCOL       = -7, /* a peer sent something we must reject */
     COMPCOLL_ERR_NO_RESOURCE    = -8, /* a configured limit was reached */
     COMPCOLL_ERR_CUDA           = -9, /* a CUDA call failed */
+    COMPCOLL_ERR_PEER           = -10, /* another rank failed this call */
 } compcoll_status_t;
 
 const char *compcoll_status_string(compcoll_status_t status);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "compcoll.h"
+#include "compcoll_fail.h"
 #include "compcoll_log.h"
 #include "compcoll_stats.h"
 
@@ -24,6 +25,9 @@ static compcoll_status_t dense_allreduce(compcoll_comm_t *cc,
     }
     t0     = compcoll_time();
     status = tc->ops->allreduce(tc, out, n, (compcoll_wire_t)compcoll_cfg.wire);
+    if (status == COMPCOLL_OK) {
+        status = compcoll_fault(cc, COMPCOLL_FAULT_TRANSPORT);
+    }
     compcoll_stats.time_comm += compcoll_time() - t0;
     compcoll_count_call(cc, t, n);
     compcoll_stats.calls_dense++;

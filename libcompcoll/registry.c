@@ -66,6 +66,9 @@ static void reg_comm_destroy(compcoll_comm_t *cc)
     if (cc->node != MPI_COMM_NULL) {
         PMPI_Comm_free(&cc->node);
     }
+    if (cc->ctl != MPI_COMM_NULL) {
+        PMPI_Comm_free(&cc->ctl);
+    }
     pthread_mutex_lock(&reg_lock);
     if (cc->prev != NULL) {
         cc->prev->next = cc->next;
@@ -138,8 +141,6 @@ void compcoll_registry_finalize(void)
 
 void compcoll_count_call(compcoll_comm_t *cc, compcoll_tensor_t *t, size_t n)
 {
-    cc->ncalls++;
-    t->calls++;
     if (t->stats != NULL) {
         t->stats->calls++;
     }
@@ -269,6 +270,7 @@ static compcoll_status_t reg_comm_create(MPI_Comm comm, int flat,
     pthread_mutex_init(&cc->qlock, NULL);
     pthread_cond_init(&cc->qcond, NULL);
     cc->comm     = comm;
+    cc->ctl      = MPI_COMM_NULL;
     cc->node     = MPI_COMM_NULL;
     cc->leaders  = MPI_COMM_NULL;
     cc->nbuckets = 64;
@@ -288,6 +290,10 @@ static compcoll_status_t reg_comm_create(MPI_Comm comm, int flat,
     status = COMPCOLL_OK;
     COMPCOLL_MPI_CHECK_GOTO(PMPI_Comm_rank(comm, &cc->rank), status, err);
     COMPCOLL_MPI_CHECK_GOTO(PMPI_Comm_size(comm, &cc->size), status, err);
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Comm_dup(comm, &cc->ctl), status, err);
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Comm_set_errhandler(cc->ctl,
+                                                     MPI_ERRORS_RETURN),
+                            status, err);
 
     /* The settings that decide the exchange were checked at MPI_Init
      * (compcoll_settings_agree): one id is all there is to agree. */

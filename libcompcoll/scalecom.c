@@ -10,12 +10,14 @@
  * leader's, carried in the header; the others validate it before touching
  * memory.
  */
+#include <limits.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "compcoll.h"
+#include "compcoll_fail.h"
 #include "compcoll_icode.h"
 #include "compcoll_log.h"
 #include "compcoll_memtype.h"
@@ -273,17 +275,6 @@ static compcoll_status_t sc_validate(const compcoll_comm_t *cc,
     return COMPCOLL_OK;
 }
 
-/* Every rank, after a header in SC_MODE_ABORT: the call fails, in step. */
-static compcoll_status_t sc_abort(compcoll_comm_t *cc, int leader)
-{
-    compcoll_error("the leader (rank %d) of call %llu on communicator %llu "
-                   "could not select its indices; the call fails on every "
-                   "rank", leader, (unsigned long long)cc->ncalls,
-                   (unsigned long long)cc->id);
-    cc->ncalls++;
-    return COMPCOLL_ERR_PROTOCOL;
-}
-
 /* The leader's header: dense while its tensor warms up or has no memory
  * (`has_mem`: the memory of the path that runs), sparse otherwise. */
 static void sc_header_fill(const compcoll_comm_t *cc,
@@ -303,59 +294,144 @@ static void sc_header_fill(const compcoll_comm_t *cc,
                                                      : SC_MODE_SPARSE;
 }
 
-/*
- * The header, then the coded indices, from the leader; the others check the
- * header and decode the indices into idx (the leader's own, for a sparse
- * call), coded as compcoll_icode.h says; code has room for
- * COMPCOLL_ICODE_MAX k bytes.  A failure here is this
- * rank's (transport, protocol) or every rank's alike (the leader's abort);
- * the call goes no further.
- */
-static compcoll_status_t sc_header_bcast(compcoll_comm_t *cc, sc_header_t *h,
-                                         uint32_t *idx, uint8_t *code,
-                                         size_t n, size_t k, int leader)
+/* ------------------------------------------------------------ a call */
+
+/* One call's state, as its steps share it (compcoll_fail.h: a rank that
+ * failed keeps making the steps, with stand-ins). */
+typedef struct {
+    compcoll_comm_t   *cc;
+    compcoll_tensor_t *t;
+    sc_header_t        h;      /* the leader's */
+    const float       *g;
+    float             *out;
+    size_t             n, k;
+    int                leader;
+    int                folded; /* m holds a = m + g (the beta = 1 pass) */
+    uint32_t          *idx;    /* k: the call's indices */
+    uint8_t           *code;   /* COMPCOLL_ICODE_MAX k: the indices as sent */
+    float             *vals;   /* k: this rank's values, then their sums */
+    void              *pipe;   /* a pipelined call's pieces (sc_pipe_run) */
+    compcoll_status_t  local;  /* this rank's first failure */
+} sc_call_t;
+
+static void sc_fail(sc_call_t *c, compcoll_status_t status)
 {
+    if (c->local == COMPCOLL_OK) {
+        c->local = status;
+    }
+}
+
+/* Why a header cannot be followed with stand-ins (sizes this rank would
+ * allocate for, a layout sc_pipe_run can walk), or NULL. */
+static const char *sc_unfollowable(const compcoll_comm_t *cc,
+                                   const sc_header_t *h)
+{
+    if (h->magic != SC_MAGIC || h->mode < SC_MODE_SPARSE ||
+        h->mode > SC_MODE_ABORT) {
+        return "the leader's header is not one";
+    }
+    if (h->mode == SC_MODE_ABORT) {
+        return NULL;
+    }
+    if (h->n == 0 || h->n > INT_MAX || h->k == 0 || h->k > h->n) {
+        return "the leader's header has sizes out of range";
+    }
+    if (h->mode == SC_MODE_SPARSE &&
+        h->ibytes > COMPCOLL_ICODE_MAX * (uint64_t)h->k) {
+        return "the leader's header announces too many index bytes";
+    }
+    if (h->pieces != 0 && (h->mode != SC_MODE_SPARSE ||
+                           sc_pipe_check(cc, h, h->n, h->k) != NULL)) {
+        return "the leader's header has a pipeline this rank cannot walk";
+    }
+    return NULL;
+}
+
+static void sc_blind(sc_call_t *c);
+
+/*
+ * The header from the leader (a leader of a sparse, unpipelined call codes
+ * its indices first); the others check it.  Returns 0 when the call goes
+ * on, 1 when it ends here: the leader aborted, or this rank cannot take its
+ * part with its own buffers and has followed the leader with stand-ins
+ * (sc_blind).  A header that did not arrive cannot be followed: the job
+ * ends (compcoll_fail_job) rather than leave the others waiting.
+ */
+static int sc_header_step(sc_call_t *c)
+{
+    compcoll_comm_t  *cc = c->cc;
     compcoll_tcomm_t *tc = cc->tcomm;
+    sc_header_t      *h  = &c->h;
     compcoll_status_t status;
     double            t0;
 
-    if (cc->rank == leader && h->mode == SC_MODE_SPARSE && h->pieces == 0) {
+    if (cc->rank == c->leader && h->mode == SC_MODE_SPARSE &&
+        h->pieces == 0) {
         compcoll_icode_t coding;
 
         t0        = compcoll_time();
         h->ibytes = compcoll_icode_encode(h->select == COMPCOLL_SELECT_CHUNK,
-                                          idx, n, k, code, &coding);
+                                          c->idx, c->n, c->k, c->code,
+                                          &coding);
         h->coding = (uint8_t)coding;
         compcoll_stats.time_host += compcoll_time() - t0;
     }
     t0     = compcoll_time();
-    status = tc->ops->bcast(tc, h, sizeof(*h), leader);
+    status = tc->ops->bcast(tc, h, sizeof(*h), c->leader);
     compcoll_stats.time_comm += compcoll_time() - t0;
     if (status != COMPCOLL_OK) {
-        return status;
+        compcoll_fail_job(cc, "the leader's header did not arrive");
     }
-    if (cc->rank != leader) {
-        status = sc_validate(cc, h, n, k);
-        if (status != COMPCOLL_OK) {
-            return status;
-        }
+    if (cc->rank != c->leader && c->local == COMPCOLL_OK) {
+        sc_fail(c, sc_validate(cc, h, c->n, c->k));
+        sc_fail(c, compcoll_fault(cc, COMPCOLL_FAULT_VALIDATE));
     }
     if (h->mode == SC_MODE_ABORT) {
-        return sc_abort(cc, leader); /* the leader could not select */
+        /* the leader could not take its part (compcoll_call_end says so) */
+        sc_fail(c, COMPCOLL_ERR_PEER);
+        return 1;
     }
-    if (h->mode != SC_MODE_SPARSE || h->pieces != 0) {
-        return COMPCOLL_OK; /* a pipelined call's indices come in pieces */
+    if (c->local != COMPCOLL_OK && cc->rank != c->leader) {
+        sc_blind(c);
+        return 1;
     }
+    return 0;
+}
+
+/* A sparse, unpipelined call's coded indices from the leader; the others
+ * decode and check them into idx.  A rank that cannot still makes the
+ * step (and sends zeros after). */
+static void sc_index_step(sc_call_t *c)
+{
+    compcoll_comm_t  *cc = c->cc;
+    compcoll_tcomm_t *tc = cc->tcomm;
+    compcoll_status_t status;
+    double            t0;
+
     t0     = compcoll_time();
-    status = tc->ops->bcast(tc, code, (size_t)h->ibytes, leader);
+    status = tc->ops->bcast(tc, c->code, (size_t)c->h.ibytes, c->leader);
     compcoll_stats.time_comm += compcoll_time() - t0;
-    if (status != COMPCOLL_OK || cc->rank == leader) {
-        return status;
+    sc_fail(c, status);
+    if (cc->rank == c->leader || c->local != COMPCOLL_OK) {
+        return;
     }
-    t0     = compcoll_time();
-    status = sc_decode(cc, h, code, n, k, idx);
+    t0 = compcoll_time();
+    sc_fail(c, sc_decode(cc, &c->h, c->code, c->n, c->k, c->idx));
+    sc_fail(c, compcoll_fault(cc, COMPCOLL_FAULT_DECODE));
     compcoll_stats.time_host += compcoll_time() - t0;
-    return status;
+}
+
+/* The sum of count values in buf over the ranks, travelling as `wire`; a
+ * transport failure is this rank's. */
+static void sc_sum_step(sc_call_t *c, float *buf, size_t count,
+                        compcoll_wire_t wire)
+{
+    compcoll_tcomm_t *tc = c->cc->tcomm;
+    double            t0 = compcoll_time();
+
+    sc_fail(c, tc->ops->allreduce(tc, buf, count, wire));
+    sc_fail(c, compcoll_fault(c->cc, COMPCOLL_FAULT_TRANSPORT));
+    compcoll_stats.time_comm += compcoll_time() - t0;
 }
 
 enum {
@@ -376,6 +452,7 @@ typedef struct {
     int             step;
     float          *tmp;    /* a reduce-scatter segment from the left */
     unsigned char  *wire;   /* 16-bit wire: its values encoded, in place */
+    int             bad;    /* its indices were rejected: zeros, no take */
     compcoll_treq_t rreq, sreq, fwd;
 } sc_piece_t;
 
@@ -466,7 +543,7 @@ static compcoll_status_t sc_pipe_decode(const compcoll_comm_t *cc,
         compcoll_error("leader's indices of call %llu on communicator %llu "
                        "are malformed at index %zu of piece [%zu, %zu) "
                        "(%s); refusing to apply them",
-                       (unsigned long long)(cc->ncalls - 1),
+                       (unsigned long long)cc->ncalls,
                        (unsigned long long)cc->id, pc->c0 + at, pc->c0,
                        pc->c1, why);
         return COMPCOLL_ERR_PROTOCOL;
@@ -494,15 +571,14 @@ static void sc_pipe_take(compcoll_tensor_t *t, const sc_piece_t *pc,
 }
 
 /* One look at a piece: move it on as far as its messages allow; *moved
- * says whether it did. */
-static compcoll_status_t sc_pipe_advance(compcoll_comm_t *cc,
-                                         compcoll_tensor_t *t,
-                                         const sc_header_t *h, sc_piece_t *pc,
-                                         const float *g, float *out, size_t n,
-                                         size_t k, int folded, int leader,
-                                         uint32_t *idx, const uint8_t *code,
-                                         float *vals, int *moved)
+ * says whether it did.  A piece whose indices this rank rejects goes on
+ * with zeros (the call fails at its end). */
+static compcoll_status_t sc_pipe_advance(sc_call_t *c, sc_piece_t *pc,
+                                         int *moved)
 {
+    compcoll_comm_t      *cc   = c->cc;
+    const sc_header_t    *h    = &c->h;
+    float                *vals = c->vals;
     compcoll_tcomm_t     *tc   = cc->tcomm;
     const int             p    = tc->size, right = (tc->rank + 1) % p;
     const compcoll_wire_t wire = (compcoll_wire_t)h->wire;
@@ -534,14 +610,24 @@ static compcoll_status_t sc_pipe_advance(compcoll_comm_t *cc,
     t0     = compcoll_time();
     switch (pc->phase) {
     case SC_PIPE_IDX:
-        /* checked before they go on, so a bad piece stops here */
-        status = sc_pipe_decode(cc, h, pc, n, k, idx, code);
-        if (status == COMPCOLL_OK && right != leader && pc->bytes != 0) {
-            status = tc->ops->isend(tc, right, code + pc->boff, pc->bytes,
+        pc->bad = (c->local != COMPCOLL_OK);
+        if (!pc->bad) {
+            status = sc_pipe_decode(cc, h, pc, c->n, c->k, c->idx, c->code);
+            if (status == COMPCOLL_OK) {
+                status = compcoll_fault(cc, COMPCOLL_FAULT_DECODE);
+            }
+            pc->bad = (status != COMPCOLL_OK);
+            sc_fail(c, status);
+            status = COMPCOLL_OK;
+        }
+        if (right != c->leader && pc->bytes != 0) {
+            status = tc->ops->isend(tc, right, c->code + pc->boff, pc->bytes,
                                     pc->chan, &pc->fwd);
         }
-        if (status == COMPCOLL_OK) {
-            sc_pipe_take(t, pc, g, out, folded, idx, vals);
+        if (pc->bad) {
+            memset(vals + pc->c0, 0, (pc->c1 - pc->c0) * sizeof(float));
+        } else {
+            sc_pipe_take(c->t, pc, c->g, c->out, c->folded, c->idx, vals);
         }
         pc->phase = SC_PIPE_RS;
         pc->step  = 0;
@@ -570,8 +656,10 @@ static compcoll_status_t sc_pipe_advance(compcoll_comm_t *cc,
                                  pc->wire + roff * ws, rlen);
         }
         if (++pc->step == p - 1) {
-            compcoll_host_kernels.scatter(out, idx + pc->c0, vals + pc->c0,
-                                          pc->c1 - pc->c0);
+            if (!pc->bad) {
+                compcoll_host_kernels.scatter(c->out, c->idx + pc->c0,
+                                              vals + pc->c0, pc->c1 - pc->c0);
+            }
             pc->phase = SC_PIPE_FWD;
         }
         break;
@@ -609,6 +697,15 @@ static void sc_pipe_idle(unsigned *idle)
     nanosleep(&ts, NULL);
 }
 
+/* The bytes of a pipelined call's pieces, reduce-scatter buffers and
+ * 16-bit wire buffers (sc_pipe_run) for k values on p ranks. */
+static size_t sc_pipe_bytes(size_t k, int p)
+{
+    return SC_PIPE_PIECES * sizeof(sc_piece_t) +
+           (k / (size_t)p + SC_PIPE_PIECES) * sizeof(float) +
+           k * sizeof(uint16_t);
+}
+
 /* The pieces' states, reduce-scatter buffers and 16-bit wire buffers of a
  * call of k on p ranks, reserved before the header (piece i's
  * reduce-scatter buffer holds pcount_i / p + 1 floats, k / p +
@@ -619,11 +716,7 @@ static int sc_pipe_reserve(compcoll_comm_t *cc, size_t n, size_t k)
     if (sc_pipe_pieces(cc, n, k) == 0) {
         return 0;
     }
-    return compcoll_buf_reserve(
-               &cc->pipe,
-               SC_PIPE_PIECES * sizeof(sc_piece_t) +
-                   (k / (size_t)cc->size + SC_PIPE_PIECES) * sizeof(float) +
-                   k * sizeof(uint16_t)) != NULL
+    return compcoll_buf_reserve(&cc->pipe, sc_pipe_bytes(k, cc->size)) != NULL
                ? 0
                : -1;
 }
@@ -658,20 +751,27 @@ static void sc_pipe_abandon(compcoll_comm_t *cc, sc_piece_t *pc, unsigned np)
  * a piece once its indices and values are there (chunk pieces: selected
  * one by one, looking at the pieces in flight in between; gap pieces: all
  * at once, the selection being done); the others receive, forward, take,
- * sum and scatter as the pieces come.
+ * sum and scatter as the pieces come.  A transport failure stops it (the
+ * peers' pieces cannot move without this rank's).
  */
-static compcoll_status_t sc_pipe_run(compcoll_comm_t *cc, compcoll_tensor_t *t,
-                                     const sc_header_t *h, const float *g,
-                                     float *out, size_t n, size_t k,
-                                     int folded, int leader, uint32_t *idx,
-                                     uint8_t *code, float *vals)
+static void sc_pipe_run(sc_call_t *c)
 {
+    compcoll_comm_t    *cc     = c->cc;
+    compcoll_tensor_t  *t      = c->t;
+    const sc_header_t  *h      = &c->h;
+    const float        *g      = c->g;
+    float              *out    = c->out;
+    const size_t        n = c->n, k = c->k;
+    const int           leader = c->leader;
+    uint32_t           *idx    = c->idx;
+    uint8_t            *code   = c->code;
+    float              *vals   = c->vals;
     compcoll_tcomm_t *tc = cc->tcomm;
     const int         p = tc->size, r = tc->rank;
     const unsigned    np = h->pieces;
     const int         chunks = (h->coding == COMPCOLL_ICODE_CHUNK);
     compcoll_status_t status = COMPCOLL_OK;
-    sc_piece_t       *pc     = cc->pipe.ptr; /* sc_pipe_reserve */
+    sc_piece_t       *pc     = c->pipe; /* sc_pipe_reserve */
     float            *tmp    = (float *)(pc + SC_PIPE_PIECES);
     unsigned char    *wbuf =
         (unsigned char *)(tmp + k / (size_t)p + SC_PIPE_PIECES);
@@ -739,8 +839,7 @@ static compcoll_status_t sc_pipe_run(compcoll_comm_t *cc, compcoll_tensor_t *t,
             if (r == leader && s >= next) {
                 break; /* not started yet */
             }
-            status = sc_pipe_advance(cc, t, h, &pc[s], g, out, n, k, folded,
-                                     leader, idx, code, vals, &moved);
+            status = sc_pipe_advance(c, &pc[s], &moved);
         }
         while (first < np && pc[first].phase == SC_PIPE_DONE) {
             first++;
@@ -753,51 +852,79 @@ static compcoll_status_t sc_pipe_run(compcoll_comm_t *cc, compcoll_tensor_t *t,
     }
     if (status != COMPCOLL_OK) {
         sc_pipe_abandon(cc, pc, np);
+        sc_fail(c, status);
     }
+    sc_fail(c, compcoll_fault(cc, COMPCOLL_FAULT_TRANSPORT));
     compcoll_stats.time_select += t_sel;
     compcoll_stats.time_comm += compcoll_time() - t_loop - t_sel -
                                 (compcoll_stats.time_host - host0);
-    return status;
 }
 
-/* A pipelined call's part for a rank that cannot read or write its
- * buffers here: zeros in, the sums dropped. */
-static compcoll_status_t sc_pipe_blind(compcoll_comm_t *cc,
-                                       const compcoll_tensor_t *t,
-                                       const sc_header_t *h, size_t n,
-                                       size_t k, int leader, uint32_t *idx,
-                                       uint8_t *code, float *vals)
+/*
+ * A rank that cannot take its part with its own buffers (they could not be
+ * had, the header was rejected): the call as the leader's header lays it
+ * out, with zeros in and the results dropped, in stand-in buffers of its
+ * own, so that no rank waits for it.  Its failure is already in c->local.
+ */
+static void sc_blind(sc_call_t *c)
 {
-    compcoll_tensor_t stand_in = *t;
-    float            *zeros    = calloc(n, sizeof(float));
-    compcoll_status_t status;
+    const sc_header_t *h   = &c->h;
+    const char        *why = sc_unfollowable(c->cc, h);
+    compcoll_tensor_t  stand_in;
+    sc_call_t          b   = *c;
+    size_t             n, k;
+    float             *zeros;
 
-    if (zeros == NULL) {
-        return COMPCOLL_ERR_NO_MEMORY;
+    if (why != NULL) {
+        compcoll_fail_job(c->cc, why);
     }
-    stand_in.mem = NULL;
-    status = sc_pipe_run(cc, &stand_in, h, zeros, zeros, n, k, 0, leader, idx,
-                         code, vals);
+    n = (size_t)h->n;
+    k = (size_t)h->k;
+    memset(&stand_in, 0, sizeof(stand_in));
+    stand_in.count = n;
+    zeros  = calloc(n, sizeof(float));
+    b.idx  = calloc(k, sizeof(uint32_t));
+    b.code = calloc(COMPCOLL_ICODE_MAX * k, 1);
+    b.vals = calloc(k, sizeof(float));
+    b.pipe = h->pieces != 0 ? calloc(1, sc_pipe_bytes(k, c->cc->size)) : NULL;
+    if (zeros == NULL || b.idx == NULL || b.code == NULL || b.vals == NULL ||
+        (h->pieces != 0 && b.pipe == NULL)) {
+        compcoll_fail_job(c->cc, "no memory for stand-in buffers");
+    }
+    b.t      = &stand_in;
+    b.g      = zeros;
+    b.out    = zeros;
+    b.n      = n;
+    b.k      = k;
+    b.folded = 0;
+    b.local  = COMPCOLL_ERR_PROTOCOL; /* nothing of it is applied */
+    if (h->mode == SC_MODE_DENSE) {
+        sc_sum_step(&b, zeros, n, COMPCOLL_WIRE_FP32);
+    } else if (h->pieces != 0) {
+        sc_pipe_run(&b);
+    } else {
+        sc_index_step(&b);
+        sc_sum_step(&b, b.vals, k, (compcoll_wire_t)h->wire);
+    }
+    free(b.pipe);
+    free(b.vals);
+    free(b.code);
+    free(b.idx);
     free(zeros);
-    return status;
 }
 
 static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
                                       const float *g, float *out, size_t n)
 {
-    const compcoll_config_t     *cfg    = &compcoll_cfg;
-    const compcoll_kernel_ops_t *ker    = compcoll_kernels();
-    compcoll_tcomm_t            *tc     = cc->tcomm;
-    const size_t                 k      = (n + cfg->ratio - 1) / cfg->ratio;
-    const int                    leader = (int)(cc->ncalls % (uint64_t)cc->size);
-    const size_t                 bytes  = sizeof(sc_header_t) + k * sizeof(uint32_t);
-    const float                  beta   = (float)cfg->beta;
+    const compcoll_config_t     *cfg  = &compcoll_cfg;
+    const compcoll_kernel_ops_t *ker  = compcoll_kernels();
+    compcoll_tcomm_t            *tc   = cc->tcomm;
+    const size_t                 k    = (n + cfg->ratio - 1) / cfg->ratio;
+    const float                  beta = (float)cfg->beta;
+    const uint64_t               sent0 = tc->bytes_sent;
     compcoll_status_t            status;
-    sc_header_t                 *h;
-    uint32_t                    *idx;
-    uint8_t                     *code;
-    float                       *vals;
-    uint64_t                     sent0 = tc->bytes_sent;
+    sc_call_t                    c;
+    sc_header_t                 *h = &c.h;
     double                       t0;
     unsigned                     pipe;
     /*
@@ -811,66 +938,83 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
     const int fold = (beta == 1.0f && t->mem != NULL && ker->fold != NULL &&
                       t->calls >= cfg->warmup);
 
-    h    = compcoll_buf_reserve(&cc->msg, bytes);
-    code = compcoll_buf_reserve(&cc->icode, COMPCOLL_ICODE_MAX * k);
-    vals = compcoll_buf_reserve(&cc->vals, k * sizeof(float));
-    if (h == NULL || code == NULL || vals == NULL ||
+    memset(&c, 0, sizeof(c));
+    c.cc     = cc;
+    c.t      = t;
+    c.g      = g;
+    c.out    = out;
+    c.n      = n;
+    c.k      = k;
+    c.leader = (int)(cc->ncalls % (uint64_t)cc->size);
+    c.idx    = compcoll_buf_reserve(&cc->msg, k * sizeof(uint32_t));
+    c.code   = compcoll_buf_reserve(&cc->icode, COMPCOLL_ICODE_MAX * k);
+    c.vals   = compcoll_buf_reserve(&cc->vals, k * sizeof(float));
+    if (c.idx == NULL || c.code == NULL || c.vals == NULL ||
         sc_pipe_reserve(cc, n, k) != 0) {
-        return COMPCOLL_ERR_NO_MEMORY;
+        compcoll_error("no memory for the buffers of a call of %zu elements",
+                       n);
+        sc_fail(&c, COMPCOLL_ERR_NO_MEMORY);
     }
-    idx = (uint32_t *)(h + 1);
+    sc_fail(&c, compcoll_fault(cc, COMPCOLL_FAULT_ALLOC));
+    c.pipe = cc->pipe.ptr;
     /* a leader staging device buffers does not pipeline: the device ranks
      * could not follow */
     pipe = !compcoll_staging() ? sc_pipe_pieces(cc, n, k) : 0;
 
-    if (fold && cc->rank != leader) {
+    if (fold && cc->rank != c.leader && c.local == COMPCOLL_OK) {
         t0 = compcoll_time();
         ker->fold(t->mem, g, out, n);
+        c.folded = 1;
         compcoll_stats.time_host += compcoll_time() - t0;
     }
-    if (cc->rank == leader) {
+    if (cc->rank == c.leader) {
         sc_header_fill(cc, t, t->mem != NULL, h, n, k);
-        if (h->mode == SC_MODE_SPARSE && fold && pipe != 0 &&
-            cfg->select == COMPCOLL_SELECT_CHUNK) {
+        if (c.local != COMPCOLL_OK) {
+            h->mode = SC_MODE_ABORT; /* the others fail with us */
+        } else if (h->mode == SC_MODE_SPARSE && fold && pipe != 0 &&
+                   cfg->select == COMPCOLL_SELECT_CHUNK) {
             /* the header goes now; the selection follows piece by piece */
             h->pieces = pipe;
             sc_pipe_chunk_layout(h, n, k);
         } else if (h->mode == SC_MODE_SPARSE) {
             t0     = compcoll_time();
-            status = fold ? ker->fold_select(cfg->select, t->mem, g, out, n,
-                                             k, idx, vals,
-                                             compcoll_select_scratch())
-                          : ker->select(cfg->select, t->mem, g, n, k, idx,
-                                        compcoll_select_scratch());
+            status = compcoll_fault(cc, COMPCOLL_FAULT_KERNEL);
+            if (status == COMPCOLL_OK) {
+                status = fold ? ker->fold_select(cfg->select, t->mem, g, out,
+                                                 n, k, c.idx, c.vals,
+                                                 compcoll_select_scratch())
+                              : ker->select(cfg->select, t->mem, g, n, k,
+                                            c.idx, compcoll_select_scratch());
+            }
+            c.folded = fold;
             compcoll_stats.time_select += compcoll_time() - t0;
             if (status != COMPCOLL_OK) {
-                /* the others wait for the header: they fail with us */
                 compcoll_error("index selection failed: %s",
                                compcoll_status_string(status));
+                sc_fail(&c, status);
                 h->mode = SC_MODE_ABORT;
             } else if (fold && pipe != 0) {
                 t0        = compcoll_time();
                 h->pieces = pipe;
-                sc_pipe_gap_layout(h, idx, n, k, code);
+                sc_pipe_gap_layout(h, c.idx, n, k, c.code);
                 compcoll_stats.time_host += compcoll_time() - t0;
             }
         }
     }
 
-    status = sc_header_bcast(cc, h, idx, code, n, k, leader);
-    if (status != COMPCOLL_OK) {
-        return status;
+    if (sc_header_step(&c)) {
+        return c.local;
     }
     compcoll_trace("allreduce count=%zu comm=%llu call=%llu: scalecom %s "
                    "k=%zu leader=%d pieces=%u (%u empty)", n,
                    (unsigned long long)cc->id, (unsigned long long)cc->ncalls,
-                   h->mode == SC_MODE_SPARSE ? "sparse" : "dense", k, leader,
+                   h->mode == SC_MODE_SPARSE ? "sparse" : "dense", k, c.leader,
                    h->pieces, sc_pipe_empty(h));
     compcoll_count_call(cc, t, n);
 
     if (h->mode == SC_MODE_DENSE) {
         t0 = compcoll_time();
-        if (fold) {
+        if (c.folded) {
             /* dense with beta = 1 from the folded memory: out = a, m = 0 */
             memcpy(out, t->mem, n * sizeof(float));
             memset(t->mem, 0, n * sizeof(float));
@@ -878,54 +1022,51 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
             ker->dense(t->mem, g, out, n, beta);
         }
         compcoll_stats.time_host += compcoll_time() - t0;
-        t0     = compcoll_time();
-        status = tc->ops->allreduce(tc, out, n, COMPCOLL_WIRE_FP32);
-        compcoll_stats.time_comm += compcoll_time() - t0;
+        sc_sum_step(&c, out, n, COMPCOLL_WIRE_FP32);
         compcoll_stats.calls_dense++;
         compcoll_stats.elements_sent += n;
-    } else {
-        if (t->mem == NULL) {
-            compcoll_warn_once("a tensor of %zu elements has no error-feedback "
-                               "memory on this rank (COMPCOLL_MAX_MEMORY): "
-                               "what it does not send is discarded", n);
-            compcoll_stats.calls_no_memory++;
-        }
-        if (h->pieces != 0) {
-            if (!fold && t->mem != NULL) {
-                /* this rank's tensor was still warming up when it did not
-                 * fold, the leader's was not: fold now (beta is 1 here) */
-                t0 = compcoll_time();
-                ker->fold(t->mem, g, out, n);
-                compcoll_stats.time_host += compcoll_time() - t0;
-            }
-            status = sc_pipe_run(cc, t, h, g, out, n, k, t->mem != NULL,
-                                 leader, idx, code, vals);
-            compcoll_stats.calls_compressed++;
-            compcoll_stats.calls_pipelined++;
-            compcoll_stats.elements_sent += k;
-            compcoll_stats.bytes_sent += tc->bytes_sent - sent0;
-            return status;
-        }
-        t0 = compcoll_time();
-        if (fold) {
-            if (cc->rank != leader) { /* the leader took in fold_select */
-                ker->take(t->mem, idx, k, vals);
-            }
-        } else {
-            ker->compress(t->mem, g, out, n, idx, k, beta, vals);
-        }
-        compcoll_stats.time_host += compcoll_time() - t0;
-        t0     = compcoll_time();
-        status = tc->ops->allreduce(tc, vals, k, (compcoll_wire_t)cfg->wire);
-        compcoll_stats.time_comm += compcoll_time() - t0;
-        t0 = compcoll_time();
-        ker->scatter(out, idx, vals, k);
-        compcoll_stats.time_host += compcoll_time() - t0;
-        compcoll_stats.calls_compressed++;
-        compcoll_stats.elements_sent += k;
+        compcoll_stats.bytes_sent += tc->bytes_sent - sent0;
+        return c.local;
     }
+    if (t->mem == NULL) {
+        compcoll_warn_once("a tensor of %zu elements has no error-feedback "
+                           "memory on this rank (COMPCOLL_MAX_MEMORY): "
+                           "what it does not send is discarded", n);
+        compcoll_stats.calls_no_memory++;
+    }
+    if (h->pieces != 0) {
+        if (!c.folded && t->mem != NULL) {
+            /* this rank's tensor was still warming up when it did not
+             * fold, the leader's was not: fold now (beta is 1 here) */
+            t0 = compcoll_time();
+            ker->fold(t->mem, g, out, n);
+            compcoll_stats.time_host += compcoll_time() - t0;
+        }
+        c.folded = (t->mem != NULL);
+        sc_pipe_run(&c);
+        compcoll_stats.calls_pipelined++;
+    } else {
+        sc_index_step(&c);
+        t0 = compcoll_time();
+        if (c.local != COMPCOLL_OK) {
+            memset(c.vals, 0, k * sizeof(float)); /* nothing of ours */
+        } else if (!c.folded) {
+            ker->compress(t->mem, g, out, n, c.idx, k, beta, c.vals);
+        } else if (cc->rank != c.leader) { /* the leader took in fold_select */
+            ker->take(t->mem, c.idx, k, c.vals);
+        }
+        compcoll_stats.time_host += compcoll_time() - t0;
+        sc_sum_step(&c, c.vals, k, (compcoll_wire_t)cfg->wire);
+        if (c.local == COMPCOLL_OK) {
+            t0 = compcoll_time();
+            ker->scatter(out, c.idx, c.vals, k);
+            compcoll_stats.time_host += compcoll_time() - t0;
+        }
+    }
+    compcoll_stats.calls_compressed++;
+    compcoll_stats.elements_sent += k;
     compcoll_stats.bytes_sent += tc->bytes_sent - sent0;
-    return status;
+    return c.local;
 }
 
 /*
@@ -951,10 +1092,10 @@ static compcoll_status_t sc_allreduce_gpu(compcoll_comm_t *cc,
     compcoll_tcomm_t            *tc     = cc->tcomm;
     const size_t                 k      = (n + cfg->ratio - 1) / cfg->ratio;
     const int                    leader = (int)(cc->ncalls % (uint64_t)cc->size);
-    const size_t                 bytes  = sizeof(sc_header_t) + k * sizeof(uint32_t);
     const float                  beta   = (float)cfg->beta;
     compcoll_status_t            status, local = COMPCOLL_OK, st;
-    sc_header_t                 *h;
+    sc_call_t                    c;
+    sc_header_t                 *h = &c.h;
     uint32_t                    *idx;
     uint8_t                     *code;
     float                       *vals, *bulk, *spare = NULL;
@@ -962,21 +1103,37 @@ static compcoll_status_t sc_allreduce_gpu(compcoll_comm_t *cc,
     double                       t0;
     int                          fused = 0;
 
-    h    = compcoll_gpu_stage(s, COMPCOLL_STAGE_MSG, bytes);
+    idx  = compcoll_gpu_stage(s, COMPCOLL_STAGE_MSG, k * sizeof(uint32_t));
     code = compcoll_buf_reserve(&cc->icode, COMPCOLL_ICODE_MAX * k);
     vals = compcoll_gpu_stage(s, COMPCOLL_STAGE_VALS, k * sizeof(float));
-    if (h == NULL || code == NULL || vals == NULL ||
+    if (idx == NULL || code == NULL || vals == NULL ||
         sc_pipe_reserve(cc, n, k) != 0 ||
-        compcoll_gpu_tensor_reserve(gt, k) != COMPCOLL_OK) {
+        compcoll_gpu_tensor_reserve(gt, k) != COMPCOLL_OK ||
+        compcoll_fault(cc, COMPCOLL_FAULT_ALLOC) != COMPCOLL_OK) {
+        /* nothing exchanged yet: the host path makes the same steps */
         return compcoll_allreduce_staged(cc, t, g, out, n);
     }
-    idx = (uint32_t *)(h + 1);
+    memset(&c, 0, sizeof(c));
+    c.cc     = cc;
+    c.t      = t;
+    c.g      = g;
+    c.out    = out;
+    c.n      = n;
+    c.k      = k;
+    c.leader = leader;
+    c.idx    = idx;
+    c.code   = code;
+    c.vals   = vals;
+    c.pipe   = cc->pipe.ptr;
 
     if (cc->rank == leader) {
         sc_header_fill(cc, t, gt->mem != NULL, h, n, k);
         if (h->mode == SC_MODE_SPARSE) {
             t0 = compcoll_time();
-            if (cfg->select == COMPCOLL_SELECT_CHUNK) {
+            st = compcoll_fault(cc, COMPCOLL_FAULT_KERNEL);
+            if (st != COMPCOLL_OK) {
+                /* as a failed kernel would */
+            } else if (cfg->select == COMPCOLL_SELECT_CHUNK) {
                 st    = gpu->chunk_compress(s, gt->mem, g, out, n, k, beta,
                                             gt->idx, gt->vals);
                 fused = 1;
@@ -1007,15 +1164,19 @@ static compcoll_status_t sc_allreduce_gpu(compcoll_comm_t *cc,
                 compcoll_error("device index selection failed: %s",
                                compcoll_status_string(st));
                 gpu->stream_sync(s);
+                sc_fail(&c, st);
                 h->mode = SC_MODE_ABORT;
             }
         }
     }
 
-    status = sc_header_bcast(cc, h, idx, code, n, k, leader);
-    if (status != COMPCOLL_OK) {
+    if (sc_header_step(&c)) {
         gpu->stream_sync(s); /* the leader's queued work */
-        return status;
+        return c.local;
+    }
+    if (h->mode == SC_MODE_SPARSE && h->pieces == 0) {
+        sc_index_step(&c);
+        local = c.local;
     }
     if (h->pieces != 0) {
         /* the leader's buffers are in host memory, this rank's on a device:
@@ -1029,9 +1190,10 @@ static compcoll_status_t sc_allreduce_gpu(compcoll_comm_t *cc,
                        (unsigned long long)cc->ncalls,
                        (unsigned long long)cc->id);
         compcoll_count_call(cc, t, n);
-        status = sc_pipe_blind(cc, t, h, n, k, leader, idx, code, vals);
+        sc_fail(&c, COMPCOLL_ERR_NOT_SUPPORTED);
+        sc_blind(&c);
         compcoll_stats.bytes_sent += tc->bytes_sent - sent0;
-        return status != COMPCOLL_OK ? status : COMPCOLL_ERR_NOT_SUPPORTED;
+        return c.local;
     }
     compcoll_trace("allreduce count=%zu comm=%llu call=%llu: scalecom %s "
                    "k=%zu leader=%d, on device %d", n,
@@ -1064,6 +1226,9 @@ static compcoll_status_t sc_allreduce_gpu(compcoll_comm_t *cc,
         }
         t0     = compcoll_time();
         status = tc->ops->allreduce(tc, bulk, n, COMPCOLL_WIRE_FP32);
+        if (status == COMPCOLL_OK) {
+            status = compcoll_fault(cc, COMPCOLL_FAULT_TRANSPORT);
+        }
         compcoll_stats.time_comm += compcoll_time() - t0;
         if (status == COMPCOLL_OK && local == COMPCOLL_OK) {
             t0    = compcoll_time();
@@ -1083,7 +1248,7 @@ static compcoll_status_t sc_allreduce_gpu(compcoll_comm_t *cc,
             compcoll_stats.calls_no_memory++;
         }
         t0 = compcoll_time();
-        if (cc->rank != leader) {
+        if (cc->rank != leader && local == COMPCOLL_OK) {
             local = gpu->copy(s, gt->idx, idx, k * sizeof(uint32_t));
             if (local == COMPCOLL_OK) {
                 local = gpu->compress(s, gt->mem, g, out, n, gt->idx, k, beta,
@@ -1101,6 +1266,9 @@ static compcoll_status_t sc_allreduce_gpu(compcoll_comm_t *cc,
         compcoll_stats.time_host += compcoll_time() - t0;
         t0     = compcoll_time();
         status = tc->ops->allreduce(tc, vals, k, (compcoll_wire_t)cfg->wire);
+        if (status == COMPCOLL_OK) {
+            status = compcoll_fault(cc, COMPCOLL_FAULT_TRANSPORT);
+        }
         compcoll_stats.time_comm += compcoll_time() - t0;
         if (status == COMPCOLL_OK && local == COMPCOLL_OK) {
             t0    = compcoll_time();
@@ -1119,7 +1287,7 @@ static compcoll_status_t sc_allreduce_gpu(compcoll_comm_t *cc,
     if (status == COMPCOLL_OK && local != COMPCOLL_OK) {
         compcoll_error("device work of call %llu failed on this rank (%s); "
                        "it sent zeros and fails the call",
-                       (unsigned long long)(cc->ncalls - 1),
+                       (unsigned long long)cc->ncalls,
                        compcoll_status_string(local));
         status = local;
     }

@@ -13,6 +13,7 @@ const char *compcoll_status_string(compcoll_status_t status)
     case COMPCOLL_ERR_PROTOCOL:      return "protocol error (inconsistent peers)";
     case COMPCOLL_ERR_NO_RESOURCE:   return "resource limit reached";
     case COMPCOLL_ERR_CUDA:          return "CUDA error";
+    case COMPCOLL_ERR_PEER:          return "failed on another rank";
     }
     return "unknown status";
 }

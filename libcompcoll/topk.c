@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "compcoll_exchange.h"
+#include "compcoll_fail.h"
 #include "compcoll_log.h"
 #include "compcoll_stats.h"
 
@@ -39,8 +40,35 @@ static compcoll_status_t topk_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *
     size_t                       j;
     double                       t0;
 
-    status = compcoll_xchg_agree(cc, t->calls < cfg->warmup || t->mem == NULL,
-                                 bytes, &dense, &counts);
+    const int                    want_dense = t->calls < cfg->warmup ||
+                                              t->mem == NULL;
+    compcoll_status_t            local;
+
+    /* the selection (which leaves m alone) before step 1, so that a rank
+     * that cannot make it says so there */
+    local = compcoll_fault(cc, COMPCOLL_FAULT_ALLOC);
+    idx   = compcoll_buf_reserve(&cc->msg, bytes);
+    vals  = compcoll_buf_reserve(&cc->vals, k * sizeof(float));
+    if (idx == NULL || vals == NULL) {
+        compcoll_error("no memory for the buffers of a call of %zu elements",
+                       n);
+        local = COMPCOLL_ERR_NO_MEMORY;
+    }
+    if (!want_dense && local == COMPCOLL_OK) {
+        t0    = compcoll_time();
+        local = compcoll_fault(cc, COMPCOLL_FAULT_KERNEL);
+        if (local == COMPCOLL_OK) {
+            local = ker->select((compcoll_select_t)cfg->select, t->mem, g, n,
+                                k, idx, compcoll_select_scratch());
+        }
+        compcoll_stats.time_select += compcoll_time() - t0;
+        if (local != COMPCOLL_OK) {
+            compcoll_error("index selection failed: %s",
+                           compcoll_status_string(local));
+        }
+    }
+    status = compcoll_xchg_agree(cc, want_dense, bytes, local, &dense,
+                                 &counts);
     if (status != COMPCOLL_OK) {
         return status;
     }
@@ -58,23 +86,8 @@ static compcoll_status_t topk_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *
             compcoll_error("rank %d sends a top-k stream of %zu bytes, this "
                            "rank expects %zu: are all ranks making the same "
                            "MPI_Allreduce calls?", r, counts[r], bytes);
-            return COMPCOLL_ERR_PROTOCOL;
+            return COMPCOLL_ERR_PROTOCOL; /* seen alike by every rank */
         }
-    }
-
-    idx  = compcoll_buf_reserve(&cc->msg, bytes);
-    vals = compcoll_buf_reserve(&cc->vals, k * sizeof(float));
-    if (idx == NULL || vals == NULL) {
-        return COMPCOLL_ERR_NO_MEMORY;
-    }
-    t0     = compcoll_time();
-    status = ker->select((compcoll_select_t)cfg->select, t->mem, g, n, k, idx,
-                         compcoll_select_scratch());
-    compcoll_stats.time_select += compcoll_time() - t0;
-    if (status != COMPCOLL_OK) {
-        compcoll_error("index selection failed: %s",
-                       compcoll_status_string(status));
-        return status;
     }
     t0 = compcoll_time();
     /* beta = 1: m <- m + g off the selection, 0 on it; vals = a at idx. */
@@ -94,9 +107,14 @@ static compcoll_status_t topk_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *
     }
     compcoll_stats.time_host += compcoll_time() - t0;
 
+    /* a check of this rank's own that fails still makes the exchange */
+    local  = compcoll_fault(cc, COMPCOLL_FAULT_VALIDATE);
     status = compcoll_xchg_gather(cc, idx, counts, &all);
-    if (status != COMPCOLL_OK) {
-        return status;
+    if (status != COMPCOLL_OK || local != COMPCOLL_OK) {
+        return local != COMPCOLL_OK ? local : status;
+    }
+    if (compcoll_fault(cc, COMPCOLL_FAULT_DECODE) != COMPCOLL_OK) {
+        return COMPCOLL_ERR_PROTOCOL;
     }
     t0 = compcoll_time();
     for (r = 0; r < cc->size; r++) {

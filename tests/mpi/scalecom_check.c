@@ -56,6 +56,13 @@
  *                    large (MPI_Allreduce_c), nb (MPI_Iallreduce +
  *                    MPI_Wait), nb_c (MPI_Iallreduce_c + MPI_Test loop)
  *   --dtype NAME     float (default), real, real4: the float32 datatype
+ *   --fail-call N    the library-handled call number N of each communicator
+ *                   (0-based; the job sets COMPCOLL_FAULT for it) must fail
+ *                   on every rank with one error class, within 10 s; the
+ *                   communicators return errors (MPI_ERRORS_RETURN); the
+ *                   oracle then clears the tensor's memory on every rank
+ *   --fail-broken    with --fail-call: the failure is a transport's, after
+ *                   which the communicator passes its calls to MPI
  *   --seed N         seed of the gradients (default 1)
  *   --quiet          no summary line on success
  *
@@ -107,6 +114,8 @@ struct options {
     int      small;
     int      realloc_lifo;
     int      checksum;
+    long     fail_call;   /* -1: none */
+    int      fail_broken;
     enum api api;
     MPI_Datatype dtype;
     uint64_t seed;
@@ -119,6 +128,7 @@ struct comm_state {
     int      generation;  /* bumped when the dup is freed and re-made */
     int      size, rank;
     long     handled;     /* s_c: library-handled calls so far */
+    int      broken;      /* --fail-broken: calls pass through */
     int      first_count; /* KEY=sequence: cycle learning */
     long     cycle_len;   /* 0 while still learning */
     /* COMPCOLL_HIERARCHICAL: the units whose memories and leader rotation
@@ -337,6 +347,7 @@ static void parse_options(int argc, char **argv)
     opt.count  = 1000;
     opt.count2 = -1;
     opt.seed   = 1;
+    opt.fail_call = -1;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
 
@@ -378,6 +389,10 @@ static void parse_options(int argc, char **argv)
             opt.realloc_lifo = 1;
         } else if (strcmp(a, "--checksum") == 0) {
             opt.checksum = 1;
+        } else if (strcmp(a, "--fail-call") == 0) {
+            opt.fail_call = arg_long(argc, argv, &i, 0, LONG_MAX);
+        } else if (strcmp(a, "--fail-broken") == 0) {
+            opt.fail_broken = 1;
         } else if (strcmp(a, "--api") == 0 && i + 1 < argc) {
             const char *v = argv[++i];
 
@@ -737,7 +752,7 @@ static void do_call(struct comm_state *cs, struct slot *sl, int slot_idx,
     const int inpl   = opt.inplace;
     float    *sendbuf, *recvbuf, *grad;
     uint64_t  addr, *addr_all;
-    int       handled, dense = 0, leader = -1, k = n, rc, i, r;
+    int       handled, dense = 0, leader = -1, k = n, rc, i, r, failing;
     double    unit = FLT_EPSILON;
     struct entry **ent = NULL;
 
@@ -759,7 +774,8 @@ static void do_call(struct comm_state *cs, struct slot *sl, int slot_idx,
     addr     = (uint64_t)(uintptr_t)grad;
     addr_all = xmalloc((size_t)cs->size * sizeof(uint64_t));
     handled  = !sl->small && cfg.method != METHOD_PASSTHROUGH &&
-               n >= cfg.min_count && cs->size > 1;
+               n >= cfg.min_count && cs->size > 1 && !cs->broken;
+    failing  = handled && cs->handled == opt.fail_call;
     if (cs->hier && handled) {
         /* The units are the nodes: each node's gradient is the sum of its
          * ranks', as PMPI_Reduce to the node's first rank makes it, and its
@@ -784,9 +800,40 @@ static void do_call(struct comm_state *cs, struct slot *sl, int slot_idx,
         PMPI_Allreduce(grad, s->pmpi, n, MPI_FLOAT, MPI_SUM, cs->comm);
     }
 
-    rc = call_allreduce(inpl ? MPI_IN_PLACE : sendbuf, recvbuf, n, cs->comm);
-    if (rc != MPI_SUCCESS) {
-        fail("step %d %s: MPI_Allreduce returned %d", step, sl->name, rc);
+    {
+        double t0 = MPI_Wtime(), dt, dt_max;
+        int    cls = 0, cls_lo, cls_hi;
+
+        rc = call_allreduce(inpl ? MPI_IN_PLACE : sendbuf, recvbuf, n,
+                            cs->comm);
+        dt = MPI_Wtime() - t0;
+        if (rc != MPI_SUCCESS) {
+            MPI_Error_class(rc, &cls);
+        }
+        if (!failing && rc != MPI_SUCCESS) {
+            fail("step %d %s: MPI_Allreduce returned %d", step, sl->name, rc);
+        }
+        if (failing) {
+            PMPI_Allreduce(&cls, &cls_lo, 1, MPI_INT, MPI_MIN, cs->comm);
+            PMPI_Allreduce(&cls, &cls_hi, 1, MPI_INT, MPI_MAX, cs->comm);
+            PMPI_Allreduce(&dt, &dt_max, 1, MPI_DOUBLE, MPI_MAX, cs->comm);
+            if (rc == MPI_SUCCESS || cls_lo == MPI_SUCCESS) {
+                fail("step %d %s (comm %d): call %ld was to fail on every "
+                     "rank; this rank got %d, some rank MPI_SUCCESS", step,
+                     sl->name, cs->id, cs->handled, rc);
+            } else if (cls_lo != cls_hi) {
+                fail("step %d %s (comm %d): the failed call's error classes "
+                     "differ between ranks (%d .. %d)", step, sl->name,
+                     cs->id, cls_lo, cls_hi);
+            } else if (dt_max > 10.0) {
+                fail("step %d %s (comm %d): the failed call took %.1f s",
+                     step, sl->name, cs->id, dt_max);
+            } else if (world_rank == 0) {
+                printf("# comm %d call %ld failed on every rank: error class "
+                       "%d, %.3f s at most\n", cs->id, cs->handled, cls_lo,
+                       dt_max);
+            }
+        }
     }
     if (opt.checksum) {
         const unsigned char *b = (const unsigned char *)recvbuf;
@@ -886,7 +933,7 @@ static void do_call(struct comm_state *cs, struct slot *sl, int slot_idx,
     }
 
     /* ---- compare ---- */
-    {
+    if (!failing) {
         int bad_value = 0, bad_set = 0, first = -1, first_set = -1;
 
         for (i = 0; i < n; i++) {
@@ -934,7 +981,7 @@ static void do_call(struct comm_state *cs, struct slot *sl, int slot_idx,
     }
 
     /* ---- every rank holds the same bits ---- */
-    {
+    if (!failing) {
         uint32_t *bits = (uint32_t *)recvbuf;
 
         PMPI_Allreduce(bits, s->bits_min, n, MPI_UINT32_T, MPI_MIN, cs->comm);
@@ -954,7 +1001,12 @@ static void do_call(struct comm_state *cs, struct slot *sl, int slot_idx,
     }
 
     /* ---- conservation accumulators ---- */
-    if (sl->acc_out) {
+    if (failing) {
+        /* what was not sent is gone with the cleared memories */
+        sl->conservation_ok = 0;
+        cs->broken = opt.fail_broken;
+    }
+    if (sl->acc_out && !failing) {
         for (i = 0; i < n; i++) {
             double gs = 0.0;
 
@@ -975,7 +1027,9 @@ static void do_call(struct comm_state *cs, struct slot *sl, int slot_idx,
             const float *g = s->g_all + (size_t)r * n;
 
             for (i = 0; i < n; i++) {
-                if (s->in_set[i]) {
+                if (failing) {
+                    m[i] = 0.0f; /* a failed call clears the memory */
+                } else if (s->in_set[i]) {
                     m[i] = keep != 0.0f ? keep * m[i] : 0.0f; /* beta 1: 0 */
                 } else {
                     volatile float bg = cfg.beta * g[i]; /* no FMA */
@@ -1151,6 +1205,9 @@ int main(int argc, char **argv)
     parse_options(argc, argv);
     memset(&s, 0, sizeof(s));
 
+    if (opt.fail_call >= 0) {
+        MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    }
     comm_init(&comms[0], MPI_COMM_WORLD, 0, 0);
     if (opt.dup) {
         if (MPI_Comm_dup(MPI_COMM_WORLD, &dup) != MPI_SUCCESS) {
