@@ -973,8 +973,10 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
             h->mode = SC_MODE_ABORT; /* the others fail with us */
         } else if (h->mode == SC_MODE_SPARSE && fold && pipe != 0 &&
                    cfg->select == COMPCOLL_SELECT_CHUNK) {
-            /* the header goes now; the selection follows piece by piece */
+            /* the header goes now; the selection follows piece by piece,
+             * folding as it goes (sc_pipe_run) */
             h->pieces = pipe;
+            c.folded  = 1;
             sc_pipe_chunk_layout(h, n, k);
         } else if (h->mode == SC_MODE_SPARSE) {
             t0     = compcoll_time();

@@ -1,0 +1,75 @@
+#!/bin/sh
+#
+# tests/mpi/run-faults.sh: a call that fails on one rank fails on every
+# rank, in bounded time, and the next calls are right; TAP.
+#
+# COMPCOLL_FAULT (a test aid, libcompcoll(7)) makes one point of call 3 of
+# each communicator fail on one rank: its buffers (alloc), its check of the
+# leader's header (validate) or index list (decode), the leader's selection
+# (kernel), or a transport operation (transport).  With MPI_ERRORS_RETURN
+# (scalecom_check --fail-call 3) every rank must get an error of one class
+# within 10 s, and every later call must match the oracle, which clears the
+# failed tensor's memory (and, after a transport failure, expects the
+# communicator's calls to pass through to MPI).  With the default handler
+# the job must end, non-zero, without hanging.  Call 3's leader is rank 1 of
+# 2 and rank 0 of 3.
+#
+# Environment: MPIEXEC, TEST_LIBCOMPCOLL, TESTS_BUILDDIR, TEST_MPI_TIMEOUT.
+
+mpi_name=faults mpi_timeout=60
+. "${TESTS_SRCDIR:-.}/mpi/common.sh"
+
+f="scalecom_check --steps 5 --interleave --fail-call 3"
+big="scalecom_check --steps 5 --count 600000 --count2 700000 --fail-call 3"
+cat >"$tmp/cases" <<EOF2
+2 | FAULT=alloc:0:3 | $f
+2 | FAULT=alloc:1:3 | $f
+2 | FAULT=validate:0:3 | $f
+2 | FAULT=decode:0:3 | $f
+2 | FAULT=kernel:1:3 | $f
+2 | FAULT=transport:0:3 | $f --fail-broken
+2 | FAULT=transport:1:3 | $f --fail-broken
+2 | TRANSPORT=mpi FAULT=alloc:0:3 | $f
+2 | TRANSPORT=mpi FAULT=alloc:1:3 | $f
+2 | TRANSPORT=mpi FAULT=validate:0:3 | $f
+2 | TRANSPORT=mpi FAULT=decode:0:3 | $f
+2 | TRANSPORT=mpi FAULT=kernel:1:3 | $f
+2 | TRANSPORT=mpi FAULT=transport:0:3 | $f --fail-broken
+3 | FAULT=alloc:2:3 | $f
+3 | FAULT=validate:1:3 | $f
+3 | FAULT=decode:2:3 | $f
+3 | FAULT=kernel:0:3 | $f
+3 | TRANSPORT=mpi FAULT=transport:1:3 | $f --fail-broken
+2 | FAULT=decode:0:3 | $f --dup
+2 | FAULT=decode:0:3 BETA=0.5 | $f
+2 | FAULT=decode:0:3 WIRE_TYPE=bf16 | $f
+2 | FAULT=transport:0:3 WIRE_TYPE=fp16 | $f --fail-broken
+2 | FAULT=decode:0:3 WARMUP=2 | $f
+2 | FAULT=alloc:1:3 | $big
+2 | FAULT=decode:0:3 | $big
+2 | FAULT=decode:0:3 SELECT=chunk | $big
+2 | FAULT=alloc:0:3 SELECT=chunk | $big
+2 | FAULT=transport:1:3 SELECT=chunk | $big --fail-broken
+2 | METHOD=dense FAULT=transport:0:3 | $f --fail-broken
+EOF2
+
+# The default error handler: the job ends, non-zero, in bounded time.
+fatal="alloc:0:3 validate:0:3 kernel:1:3 transport:0:3"
+run_cases "$tmp/cases" 4
+for fault in $fatal; do
+    path=$(program scalecom_check)
+    start=$(date +%s)
+    $guard "$mpiexec" -n 2 env LD_PRELOAD="$lib" COMPCOLL_MIN_COUNT=64 \
+        COMPCOLL_RATIO=10 COMPCOLL_FAULT="$fault" "$path" --steps 5 \
+        --interleave >"$tmp/log" 2>&1 </dev/null
+    rc=$?
+    secs=$(($(date +%s) - start))
+    case $rc in
+    0) why="exit status 0: the failure went unnoticed" ;;
+    124 | 137) why="timed out after ${timeout_s}s" ;;
+    *) grep -q "COMPCOLL_FAULT: ${fault%%:*} fails" "$tmp/log" &&
+        why= || why="no COMPCOLL_FAULT message" ;;
+    esac
+    [ -z "$why" ]
+    tap $? "P=2 FAULT=$fault, default error handler: the job ends (exit $rc, ${secs}s)${why:+: $why}" "$tmp/log"
+done
