@@ -44,7 +44,7 @@ cat >"$tmp/cases" <<EOF2
 2 | FAULT=decode:0:3 BETA=0.5 | $f
 2 | FAULT=decode:0:3 WIRE_TYPE=bf16 | $f
 2 | FAULT=transport:0:3 WIRE_TYPE=fp16 | $f --fail-broken
-2 | FAULT=decode:0:3 WARMUP=2 | $f
+2 | FAULT=alloc:0:3 WARMUP=2 | $f
 2 | FAULT=alloc:1:3 | $big
 2 | FAULT=decode:0:3 | $big
 2 | FAULT=decode:0:3 SELECT=chunk | $big
@@ -56,6 +56,7 @@ EOF2
 # The default error handler: the job ends, non-zero, in bounded time.
 fatal="alloc:0:3 validate:0:3 kernel:1:3 transport:0:3"
 run_cases "$tmp/cases" 4
+tap_i=$n_case
 for fault in $fatal; do
     path=$(program scalecom_check)
     start=$(date +%s)
