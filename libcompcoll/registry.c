@@ -742,7 +742,11 @@ static compcoll_status_t reg_auto_get(compcoll_comm_t *cc, uint64_t addr,
         compcoll_warn_once("the cycle of compressed calls on communicator "
                            "%llu changed (a call of %zu elements where %zu "
                            "were expected); COMPCOLL_KEY=auto learns it anew "
-                           "and keys by buffer address meanwhile",
+                           "and keys by buffer address meanwhile. A bucket "
+                           "whose make-up changes from step to step (Horovod's "
+                           "tensor fusion) cannot keep its error feedback: "
+                           "fix its make-up (Horovod: DistributedOptimizer "
+                           "groups=1, or HOROVOD_FUSION_THRESHOLD=0)",
                            (unsigned long long)cc->id, count, t->count);
         a->len  = 0;
         a->wlen = 0;
