@@ -1,25 +1,25 @@
 #!/bin/sh
 # The test suite from a fresh Debian 12 machine: dependencies, build, then
-# `make check` (TAP through automake's tap-driver), and a one-line total.
+# `make check` (TAP through automake's tap-driver), and a one-line total;
+# then the same sources built with AddressSanitizer and
+# UndefinedBehaviorSanitizer and the tests that fit under them
+# (scripts/sanitize.sh), with a second, labelled total.  Exits non-zero when
+# either failed.  LIBCOMPCOLL_SANITIZERS=0 leaves out the second half.
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${LIBCOMPCOLL_BUILDDIR:-$top/_build}
+. "$top/scripts/report.sh"
 
 "$top/scripts/install-deps.sh"
 "$top/scripts/build.sh"
 cd "$build"
 status=0
 make -j1 check > check.out 2>&1 || status=$?
-grep -E '^(PASS|FAIL|XFAIL|XPASS|SKIP|ERROR):' check.out | sed 's/^/  /' | grep -v '^  PASS' || true
-sed -n '/^# TOTAL/,/^# ERROR/p' check.out
-if [ $status -ne 0 ]; then
-    for log in $(find tests -name '*.log' ! -name test-suite.log); do
-        if grep -q '^not ok\|^Bail out' "$log" 2>/dev/null || ! grep -q '^1\.\.' "$log"; then
-            echo "=== $log"; tail -40 "$log"
-        fi
-    done
+report check.out $status
+totals check.out
+if [ "${LIBCOMPCOLL_SANITIZERS:-1}" != 0 ]; then
+    "$top/scripts/sanitize.sh" || status=1
+else
+    echo "sanitizers: left out (LIBCOMPCOLL_SANITIZERS=0)"
 fi
-# one summary per test directory: add them up
-total() { awk -v k="$1" '$1 == "#" && $2 == k ":" { n += $3 } END { print n + 0 }' check.out; }
-echo "$(total PASS) passed, $(( $(total FAIL) + $(total ERROR) + $(total XPASS) )) failed, $(total SKIP) skipped"
 exit $status

@@ -79,6 +79,7 @@ program fortran_check
       print '(a)', '# fortran_check: FAILED'
     end if
   end if
+  deallocate (g, out, gall, m, a, want, chosen) ! nothing left for LeakSanitizer
   call MPI_FINALIZE(ierr)
   if (allbad /= 0) stop 1
 end program fortran_check

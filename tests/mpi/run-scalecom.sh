@@ -9,6 +9,8 @@
 #   TESTS_BUILDDIR   directory holding scalecom_check and passthrough_check
 #                    (or holding them in its mpi/ subdirectory)
 #   TEST_MPI_TIMEOUT  seconds per mpiexec run (default 120)
+#   TEST_SCALECOM_STRIDE  run every Nth case only (default 1: all; the
+#                    sanitizer build's check-sanitizers sets 3)
 #
 # The full cross product of ranks x transports x features is too slow on a
 # small machine (3-4 ranks on 2 cores), so the matrix below is a covering
@@ -22,6 +24,7 @@
 # job's output as TAP diagnostics.
 
 mpi_name=scalecom
+case_stride=${TEST_SCALECOM_STRIDE:-1}
 . "${TESTS_SRCDIR:-.}/mpi/common.sh"
 
 # ranks | COMPCOLL_* settings (MIN_COUNT=64, RATIO=10 unless given) | program and options

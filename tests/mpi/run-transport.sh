@@ -31,7 +31,7 @@ run "ucx that cannot start falls back at p=2" 2 COMPCOLL_UCX_TLS=nonexistent
 check="$TESTS_BUILDDIR/mpi/scalecom_check"
 if [ -x "$check" ] && [ -r "$TEST_LIBCOMPCOLL" ]; then
     out=$(env COMPCOLL_UCX_TLS=nonexistent COMPCOLL_MIN_COUNT=64 COMPCOLL_RATIO=10 \
-          timeout 300 "$MPIEXEC" -n 2 -genv LD_PRELOAD "$TEST_LIBCOMPCOLL" \
+          timeout 300 "$MPIEXEC" -n 2 -genv LD_PRELOAD "${TEST_PRELOAD:+$TEST_PRELOAD }$TEST_LIBCOMPCOLL" \
           "$check" --steps 4 --interleave 2>&1)
     st=$?
     ok $st "preloaded run with UCX unable to start is still correct (p=2)"
