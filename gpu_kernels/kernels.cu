@@ -440,7 +440,9 @@ __device__ __forceinline__ float cc_fp16_to_f32(uint16_t h)
     float          v;
 
     if (exp == 0x1fu) {
-        return __uint_as_float(sign | 0x7f800000u | (mant << 13));
+        /* a NaN quiet, as the host's conversions make it */
+        return __uint_as_float(sign | 0x7f800000u | (mant << 13) |
+                               (mant != 0 ? 0x00400000u : 0u));
     }
     if (exp != 0) {
         return __uint_as_float(sign | ((exp + 112u) << 23) | (mant << 13));

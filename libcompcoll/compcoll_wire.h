@@ -93,7 +93,10 @@ static inline float compcoll_fp16_to_f32(uint16_t h)
     uint32_t mant = h & 0x3ffu;
 
     if (exp == 0x1fu) {
-        return compcoll_bits_f32(sign | 0x7f800000u | (mant << 13));
+        /* infinity, or a NaN made quiet as the F16C conversion makes it,
+         * so that every path gives the same bits */
+        return compcoll_bits_f32(sign | 0x7f800000u | (mant << 13) |
+                                 (mant != 0 ? 0x00400000u : 0u));
     }
     if (exp != 0) {
         return compcoll_bits_f32(sign | ((exp + 112u) << 23) | (mant << 13));

@@ -118,9 +118,14 @@ static compcoll_status_t topk_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *
     }
     t0 = compcoll_time();
     for (r = 0; r < cc->size; r++) {
-        const uint32_t *ri   = (const uint32_t *)((char *)all + (size_t)r * bytes);
-        const void     *rv   = ri + k;
+        /* rank r's stream starts r * bytes in: with 16-bit values and an odd
+         * k that is no multiple of 4, so its indices are copied out (into
+         * this rank's own, sent already) before they are read */
+        const char     *rs = (const char *)all + (size_t)r * bytes;
+        const void     *rv = rs + k * sizeof(uint32_t);
+        const uint32_t *ri = idx;
 
+        memcpy(idx, rs, k * sizeof(uint32_t));
         for (j = 0; j < k; j++) {
             if (ri[j] >= n || (j > 0 && ri[j] <= ri[j - 1])) {
                 compcoll_error("rank %d's top-k index %zu is %u: not below "
