@@ -9,6 +9,7 @@
 #define COMPCOLL_LOG_H
 
 typedef enum {
+    COMPCOLL_LOG_OFF = -1, /* nothing (test harnesses) */
     COMPCOLL_LOG_ERROR,
     COMPCOLL_LOG_WARN,
     COMPCOLL_LOG_INFO,

@@ -21,37 +21,21 @@
 #include "compcoll_icode.h"
 #include "compcoll_log.h"
 #include "compcoll_memtype.h"
+#include "compcoll_scalecom.h"
 #include "compcoll_stats.h"
 
-#define SC_MAGIC 0x32434353u /* "SCC2" */
+typedef compcoll_sc_header_t sc_header_t;
 
-enum {
-    SC_MODE_SPARSE = 1, /* the k indices that follow are the call's I */
-    SC_MODE_DENSE  = 2, /* I is every index (warm-up or no memory) */
-    SC_MODE_ABORT  = 3, /* the leader could not select: every rank fails */
-};
+#define SC_MAGIC       COMPCOLL_SC_MAGIC
+#define SC_MODE_SPARSE COMPCOLL_SC_SPARSE
+#define SC_MODE_DENSE  COMPCOLL_SC_DENSE
+#define SC_MODE_ABORT  COMPCOLL_SC_ABORT
 
 /* Pipelining (see sc_pipe_run). */
 #define SC_PIPE_ELEMENTS 262144u /* elements a piece has at least */
 #define SC_PIPE_VALUES   512u    /* values a piece has at least */
-#define SC_PIPE_PIECES   32u     /* pieces a call has at most */
+#define SC_PIPE_PIECES   COMPCOLL_SC_PIECES
 #define SC_PIPE_CHUNK    65536u  /* the longest chunk two bytes address */
-
-typedef struct {
-    uint32_t magic;
-    uint8_t  mode;
-    uint8_t  select;
-    uint8_t  wire;
-    uint8_t  coding; /* compcoll_icode_t; 0 unless SC_MODE_SPARSE */
-    uint64_t n;
-    uint64_t k;
-    uint64_t seq;    /* s_c of the call, a check that ranks are in step */
-    uint64_t ibytes; /* bytes of coded indices that follow */
-    uint32_t pieces; /* pipelined (sc_pipe_run): its pieces; else 0 */
-    uint32_t width;  /* pipelined chunk offsets: bytes each; else 0 */
-    uint32_t pcount[SC_PIPE_PIECES]; /* pipelined: indices of each piece */
-    uint32_t pbytes[SC_PIPE_PIECES]; /* pipelined: their coded bytes */
-} sc_header_t;
 
 /* The others: the leader's coded indices into idx, or an error naming what
  * was wrong with them. */
@@ -239,7 +223,8 @@ static compcoll_status_t sc_validate(const compcoll_comm_t *cc,
     const int sparse = (h->mode == SC_MODE_SPARSE);
 
     if (h->magic != SC_MAGIC || h->n != n || h->k != k ||
-        h->seq != cc->ncalls ||
+        h->seq != cc->ncalls || h->wire != (uint8_t)compcoll_cfg.wire ||
+        h->select != (uint8_t)compcoll_cfg.select ||
         (!sparse && h->mode != SC_MODE_DENSE && h->mode != SC_MODE_ABORT) ||
         (sparse && h->coding != COMPCOLL_ICODE_GAP &&
          h->coding != COMPCOLL_ICODE_CHUNK) ||
@@ -1294,6 +1279,20 @@ static compcoll_status_t sc_allreduce_gpu(compcoll_comm_t *cc,
         status = local;
     }
     return status;
+}
+
+compcoll_status_t compcoll_sc_header_check(const compcoll_comm_t *cc,
+                                           const compcoll_sc_header_t *h,
+                                           size_t n, size_t k,
+                                           int *followable)
+{
+    *followable = (sc_unfollowable(cc, h) == NULL);
+    return sc_validate(cc, h, n, k);
+}
+
+unsigned compcoll_sc_pieces(const compcoll_comm_t *cc, size_t n, size_t k)
+{
+    return sc_pipe_pieces(cc, n, k);
 }
 
 const compcoll_method_t compcoll_method_scalecom = {
