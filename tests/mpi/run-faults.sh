@@ -7,7 +7,8 @@
 # each communicator fail on one rank: its buffers (alloc), its check of the
 # leader's header (validate) or index list (decode), the leader's selection
 # (kernel), or a transport operation (transport).  With MPI_ERRORS_RETURN
-# (scalecom_check --fail-call 3) every rank must get an error of one class
+# (scalecom_check and, for adacomp and topk, sparse_check: --fail-call 3)
+# every rank must get an error of one class
 # within 10 s, and every later call must match the oracle, which clears the
 # failed tensor's memory (and, after a transport failure, expects the
 # communicator's calls to pass through to MPI).  With the default handler
@@ -20,6 +21,7 @@ mpi_name=faults mpi_timeout=60
 . "${TESTS_SRCDIR:-.}/mpi/common.sh"
 
 f="scalecom_check --steps 5 --interleave --fail-call 3"
+sp="sparse_check --steps 5 --interleave --fail-call 3"
 big="scalecom_check --steps 5 --count 600000 --count2 700000 --fail-call 3"
 cat >"$tmp/cases" <<EOF2
 2 | FAULT=alloc:0:3 | $f
@@ -51,6 +53,19 @@ cat >"$tmp/cases" <<EOF2
 2 | FAULT=alloc:0:3 SELECT=chunk | $big
 2 | FAULT=transport:1:3 SELECT=chunk | $big --fail-broken
 2 | METHOD=dense FAULT=transport:0:3 | $f --fail-broken
+2 | METHOD=topk FAULT=alloc:0:3 | $sp
+2 | METHOD=topk FAULT=validate:1:3 | $sp
+2 | METHOD=topk FAULT=decode:0:3 | $sp
+2 | METHOD=topk FAULT=kernel:1:3 | $sp
+2 | METHOD=topk FAULT=transport:0:3 | $sp --fail-broken
+2 | METHOD=topk WIRE_TYPE=bf16 FAULT=decode:1:3 | $sp
+3 | METHOD=topk TRANSPORT=mpi FAULT=alloc:2:3 | $sp
+2 | METHOD=adacomp FAULT=alloc:1:3 | $sp
+2 | METHOD=adacomp FAULT=validate:0:3 | $sp
+2 | METHOD=adacomp FAULT=decode:1:3 | $sp
+2 | METHOD=adacomp FAULT=kernel:0:3 | $sp
+2 | METHOD=adacomp TRANSPORT=mpi FAULT=transport:1:3 | $sp --fail-broken
+3 | METHOD=adacomp FAULT=kernel:2:3 | $sp
 EOF2
 
 # The default error handler: the job ends, non-zero, in bounded time.

@@ -46,6 +46,13 @@
  *
  * Scenario options (combine freely):
  *   --steps N        steps (default 10); one step = one call per tensor
+ *   --fail-call N    the library-handled call number N of each communicator
+ *                   (0-based; the job sets COMPCOLL_FAULT for it) must fail
+ *                   on every rank with one error class, within 10 s
+ *                   (MPI_ERRORS_RETURN); the oracle clears the tensor's
+ *                   memory on every rank
+ *   --fail-broken    with --fail-call: a transport failure, after which the
+ *                   communicator passes its calls to MPI
  *   --count N        elements of tensor A (default 1000)
  *   --count2 N       elements of tensor B (default count * 3 / 2 + 7)
  *   --interleave     tensors A and B alternate on each communicator
@@ -97,7 +104,14 @@ struct options {
     int      count, count2;
     int      interleave, inplace, dup, ties, zeros, quiet;
     uint64_t seed;
+    long     fail_call; /* -1: none */
+    int      fail_broken;
 };
+
+/* Per communicator (world, dup): library-handled calls so far, and whether
+ * its calls pass through after a transport failure (--fail-broken). */
+static long comm_calls[2];
+static int  comm_broken[2];
 
 /* One tensor of this program: a communicator, a count, its buffers, and
  * the oracle's copy of every rank's memory for it. */
@@ -298,6 +312,7 @@ static void parse_options(int argc, char **argv)
     opt.count  = 1000;
     opt.count2 = -1;
     opt.seed   = 1;
+    opt.fail_call = -1;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
 
@@ -321,6 +336,10 @@ static void parse_options(int argc, char **argv)
             opt.zeros = 1;
         } else if (strcmp(a, "--quiet") == 0) {
             opt.quiet = 1;
+        } else if (strcmp(a, "--fail-call") == 0) {
+            opt.fail_call = arg_long(argc, argv, &i, 0, LONG_MAX);
+        } else if (strcmp(a, "--fail-broken") == 0) {
+            opt.fail_broken = 1;
         } else {
             die("unknown option %s", a);
         }
@@ -783,7 +802,8 @@ static void do_call(struct slot *sl, int slot_idx, int step,
     const int size = sl->size;
     const int inpl = opt.inplace;
     float    *grad;
-    int       handled, dense, rc, i, r;
+    int       handled, dense, rc, i, r, failing, cls = 0, lo, hi;
+    double    t0, dt, dt_max;
 
     scratch_reserve(s, n, size);
     grad = inpl ? sl->recvbuf : sl->sendbuf;
@@ -796,14 +816,48 @@ static void do_call(struct slot *sl, int slot_idx, int step,
     PMPI_Allgather(grad, n, MPI_FLOAT, s->g_all, n, MPI_FLOAT, sl->comm);
 
     /* a one-rank communicator passes through: its sum is its input */
-    handled = n >= cfg.min_count && size > 1;
+    handled = n >= cfg.min_count && size > 1 && !comm_broken[sl->comm_id];
+    failing = handled && comm_calls[sl->comm_id] == opt.fail_call;
     if (!handled) {
         PMPI_Allreduce(grad, s->pmpi, n, MPI_FLOAT, MPI_SUM, sl->comm);
     }
+    t0 = MPI_Wtime();
     rc = MPI_Allreduce(inpl ? MPI_IN_PLACE : sl->sendbuf, sl->recvbuf, n,
                        MPI_FLOAT, MPI_SUM, sl->comm);
+    dt = MPI_Wtime() - t0;
     if (rc != MPI_SUCCESS) {
+        MPI_Error_class(rc, &cls);
+    }
+    if (rc != MPI_SUCCESS && !failing) {
         fail("step %d %s: MPI_Allreduce returned %d", step, sl->name, rc);
+    }
+    if (failing) {
+        /* every rank fails alike, in bounded time; the memories are
+         * cleared everywhere and the call counts on its tensor */
+        PMPI_Allreduce(&cls, &lo, 1, MPI_INT, MPI_MIN, sl->comm);
+        PMPI_Allreduce(&cls, &hi, 1, MPI_INT, MPI_MAX, sl->comm);
+        PMPI_Allreduce(&dt, &dt_max, 1, MPI_DOUBLE, MPI_MAX, sl->comm);
+        if (lo == MPI_SUCCESS) {
+            fail("step %d %s (comm %d): call %ld was to fail on every rank; "
+                 "some rank got MPI_SUCCESS (this one %d)", step, sl->name,
+                 sl->comm_id, comm_calls[sl->comm_id], rc);
+        } else if (lo != hi) {
+            fail("step %d %s (comm %d): the failed call's error classes "
+                 "differ between ranks (%d .. %d)", step, sl->name,
+                 sl->comm_id, lo, hi);
+        } else if (dt_max > 10.0) {
+            fail("step %d %s: the failed call took %.1f s", step, sl->name,
+                 dt_max);
+        }
+        memset(sl->R, 0, (size_t)n * size * sizeof(float));
+        sl->calls++;
+        comm_calls[sl->comm_id]++;
+        comm_broken[sl->comm_id] = opt.fail_broken;
+        sl->acc_out = NULL; /* the residual is gone: no conservation */
+        return;
+    }
+    if (handled) {
+        comm_calls[sl->comm_id]++;
     }
 
     if (!handled) {
@@ -1174,6 +1228,9 @@ int main(int argc, char **argv)
     }
     memset(&s, 0, sizeof(s));
 
+    if (opt.fail_call >= 0) {
+        MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    }
     if (opt.dup && MPI_Comm_dup(MPI_COMM_WORLD, &dup) != MPI_SUCCESS) {
         die("MPI_Comm_dup failed");
     }
