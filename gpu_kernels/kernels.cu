@@ -340,7 +340,8 @@ out:
 
 /* ------------------------------------------------------------ dense */
 
-/* out = m + g; m = kept.  out may be g. */
+/* out = m + g; m = kept, unless that is a NaN or an infinity (then 0: it
+ * goes out now, as on the host).  out may be g. */
 __global__ void cc_dense_kernel(float *m, const float *g, float *out, size_t n,
                                 float keep)
 {
@@ -349,9 +350,10 @@ __global__ void cc_dense_kernel(float *m, const float *g, float *out, size_t n,
 
     for (; i < n; i += stride) {
         const float mi = m[i];
+        const float v  = cc_kept(mi, keep);
 
         out[i] = __fadd_rn(mi, g[i]);
-        m[i]   = cc_kept(mi, keep);
+        m[i]   = __fsub_rn(v, v) == 0.0f ? v : 0.0f;
     }
 }
 

@@ -39,7 +39,9 @@ static size_t ada_bin(size_t n)
     return (n < ADA_AUTO_SPLIT) ? 50 : 500;
 }
 
-/* Build this rank's stream; returns its size in bytes. */
+/* Build this rank's stream; returns its size in bytes, or 0 when some
+ * G = R + g is a NaN or an infinity (no scale can carry it: the call is
+ * then summed densely, which delivers it and empties R). */
 static size_t ada_select(const float *R, const float *g, size_t n, size_t bin,
                          float *bmax, unsigned char *stream)
 {
@@ -57,6 +59,9 @@ static size_t ada_select(const float *R, const float *g, size_t n, size_t bin,
             float ag = fabsf(R[i] + g[i]);
 
             m = ag > m ? ag : m;
+            if (compcoll_nonfinite(ag)) {
+                return 0;
+            }
         }
         bmax[b] = m;
         sum += m;
@@ -81,8 +86,8 @@ static compcoll_status_t ada_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t
                                        const float *g, float *out, size_t n)
 {
     const size_t       bin       = ada_bin(n);
-    const int          want_dense = t->calls < compcoll_cfg.warmup ||
-                                    t->mem == NULL;
+    int                want_dense = t->calls < compcoll_cfg.warmup ||
+                                    t->mem == NULL || t->dense_next;
     uint64_t           sent0     = cc->tcomm->bytes_sent;
     unsigned char     *stream    = NULL;
     const size_t      *counts;
@@ -110,6 +115,12 @@ static compcoll_status_t ada_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t
             t0    = compcoll_time();
             bytes = ada_select(t->mem, g, n, bin, bmax, stream);
             compcoll_stats.time_select += compcoll_time() - t0;
+            if (bytes == 0) {
+                compcoll_warn_once("a NaN or an infinity in a gradient of "
+                                   "%zu elements (adacomp): such calls are "
+                                   "summed densely", n);
+                want_dense = 1;
+            }
         }
     }
     status = compcoll_xchg_agree(cc, want_dense, bytes, local, &dense,

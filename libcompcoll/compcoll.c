@@ -738,15 +738,17 @@ static compcoll_status_t cc_tensor_call(compcoll_comm_t *cc, const void *key,
         /* no state for it here: the call is made with a stand-in */
         memset(&stand_in, 0, sizeof(stand_in));
         stand_in.count = n;
-        return compcoll_call_end(cc, NULL, cc_blind(cc, &stand_in, n, status));
+        return compcoll_call_end(cc, NULL, cc_blind(cc, &stand_in, n, status),
+                                 0);
     }
+    compcoll_host_nonfinite = 0;
     status = (why == COMPCOLL_OK) ? cc_call(cc, t, g, out, n)
                                   : cc_blind(cc, t, n, why);
     if (t->stats != NULL) {
         t->stats->bytes_sent += compcoll_stats.bytes_sent - bytes0;
         t->stats->elements_sent += compcoll_stats.elements_sent - elems0;
     }
-    return compcoll_call_end(cc, t, status);
+    return compcoll_call_end(cc, t, status, compcoll_host_nonfinite);
 }
 
 /*
@@ -934,7 +936,7 @@ static compcoll_status_t cc_hier(compcoll_comm_t *cc, const float *g,
 done:
     free(spare);
     /* a rank's own failure after the node's broadcast, agreed */
-    return compcoll_call_end(cc, NULL, status);
+    return compcoll_call_end(cc, NULL, status, 0);
 }
 
 /* A call on a communicator whose transport failed (compcoll_call_end):

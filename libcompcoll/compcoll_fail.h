@@ -37,12 +37,20 @@ compcoll_status_t compcoll_fault(const compcoll_comm_t *cc,
  * MPI from then on (cc->broken), its transport's state being unknown.
  */
 compcoll_status_t compcoll_call_end(compcoll_comm_t *cc, compcoll_tensor_t *t,
-                                    compcoll_status_t local);
+                                    compcoll_status_t local, int nonfinite);
+/*
+ * `nonfinite`: this rank's call left a NaN or an infinity in its memory
+ * (compcoll_host_nonfinite).  When any rank's did, the tensor's next call
+ * is summed densely on every rank (t->dense_next), which delivers those
+ * values and empties the memories, so that none lingers.
+ */
 
 /* The agreement alone, over cc->ctl: the most severe status of any rank;
- * *who is the lowest rank that had it (may be NULL). */
+ * *who is the lowest rank that had it (may be NULL); *any_nonfinite
+ * whether some rank's `nonfinite` was set (may be NULL). */
 compcoll_status_t compcoll_agree_status(compcoll_comm_t *cc,
-                                        compcoll_status_t local, int *who);
+                                        compcoll_status_t local, int nonfinite,
+                                        int *who, int *any_nonfinite);
 
 /*
  * A rank that cannot take its part in a call it has begun (not even with

@@ -66,7 +66,8 @@ typedef struct compcoll_kernel_ops {
                     size_t k);
 
     /* A dense call (every index sent): out = a; m <- (1 - beta) m
-     * (compcoll_kept). */
+     * (compcoll_kept), or 0 where that is a NaN or an infinity (it went
+     * out in a, so nothing of it lingers). */
     void (*dense)(float *m, const float *g, float *out, size_t n, float beta);
 
     /*
@@ -128,6 +129,20 @@ static inline size_t compcoll_chunk_lo(size_t j, size_t n, size_t k)
 static inline uint32_t compcoll_abs_key(float a)
 {
     return compcoll_f32_bits(a) & 0x7fffffffu;
+}
+
+/*
+ * Set (never cleared) by the host kernels on this thread when they leave a
+ * NaN or an infinity in an error-feedback memory: the caller clears it
+ * before a call and reads it after (compcoll_call_end), so that such a
+ * value is delivered and dropped at once instead of lingering.
+ */
+extern __thread int compcoll_host_nonfinite;
+
+/* Whether a is a NaN or an infinity, branch-free (a - a is 0 or NaN). */
+static inline int compcoll_nonfinite(float a)
+{
+    return (a - a) != 0.0f;
 }
 
 /*

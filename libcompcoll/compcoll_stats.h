@@ -26,6 +26,7 @@ typedef struct {
     uint64_t calls_pipelined;    /* compressed calls pipelined (scalecom) */
     uint64_t calls_no_memory;   /* sparse calls on a rank without memory */
     uint64_t calls_failed;      /* library calls that failed (every rank) */
+    uint64_t calls_nonfinite;   /* calls that left a NaN/Inf in a memory */
     uint64_t bytes_dense;       /* what a dense ring all-reduce would send */
     uint64_t bytes_sent;        /* what the transport sent */
     uint64_t elements_in;       /* elements of the library's calls */

@@ -46,23 +46,29 @@ compcoll_status_t compcoll_fault(const compcoll_comm_t *cc,
     return COMPCOLL_OK;
 }
 
-compcoll_status_t compcoll_agree_status(compcoll_comm_t *cc,
-                                        compcoll_status_t local, int *who)
-{
-    /* the ranks take MAXLOC of a severity (ties: the lowest rank): 0 for
-     * success, 1 for "another rank failed", 1 - status for a failure of
-     * the rank's own, so the call fails with the status of a rank where
-     * it failed first hand */
-    struct {
-        int code;
-        int rank;
-    } mine = {local == COMPCOLL_OK     ? 0
-              : local == COMPCOLL_ERR_PEER ? 1
-                                           : 1 - (int)local,
-              cc->rank},
-      agreed;
+/* Bits of a rank in the agreed word (below its severity). */
+#define FAIL_RANK_BITS 20
 
-    if (PMPI_Allreduce(&mine, &agreed, 1, MPI_2INT, MPI_MAXLOC, cc->ctl) !=
+compcoll_status_t compcoll_agree_status(compcoll_comm_t *cc,
+                                        compcoll_status_t local, int nonfinite,
+                                        int *who, int *any_nonfinite)
+{
+    /*
+     * One MAX reduction of two ints.  The first orders the ranks by a
+     * severity (0 success, 1 "another rank failed", 1 - status for a
+     * failure of the rank's own, so that the call fails with the status of
+     * a rank where it failed first hand), ties going to the lowest rank;
+     * the second is an OR of the ranks' `nonfinite`.
+     */
+    const int mask = (1 << FAIL_RANK_BITS) - 1;
+    const int sev  = local == COMPCOLL_OK         ? 0
+                     : local == COMPCOLL_ERR_PEER ? 1
+                                                  : 1 - (int)local;
+    int       mine[2], agreed[2];
+
+    mine[0] = (sev << FAIL_RANK_BITS) | (mask - (cc->rank & mask));
+    mine[1] = (nonfinite != 0);
+    if (PMPI_Allreduce(mine, agreed, 2, MPI_INT, MPI_MAX, cc->ctl) !=
         MPI_SUCCESS) {
         compcoll_error("the ranks of communicator %llu could not agree on "
                        "the outcome of call %llu: failing it here",
@@ -71,20 +77,41 @@ compcoll_status_t compcoll_agree_status(compcoll_comm_t *cc,
         return local != COMPCOLL_OK ? local : COMPCOLL_ERR_MPI;
     }
     if (who != NULL) {
-        *who = agreed.rank;
+        *who = mask - (agreed[0] & mask);
     }
-    return agreed.code == 0   ? COMPCOLL_OK
-           : agreed.code == 1 ? COMPCOLL_ERR_PEER
-                              : (compcoll_status_t)(1 - agreed.code);
+    if (any_nonfinite != NULL) {
+        *any_nonfinite = agreed[1];
+    }
+    switch (agreed[0] >> FAIL_RANK_BITS) {
+    case 0:
+        return COMPCOLL_OK;
+    case 1:
+        return COMPCOLL_ERR_PEER;
+    default:
+        return (compcoll_status_t)(1 - (agreed[0] >> FAIL_RANK_BITS));
+    }
 }
 
 compcoll_status_t compcoll_call_end(compcoll_comm_t *cc, compcoll_tensor_t *t,
-                                    compcoll_status_t local)
+                                    compcoll_status_t local, int nonfinite)
 {
     compcoll_status_t status;
-    int               who = cc->rank;
+    int               who = cc->rank, any_nonfinite = 0;
 
-    status = compcoll_agree_status(cc, local, &who);
+    status = compcoll_agree_status(cc, local, nonfinite, &who,
+                                   &any_nonfinite);
+    if (t != NULL) {
+        t->dense_next = any_nonfinite && status == COMPCOLL_OK;
+        if (t->dense_next) {
+            compcoll_warn_once("a NaN or an infinity in a gradient of %zu "
+                               "elements on communicator %llu: it reaches "
+                               "the output of the call it came in or, from "
+                               "an error-feedback memory, of the tensor's "
+                               "next call, which is summed densely",
+                               t->count, (unsigned long long)cc->id);
+            compcoll_stats.calls_nonfinite++;
+        }
+    }
     if (status != COMPCOLL_OK) {
         if (local == COMPCOLL_OK || local == COMPCOLL_ERR_PEER) {
             compcoll_error("call %llu on communicator %llu failed on rank %d "

@@ -44,28 +44,40 @@ void compcoll_buf_release(compcoll_buf_t *buf)
     buf->size = 0;
 }
 
+__thread int compcoll_host_nonfinite;
+
 /* m += beta * g; out = 0 over [lo, hi).  restrict is honest here except
  * when out aliases g, which host_compress routes to the aliasing loop. */
 static void host_run_mem(float *restrict m, const float *restrict g,
                          float *restrict out, size_t lo, size_t hi, float beta)
 {
     size_t i;
+    int    nf = 0;
 
     for (i = lo; i < hi; i++) {
-        m[i] += beta * g[i];
+        const float a = m[i] + beta * g[i];
+
+        m[i]   = a;
         out[i] = 0.0f;
+        nf |= compcoll_nonfinite(a);
     }
+    compcoll_host_nonfinite |= nf;
 }
 
 static void host_run_mem_inplace(float *restrict m, float *restrict g,
                                  size_t lo, size_t hi, float beta)
 {
     size_t i;
+    int    nf = 0;
 
     for (i = lo; i < hi; i++) {
-        m[i] += beta * g[i];
+        const float a = m[i] + beta * g[i];
+
+        m[i] = a;
         g[i] = 0.0f;
+        nf |= compcoll_nonfinite(a);
     }
+    compcoll_host_nonfinite |= nf;
 }
 
 static void host_compress(float *m, const float *g, float *out, size_t n,
@@ -96,6 +108,7 @@ static void host_compress(float *m, const float *g, float *out, size_t n,
             m[hi]   = compcoll_kept(m[hi], keep);
             out[hi] = 0.0f;
             lo      = hi + 1;
+            compcoll_host_nonfinite |= compcoll_nonfinite(m[hi]);
         }
     }
 }
@@ -132,9 +145,12 @@ static void host_dense(float *m, const float *g, float *out, size_t n,
         }
         return;
     }
+    /* what is kept must be finite: a NaN or infinity goes out now */
     for (i = 0; i < n; i++) {
+        const float v = m[i] * keep;
+
         out[i] = m[i] + g[i];
-        m[i] *= keep;
+        m[i]   = compcoll_nonfinite(v) ? 0.0f : v;
     }
 }
 
@@ -157,12 +173,15 @@ void compcoll_host_fold_range(float *m, const float *g, float *out, size_t lo,
 #if defined(__SSE2__)
     if (stream) {
         const __m128 zero = _mm_setzero_ps();
+        __m128       bad  = zero;
         size_t       i    = lo;
+        int          nf   = 0;
 
         /* up to the first 16-byte boundary of out, then four at a time */
         for (; i < hi && ((uintptr_t)(out + i) % 16) != 0; i++) {
             m[i] += g[i];
             out[i] = 0.0f;
+            nf |= compcoll_nonfinite(m[i]);
         }
         for (; i + 4 <= hi; i += 4) {
             const __m128 a =
@@ -170,11 +189,15 @@ void compcoll_host_fold_range(float *m, const float *g, float *out, size_t lo,
 
             _mm_storeu_ps(m + i, a);
             _mm_stream_ps(out + i, zero);
+            /* a - a is NaN (unordered, so "not equal" to 0) off the finite */
+            bad = _mm_or_ps(bad, _mm_cmpneq_ps(_mm_sub_ps(a, a), zero));
         }
         for (; i < hi; i++) {
             m[i] += g[i];
             out[i] = 0.0f;
+            nf |= compcoll_nonfinite(m[i]);
         }
+        compcoll_host_nonfinite |= nf | (_mm_movemask_ps(bad) != 0);
         return;
     }
 #endif

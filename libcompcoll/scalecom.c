@@ -261,7 +261,8 @@ static compcoll_status_t sc_validate(const compcoll_comm_t *cc,
 }
 
 /* The leader's header: dense while its tensor warms up or has no memory
- * (`has_mem`: the memory of the path that runs), sparse otherwise. */
+ * (`has_mem`: the memory of the path that runs), and after a call that
+ * left a NaN or infinity in some rank's memory; sparse otherwise. */
 static void sc_header_fill(const compcoll_comm_t *cc,
                            const compcoll_tensor_t *t, int has_mem,
                            sc_header_t *h, size_t n, size_t k)
@@ -275,8 +276,9 @@ static void sc_header_fill(const compcoll_comm_t *cc,
     h->n      = n;
     h->k      = k;
     h->seq    = cc->ncalls;
-    h->mode   = (t->calls < cfg->warmup || !has_mem) ? SC_MODE_DENSE
-                                                     : SC_MODE_SPARSE;
+    h->mode   = (t->calls < cfg->warmup || !has_mem || t->dense_next)
+                    ? SC_MODE_DENSE
+                    : SC_MODE_SPARSE;
 }
 
 /* ------------------------------------------------------------ a call */
@@ -921,7 +923,7 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
      * turns out dense moves a from m to out instead.
      */
     const int fold = (beta == 1.0f && t->mem != NULL && ker->fold != NULL &&
-                      t->calls >= cfg->warmup);
+                      t->calls >= cfg->warmup && !t->dense_next);
 
     memset(&c, 0, sizeof(c));
     c.cc     = cc;

@@ -550,12 +550,14 @@ static size_t sel_fold_collect_tail(float *m, const float *g, float *out,
                                     size_t cap)
 {
     size_t i;
+    int    nf = 0;
 
     for (i = lo; i < hi; i++) {
         const float a = m[i] + g[i];
 
         m[i]   = a;
         out[i] = 0.0f; /* after g's read: may alias */
+        nf |= compcoll_nonfinite(a);
         if (compcoll_abs_key(a) >= thresh) {
             if (nc < cap) {
                 cand[nc].idx = (uint32_t)i;
@@ -566,6 +568,7 @@ static size_t sel_fold_collect_tail(float *m, const float *g, float *out,
             nc += (nc <= cap);
         }
     }
+    compcoll_host_nonfinite |= nf;
     return nc;
 }
 
@@ -590,6 +593,7 @@ static size_t sel_fold_collect(float *m, const float *g, float *out, size_t n,
     const __m128i lim  = _mm_set1_epi32((int32_t)thresh - 1);
     const __m128  mag  = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
     const __m128  zero = _mm_setzero_ps();
+    __m128        bad  = zero;
 
     if (stream) {
         /* up to out's first 16-byte boundary: the plain loop below */
@@ -609,6 +613,7 @@ static size_t sel_fold_collect(float *m, const float *g, float *out, size_t n,
         } else {
             _mm_storeu_ps(out + i, zero); /* after g's load: may alias */
         }
+        bad = _mm_or_ps(bad, _mm_cmpneq_ps(_mm_sub_ps(a, a), zero));
         bits = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(
             _mm_cmpgt_epi32(_mm_castps_si128(_mm_and_ps(a, mag)), lim)));
         while (bits != 0) {
@@ -624,6 +629,7 @@ static size_t sel_fold_collect(float *m, const float *g, float *out, size_t n,
             nc += (nc <= cap);
         }
     }
+    compcoll_host_nonfinite |= (_mm_movemask_ps(bad) != 0);
 #endif
     nc = sel_fold_collect_tail(m, g, out, i, n, thresh, cand, cval, nc, cap);
     compcoll_host_stream_fence(stream);

@@ -64,6 +64,7 @@ static void stats_add(compcoll_stats_t *t, const compcoll_stats_t *s)
     t->calls_pipelined += s->calls_pipelined;
     t->calls_no_memory += s->calls_no_memory;
     t->calls_failed += s->calls_failed;
+    t->calls_nonfinite += s->calls_nonfinite;
     t->bytes_dense += s->bytes_dense;
     t->bytes_sent += s->bytes_sent;
     t->elements_in += s->elements_in;
@@ -145,9 +146,9 @@ typedef struct {
                           tensors_retired */
     double   tsum[4];  /* select, host, comm, node */
     double   tmax[4];
-    uint64_t calls[3]; /* compressed, dense, failed: the most any rank made
-                          (under the hierarchy only node leaders make the
-                          first two) */
+    uint64_t calls[4]; /* compressed, dense, failed, nonfinite: the most any
+                          rank made (under the hierarchy only node leaders
+                          make the first two) */
 } stats_report_t;
 
 static const char *stats_method(void)
@@ -195,6 +196,11 @@ static void stats_print_summary(FILE *out, const stats_report_t *r,
         fprintf(out, "  %-22s %12llu      per rank (returned an error on "
                      "every rank)\n", "calls failed",
                 (unsigned long long)r->calls[2]);
+    }
+    if (r->calls[3] > 0) {
+        fprintf(out, "  %-22s %12llu      per rank (left a NaN or infinity; "
+                     "the next summed densely)\n", "calls non-finite",
+                (unsigned long long)r->calls[3]);
     }
     if (s->calls_hierarchical > 0) {
         fprintf(out, "  %-22s %12llu      per rank (summed on the node "
@@ -267,13 +273,15 @@ static void stats_write_json(FILE *out, const stats_report_t *r,
                  "  \"calls_passthrough\": %llu,\n"
                  "  \"calls_hierarchical\": %llu,\n"
                  "  \"calls_pipelined\": %llu,\n"
-                 "  \"calls_failed\": %llu,\n",
+                 "  \"calls_failed\": %llu,\n"
+                 "  \"calls_nonfinite\": %llu,\n",
             (unsigned long long)r->calls[0],
             (unsigned long long)r->calls[1],
             (unsigned long long)s->calls_passthrough,
             (unsigned long long)s->calls_hierarchical,
             (unsigned long long)s->calls_pipelined,
-            (unsigned long long)r->calls[2]);
+            (unsigned long long)r->calls[2],
+            (unsigned long long)r->calls[3]);
     fprintf(out, "  \"calls_without_memory\": %llu,\n"
                  "  \"transport_fallbacks\": %llu,\n",
             (unsigned long long)r->sum[4], (unsigned long long)r->sum[5]);
@@ -318,7 +326,7 @@ void compcoll_stats_report(MPI_Comm world)
     stats_report_t   r;
     uint64_t         mine[7];
     double           tmine[4];
-    uint64_t         calls[3];
+    uint64_t         calls[4];
     int              rank;
     FILE            *out;
 
@@ -337,6 +345,7 @@ void compcoll_stats_report(MPI_Comm world)
     calls[0] = s->calls_compressed;
     calls[1] = s->calls_dense;
     calls[2] = s->calls_failed;
+    calls[3] = s->calls_nonfinite;
     memset(&r, 0, sizeof(r));
     PMPI_Comm_rank(world, &rank);
     PMPI_Comm_size(world, &r.ranks);
@@ -346,7 +355,7 @@ void compcoll_stats_report(MPI_Comm world)
             MPI_SUCCESS ||
         PMPI_Reduce(tmine, r.tmax, 4, MPI_DOUBLE, MPI_MAX, 0, world) !=
             MPI_SUCCESS ||
-        PMPI_Reduce(calls, r.calls, 3, MPI_UINT64_T, MPI_MAX, 0, world) !=
+        PMPI_Reduce(calls, r.calls, 4, MPI_UINT64_T, MPI_MAX, 0, world) !=
             MPI_SUCCESS) {
         compcoll_warn("statistics reduction failed; no report");
         return;

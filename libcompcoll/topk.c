@@ -41,7 +41,8 @@ static compcoll_status_t topk_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *
     double                       t0;
 
     const int                    want_dense = t->calls < cfg->warmup ||
-                                              t->mem == NULL;
+                                              t->mem == NULL ||
+                                              t->dense_next;
     compcoll_status_t            local;
 
     /* the selection (which leaves m alone) before step 1, so that a rank
@@ -102,7 +103,9 @@ static compcoll_status_t topk_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *
 
             compcoll_wire_decode(wire, &sent[j], (char *)(idx + k) + j * wsize,
                                  1);
-            t->mem[idx[j]] = a - sent[j];
+            /* a NaN or infinity went out as it is: nothing to keep */
+            t->mem[idx[j]] = compcoll_nonfinite(a - sent[j]) ? 0.0f
+                                                             : a - sent[j];
         }
     }
     compcoll_stats.time_host += compcoll_time() - t0;
