@@ -74,7 +74,7 @@ static int compcoll_status_code(compcoll_status_t status)
 
 /*
  * The thread level to ask of MPI.  Nonblocking calls are run by progress
- * threads of the library (libcompcoll/nbc.c), which call MPI while the
+ * threads of the library (libcompcoll/core/nbc.c), which call MPI while the
  * application does: that needs MPI_THREAD_MULTIPLE, so it is asked for
  * whenever compression may run; the application is told what MPI gave.
  * COMPCOLL_ENABLE=n or COMPCOLL_METHOD=none leave the request as it was.

@@ -1,7 +1,7 @@
 /*
  * For the libFuzzer build of target_wire.c only (tests/Makefile.am,
  * libfuzzer_wire_FLAGS): clang (14 at least) knows no "f16c" for
- * __builtin_cpu_supports, which libcompcoll/wire.c asks, so the build
+ * __builtin_cpu_supports, which libcompcoll/codec/wire.c asks, so the build
  * maps the builtin to this function, which asks the CPU itself.
  */
 #ifndef COMPCOLL_FUZZ_CLANG_CPU_H

@@ -2,7 +2,7 @@
  * Fuzz target: the checks a non-leader makes of ScaleCom's header
  * (compcoll_sc_header_check, compcoll_scalecom.h) before it touches its
  * memory, and the test of whether it could follow the call with stand-ins
- * when it refuses it (libcompcoll/fail.c's rule).
+ * when it refuses it (libcompcoll/core/fail.c's rule).
  *
  * Input: this rank's side (n: 4 bytes little-endian, ratio: 2 bytes, the
  * call number: 1 byte, communicator size 2..9: 1 byte), then the header's

@@ -7,9 +7,8 @@
  *   GAP:    idx[j] - idx[j-1] - 1, and idx[0] itself: about 1.3 bytes an
  *           index when they are 1 in 100, instead of 4
  *   CHUNK:  idx[j] - compcoll_chunk_lo(j, n, k), for lists with one index
- *           in each of the k chunks (COMPCOLL_SELECT=chunk,
- *           compcoll_kernels.h): one byte an index while chunks are at
- *           most 128 long
+ *           in each of the k chunks (COMPCOLL_SELECT=chunk): one byte an
+ *           index while chunks are at most 128 long
  * Decoding checks everything it reads, so a damaged or hostile list is
  * refused with a reason, never applied.
  */
@@ -23,6 +22,12 @@ typedef enum {
     COMPCOLL_ICODE_GAP   = 1,
     COMPCOLL_ICODE_CHUNK = 2,
 } compcoll_icode_t;
+
+/* COMPCOLL_SELECT=chunk's chunk j of k over n is [lo(j), lo(j + 1)). */
+static inline size_t compcoll_chunk_lo(size_t j, size_t n, size_t k)
+{
+    return (size_t)((uint64_t)j * n / k);
+}
 
 /* The most bytes one index takes (32 bits, 7 a byte). */
 #define COMPCOLL_ICODE_MAX 5

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "compcoll_config.h"
+#include "compcoll_icode.h"
 #include "compcoll_status.h"
 
 /* A growable buffer owned by the caller, reused across calls. */
@@ -120,11 +121,6 @@ void compcoll_host_chunk_fold(float *m, const float *g, float *out, size_t n,
  * the CPU has them, so that both paths are checked on one machine. */
 void compcoll_host_allow_avx2(int allow);
 
-/* COMPCOLL_SELECT=chunk's chunk j of k over n is [lo(j), lo(j + 1)). */
-static inline size_t compcoll_chunk_lo(size_t j, size_t n, size_t k)
-{
-    return (size_t)((uint64_t)j * n / k);
-}
 
 static inline uint32_t compcoll_abs_key(float a)
 {

@@ -2,7 +2,6 @@
  * libcompcoll: index lists on the wire (compcoll_icode.h).
  */
 #include "compcoll_icode.h"
-#include "compcoll_kernels.h"
 
 static size_t icode_put(uint8_t *out, uint32_t x)
 {
