@@ -900,18 +900,136 @@ static void sc_blind(sc_call_t *c)
     free(zeros);
 }
 
+/*
+ * The leader's header and, for a sparse call, its selection (fused with
+ * the fold when `fold`): chunk pieces start with the header and select as
+ * they go (sc_pipe_run); gap pieces are laid out from the selection.  A
+ * leader that cannot take its part says so in the header (SC_MODE_ABORT).
+ */
+static void sc_lead(sc_call_t *c, int fold, unsigned pipe)
+{
+    const compcoll_config_t     *cfg = &compcoll_cfg;
+    const compcoll_kernel_ops_t *ker = compcoll_kernels();
+    compcoll_tensor_t           *t   = c->t;
+    sc_header_t                 *h   = &c->h;
+    compcoll_status_t            status;
+    double                       t0;
+
+    sc_header_fill(c->cc, t, t->mem != NULL, h, c->n, c->k);
+    if (c->local != COMPCOLL_OK) {
+        h->mode = SC_MODE_ABORT; /* the others fail with us */
+        return;
+    }
+    if (h->mode != SC_MODE_SPARSE) {
+        return;
+    }
+    if (fold && pipe != 0 && cfg->select == COMPCOLL_SELECT_CHUNK) {
+        /* the header goes now; the selection follows piece by piece,
+         * folding as it goes (sc_pipe_run) */
+        h->pieces = pipe;
+        c->folded = 1;
+        sc_pipe_chunk_layout(h, c->n, c->k);
+        return;
+    }
+    t0     = compcoll_time();
+    status = compcoll_fault(c->cc, COMPCOLL_FAULT_KERNEL);
+    if (status == COMPCOLL_OK) {
+        status = fold ? ker->fold_select(cfg->select, t->mem, c->g, c->out,
+                                         c->n, c->k, c->idx, c->vals,
+                                         compcoll_select_scratch())
+                      : ker->select(cfg->select, t->mem, c->g, c->n, c->k,
+                                    c->idx, compcoll_select_scratch());
+    }
+    c->folded = fold;
+    compcoll_stats.time_select += compcoll_time() - t0;
+    if (status != COMPCOLL_OK) {
+        compcoll_error("index selection failed: %s",
+                       compcoll_status_string(status));
+        sc_fail(c, status);
+        h->mode = SC_MODE_ABORT;
+    } else if (fold && pipe != 0) {
+        t0        = compcoll_time();
+        h->pieces = pipe;
+        sc_pipe_gap_layout(h, c->idx, c->n, c->k, c->code);
+        compcoll_stats.time_host += compcoll_time() - t0;
+    }
+}
+
+/* A dense call: out = a (from the folded memory, or m + g), the memory
+ * kept as the method says, and out summed in fp32. */
+static void sc_dense(sc_call_t *c)
+{
+    compcoll_tensor_t *t = c->t;
+    double             t0 = compcoll_time();
+
+    if (c->folded) {
+        /* dense with beta = 1 from the folded memory: out = a, m = 0 */
+        memcpy(c->out, t->mem, c->n * sizeof(float));
+        memset(t->mem, 0, c->n * sizeof(float));
+    } else {
+        compcoll_kernels()->dense(t->mem, c->g, c->out, c->n,
+                                  (float)compcoll_cfg.beta);
+    }
+    compcoll_stats.time_host += compcoll_time() - t0;
+    sc_sum_step(c, c->out, c->n, COMPCOLL_WIRE_FP32);
+    compcoll_stats.calls_dense++;
+    compcoll_stats.elements_sent += c->n;
+}
+
+/* A sparse call after the header: pipelined, or the indices, this rank's
+ * values at them, their sum and its scatter into out. */
+static void sc_sparse(sc_call_t *c)
+{
+    const compcoll_kernel_ops_t *ker = compcoll_kernels();
+    compcoll_tensor_t           *t   = c->t;
+    double                       t0;
+
+    if (t->mem == NULL) {
+        compcoll_warn_once("a tensor of %zu elements has no error-feedback "
+                           "memory on this rank (COMPCOLL_MAX_MEMORY): "
+                           "what it does not send is discarded", c->n);
+        compcoll_stats.calls_no_memory++;
+    }
+    if (c->h.pieces != 0) {
+        if (!c->folded && t->mem != NULL) {
+            /* this rank's tensor was still warming up when it did not
+             * fold, the leader's was not: fold now (beta is 1 here) */
+            t0 = compcoll_time();
+            ker->fold(t->mem, c->g, c->out, c->n);
+            compcoll_stats.time_host += compcoll_time() - t0;
+        }
+        c->folded = (t->mem != NULL);
+        sc_pipe_run(c);
+        compcoll_stats.calls_pipelined++;
+        return;
+    }
+    sc_index_step(c);
+    t0 = compcoll_time();
+    if (c->local != COMPCOLL_OK) {
+        memset(c->vals, 0, c->k * sizeof(float)); /* nothing of ours */
+    } else if (!c->folded) {
+        ker->compress(t->mem, c->g, c->out, c->n, c->idx, c->k,
+                      (float)compcoll_cfg.beta, c->vals);
+    } else if (c->cc->rank != c->leader) { /* the leader took in fold_select */
+        ker->take(t->mem, c->idx, c->k, c->vals);
+    }
+    compcoll_stats.time_host += compcoll_time() - t0;
+    sc_sum_step(c, c->vals, c->k, (compcoll_wire_t)compcoll_cfg.wire);
+    if (c->local == COMPCOLL_OK) {
+        t0 = compcoll_time();
+        ker->scatter(c->out, c->idx, c->vals, c->k);
+        compcoll_stats.time_host += compcoll_time() - t0;
+    }
+}
+
 static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
                                       const float *g, float *out, size_t n)
 {
-    const compcoll_config_t     *cfg  = &compcoll_cfg;
-    const compcoll_kernel_ops_t *ker  = compcoll_kernels();
-    compcoll_tcomm_t            *tc   = cc->tcomm;
-    const size_t                 k    = (n + cfg->ratio - 1) / cfg->ratio;
-    const float                  beta = (float)cfg->beta;
-    const uint64_t               sent0 = tc->bytes_sent;
-    compcoll_status_t            status;
+    const compcoll_config_t     *cfg   = &compcoll_cfg;
+    const compcoll_kernel_ops_t *ker   = compcoll_kernels();
+    const size_t                 k     = (n + cfg->ratio - 1) / cfg->ratio;
+    const uint64_t               sent0 = cc->tcomm->bytes_sent;
     sc_call_t                    c;
-    sc_header_t                 *h = &c.h;
     double                       t0;
     unsigned                     pipe;
     /*
@@ -922,8 +1040,9 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
      * be sparse is the leader's to say; a rank that folded for a call that
      * turns out dense moves a from m to out instead.
      */
-    const int fold = (beta == 1.0f && t->mem != NULL && ker->fold != NULL &&
-                      t->calls >= cfg->warmup && !t->dense_next);
+    const int fold = (cfg->beta == 1.0 && t->mem != NULL &&
+                      ker->fold != NULL && t->calls >= cfg->warmup &&
+                      !t->dense_next);
 
     memset(&c, 0, sizeof(c));
     c.cc     = cc;
@@ -955,219 +1074,247 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
         compcoll_stats.time_host += compcoll_time() - t0;
     }
     if (cc->rank == c.leader) {
-        sc_header_fill(cc, t, t->mem != NULL, h, n, k);
-        if (c.local != COMPCOLL_OK) {
-            h->mode = SC_MODE_ABORT; /* the others fail with us */
-        } else if (h->mode == SC_MODE_SPARSE && fold && pipe != 0 &&
-                   cfg->select == COMPCOLL_SELECT_CHUNK) {
-            /* the header goes now; the selection follows piece by piece,
-             * folding as it goes (sc_pipe_run) */
-            h->pieces = pipe;
-            c.folded  = 1;
-            sc_pipe_chunk_layout(h, n, k);
-        } else if (h->mode == SC_MODE_SPARSE) {
-            t0     = compcoll_time();
-            status = compcoll_fault(cc, COMPCOLL_FAULT_KERNEL);
-            if (status == COMPCOLL_OK) {
-                status = fold ? ker->fold_select(cfg->select, t->mem, g, out,
-                                                 n, k, c.idx, c.vals,
-                                                 compcoll_select_scratch())
-                              : ker->select(cfg->select, t->mem, g, n, k,
-                                            c.idx, compcoll_select_scratch());
-            }
-            c.folded = fold;
-            compcoll_stats.time_select += compcoll_time() - t0;
-            if (status != COMPCOLL_OK) {
-                compcoll_error("index selection failed: %s",
-                               compcoll_status_string(status));
-                sc_fail(&c, status);
-                h->mode = SC_MODE_ABORT;
-            } else if (fold && pipe != 0) {
-                t0        = compcoll_time();
-                h->pieces = pipe;
-                sc_pipe_gap_layout(h, c.idx, n, k, c.code);
-                compcoll_stats.time_host += compcoll_time() - t0;
-            }
-        }
+        sc_lead(&c, fold, pipe);
     }
-
     if (sc_header_step(&c)) {
         return c.local;
     }
     compcoll_trace("allreduce count=%zu comm=%llu call=%llu: scalecom %s "
                    "k=%zu leader=%d pieces=%u (%u empty)", n,
                    (unsigned long long)cc->id, (unsigned long long)cc->ncalls,
-                   h->mode == SC_MODE_SPARSE ? "sparse" : "dense", k, c.leader,
-                   h->pieces, sc_pipe_empty(h));
+                   c.h.mode == SC_MODE_SPARSE ? "sparse" : "dense", k,
+                   c.leader, c.h.pieces, sc_pipe_empty(&c.h));
     compcoll_count_call(cc, t, n);
-
-    if (h->mode == SC_MODE_DENSE) {
-        t0 = compcoll_time();
-        if (c.folded) {
-            /* dense with beta = 1 from the folded memory: out = a, m = 0 */
-            memcpy(out, t->mem, n * sizeof(float));
-            memset(t->mem, 0, n * sizeof(float));
-        } else {
-            ker->dense(t->mem, g, out, n, beta);
-        }
-        compcoll_stats.time_host += compcoll_time() - t0;
-        sc_sum_step(&c, out, n, COMPCOLL_WIRE_FP32);
-        compcoll_stats.calls_dense++;
-        compcoll_stats.elements_sent += n;
-        compcoll_stats.bytes_sent += tc->bytes_sent - sent0;
-        return c.local;
+    if (c.h.mode == SC_MODE_DENSE) {
+        sc_dense(&c);
+    } else {
+        sc_sparse(&c);
+        compcoll_stats.calls_compressed++;
+        compcoll_stats.elements_sent += k;
     }
-    if (t->mem == NULL) {
+    compcoll_stats.bytes_sent += cc->tcomm->bytes_sent - sent0;
+    return c.local;
+}
+
+/* A device step of this rank that failed: said once, the call fails. */
+static void sc_gpu_fail(sc_call_t *c, compcoll_status_t st, const char *what)
+{
+    if (st == COMPCOLL_OK) {
+        return;
+    }
+    compcoll_error("device work of call %llu on communicator %llu failed on "
+                   "this rank (%s: %s); it takes its part with zeros and "
+                   "fails the call", (unsigned long long)c->cc->ncalls,
+                   (unsigned long long)c->cc->id, what,
+                   compcoll_status_string(st));
+    sc_fail(c, st);
+}
+
+/* The status of the first of a, b that failed. */
+static compcoll_status_t sc_first(compcoll_status_t a, compcoll_status_t b)
+{
+    return a != COMPCOLL_OK ? a : b;
+}
+
+/*
+ * The leader on the device: its header and, for a sparse call, its
+ * selection on the tensor's stream (chunk: selection and compression in one
+ * pass), the indices to host memory and checked before anything touches m
+ * or out; the compression then runs during the broadcast.
+ */
+static void sc_gpu_lead(sc_call_t *c, compcoll_gpu_tensor_t *gt)
+{
+    const compcoll_config_t     *cfg  = &compcoll_cfg;
+    const compcoll_gpu_module_t *gpu  = compcoll_gpu_module();
+    compcoll_gpu_stream_t       *s    = gt->stream;
+    const float                  beta = (float)cfg->beta;
+    const int                    fused = (cfg->select == COMPCOLL_SELECT_CHUNK);
+    compcoll_status_t            st;
+    double                       t0;
+
+    sc_header_fill(c->cc, c->t, gt->mem != NULL, &c->h, c->n, c->k);
+    if (c->h.mode != SC_MODE_SPARSE) {
+        return;
+    }
+    t0 = compcoll_time();
+    st = compcoll_fault(c->cc, COMPCOLL_FAULT_KERNEL);
+    if (st == COMPCOLL_OK) {
+        st = fused ? gpu->chunk_compress(s, gt->mem, c->g, c->out, c->n, c->k,
+                                         beta, gt->idx, gt->vals)
+                   : gpu->select(s, (compcoll_select_t)cfg->select, gt->mem,
+                                 c->g, c->n, c->k, gt->idx);
+    }
+    if (st == COMPCOLL_OK) {
+        st = gpu->copy(s, c->idx, gt->idx, c->k * sizeof(uint32_t));
+    }
+    if (st == COMPCOLL_OK) {
+        st = gpu->mark(s);
+    }
+    if (st == COMPCOLL_OK) {
+        st = gpu->mark_wait(s);
+    }
+    if (st == COMPCOLL_OK && !fused) {
+        /* queued after the check: runs during the broadcast */
+        st = gpu->compress(s, gt->mem, c->g, c->out, c->n, gt->idx, c->k,
+                           beta, gt->vals);
+    }
+    if (st == COMPCOLL_OK) {
+        st = gpu->copy(s, c->vals, gt->vals, c->k * sizeof(float));
+    }
+    compcoll_stats.time_select += compcoll_time() - t0;
+    if (st != COMPCOLL_OK) {
+        compcoll_error("device index selection failed: %s",
+                       compcoll_status_string(st));
+        gpu->stream_sync(s);
+        sc_fail(c, st);
+        c->h.mode = SC_MODE_ABORT;
+    }
+}
+
+/* A dense call on the device: out = a there, through a host buffer for the
+ * sum, and back. */
+static void sc_gpu_dense(sc_call_t *c, compcoll_gpu_tensor_t *gt)
+{
+    const compcoll_gpu_module_t *gpu   = compcoll_gpu_module();
+    compcoll_gpu_stream_t       *s     = gt->stream;
+    const size_t                 bytes = c->n * sizeof(float);
+    float                       *bulk, *spare = NULL;
+    compcoll_status_t            st;
+    double                       t0;
+
+    bulk = compcoll_gpu_stage(s, COMPCOLL_STAGE_BULK, bytes);
+    if (bulk == NULL) {
+        /* the exchange goes on, with zeros from this rank */
+        sc_fail(c, COMPCOLL_ERR_NO_MEMORY);
+        bulk = spare = calloc(c->n, sizeof(float));
+        if (spare == NULL) {
+            compcoll_fail_job(c->cc, "no memory for a stand-in gradient");
+        }
+    } else {
+        t0 = compcoll_time();
+        st = gpu->dense(s, gt->mem, c->g, c->out, c->n,
+                        (float)compcoll_cfg.beta);
+        if (st == COMPCOLL_OK) {
+            st = gpu->copy(s, bulk, c->out, bytes);
+        }
+        st = sc_first(st, gpu->stream_sync(s));
+        if (st != COMPCOLL_OK) {
+            memset(bulk, 0, bytes);
+        }
+        sc_gpu_fail(c, st, "dense pass");
+        compcoll_stats.time_host += compcoll_time() - t0;
+    }
+    sc_sum_step(c, bulk, c->n, COMPCOLL_WIRE_FP32);
+    if (c->local == COMPCOLL_OK) {
+        t0 = compcoll_time();
+        st = gpu->copy(s, c->out, bulk, bytes);
+        sc_gpu_fail(c, sc_first(st, gpu->stream_sync(s)), "the sum back");
+        compcoll_stats.time_host += compcoll_time() - t0;
+    }
+    free(spare);
+    compcoll_stats.calls_dense++;
+    compcoll_stats.elements_sent += c->n;
+}
+
+/* A sparse call on the device after the header: the others compress at
+ * the leader's indices, the k values are summed in host memory and
+ * scattered into out on the device. */
+static void sc_gpu_sparse(sc_call_t *c, compcoll_gpu_tensor_t *gt)
+{
+    const compcoll_gpu_module_t *gpu = compcoll_gpu_module();
+    compcoll_gpu_stream_t       *s   = gt->stream;
+    const size_t                 k   = c->k;
+    compcoll_status_t            st  = COMPCOLL_OK;
+    double                       t0;
+
+    if (gt->mem == NULL) {
         compcoll_warn_once("a tensor of %zu elements has no error-feedback "
                            "memory on this rank (COMPCOLL_MAX_MEMORY): "
-                           "what it does not send is discarded", n);
+                           "what it does not send is discarded", c->n);
         compcoll_stats.calls_no_memory++;
     }
-    if (h->pieces != 0) {
-        if (!c.folded && t->mem != NULL) {
-            /* this rank's tensor was still warming up when it did not
-             * fold, the leader's was not: fold now (beta is 1 here) */
-            t0 = compcoll_time();
-            ker->fold(t->mem, g, out, n);
-            compcoll_stats.time_host += compcoll_time() - t0;
+    sc_index_step(c);
+    t0 = compcoll_time();
+    if (c->cc->rank != c->leader && c->local == COMPCOLL_OK) {
+        st = gpu->copy(s, gt->idx, c->idx, k * sizeof(uint32_t));
+        if (st == COMPCOLL_OK) {
+            st = gpu->compress(s, gt->mem, c->g, c->out, c->n, gt->idx, k,
+                               (float)compcoll_cfg.beta, gt->vals);
         }
-        c.folded = (t->mem != NULL);
-        sc_pipe_run(&c);
-        compcoll_stats.calls_pipelined++;
-    } else {
-        sc_index_step(&c);
+        if (st == COMPCOLL_OK) {
+            st = gpu->copy(s, c->vals, gt->vals, k * sizeof(float));
+        }
+    }
+    /* the leader's queued compression too */
+    sc_gpu_fail(c, sc_first(st, gpu->stream_sync(s)), "compression");
+    if (c->local != COMPCOLL_OK) {
+        memset(c->vals, 0, k * sizeof(float));
+    }
+    compcoll_stats.time_host += compcoll_time() - t0;
+    sc_sum_step(c, c->vals, k, (compcoll_wire_t)compcoll_cfg.wire);
+    if (c->local == COMPCOLL_OK) {
         t0 = compcoll_time();
-        if (c.local != COMPCOLL_OK) {
-            memset(c.vals, 0, k * sizeof(float)); /* nothing of ours */
-        } else if (!c.folded) {
-            ker->compress(t->mem, g, out, n, c.idx, k, beta, c.vals);
-        } else if (cc->rank != c.leader) { /* the leader took in fold_select */
-            ker->take(t->mem, c.idx, k, c.vals);
+        st = gpu->copy(s, gt->vals, c->vals, k * sizeof(float));
+        if (st == COMPCOLL_OK) {
+            st = gpu->scatter(s, c->out, gt->idx, gt->vals, k);
         }
+        sc_gpu_fail(c, sc_first(st, gpu->stream_sync(s)), "scatter");
         compcoll_stats.time_host += compcoll_time() - t0;
-        sc_sum_step(&c, c.vals, k, (compcoll_wire_t)cfg->wire);
-        if (c.local == COMPCOLL_OK) {
-            t0 = compcoll_time();
-            ker->scatter(out, c.idx, c.vals, k);
-            compcoll_stats.time_host += compcoll_time() - t0;
-        }
     }
     compcoll_stats.calls_compressed++;
     compcoll_stats.elements_sent += k;
-    compcoll_stats.bytes_sent += tc->bytes_sent - sent0;
-    return c.local;
 }
 
 /*
  * The same call with g and out in device memory (compcoll_memtype.h): the
  * passes run on the tensor's stream, and only the header and indices (the
  * leader's) and the k values cross to pinned host memory for the transport.
- * The leader with COMPCOLL_SELECT=chunk selects and compresses in one fused
- * pass; with exact or sample its compression runs while the header is
- * broadcast.  A rank whose device work fails after the header still takes
- * its part in the exchange (with zeros) and then fails the call, so no rank
- * waits forever; a leader whose selection fails broadcasts SC_MODE_ABORT.
- * When its staging buffers cannot be had (before anything is exchanged),
- * the call goes through host memory instead (compcoll_allreduce_staged).
+ * A rank whose device work fails still takes its part in the exchange
+ * (with zeros) and then fails the call, so no rank waits forever; a leader
+ * whose selection fails broadcasts SC_MODE_ABORT.  When its staging
+ * buffers cannot be had (before anything is exchanged), the call goes
+ * through host memory instead (compcoll_allreduce_staged).
  */
 static compcoll_status_t sc_allreduce_gpu(compcoll_comm_t *cc,
                                           compcoll_tensor_t *t,
                                           compcoll_gpu_tensor_t *gt,
                                           const float *g, float *out, size_t n)
 {
-    const compcoll_config_t     *cfg    = &compcoll_cfg;
-    const compcoll_gpu_module_t *gpu    = compcoll_gpu_module();
-    compcoll_gpu_stream_t       *s      = gt->stream;
-    compcoll_tcomm_t            *tc     = cc->tcomm;
-    const size_t                 k      = (n + cfg->ratio - 1) / cfg->ratio;
-    const int                    leader = (int)(cc->ncalls % (uint64_t)cc->size);
-    const float                  beta   = (float)cfg->beta;
-    compcoll_status_t            status, local = COMPCOLL_OK, st;
-    sc_call_t                    c;
-    sc_header_t                 *h = &c.h;
-    uint32_t                    *idx;
-    uint8_t                     *code;
-    float                       *vals, *bulk, *spare = NULL;
-    uint64_t                     sent0 = tc->bytes_sent;
-    double                       t0;
-    int                          fused = 0;
+    const size_t           k     = (n + compcoll_cfg.ratio - 1) /
+                                   compcoll_cfg.ratio;
+    compcoll_gpu_stream_t *s     = gt->stream;
+    const uint64_t         sent0 = cc->tcomm->bytes_sent;
+    sc_call_t              c;
 
-    idx  = compcoll_gpu_stage(s, COMPCOLL_STAGE_MSG, k * sizeof(uint32_t));
-    code = compcoll_buf_reserve(&cc->icode, COMPCOLL_ICODE_MAX * k);
-    vals = compcoll_gpu_stage(s, COMPCOLL_STAGE_VALS, k * sizeof(float));
-    if (idx == NULL || code == NULL || vals == NULL ||
+    memset(&c, 0, sizeof(c));
+    c.idx  = compcoll_gpu_stage(s, COMPCOLL_STAGE_MSG, k * sizeof(uint32_t));
+    c.code = compcoll_buf_reserve(&cc->icode, COMPCOLL_ICODE_MAX * k);
+    c.vals = compcoll_gpu_stage(s, COMPCOLL_STAGE_VALS, k * sizeof(float));
+    if (c.idx == NULL || c.code == NULL || c.vals == NULL ||
         sc_pipe_reserve(cc, n, k) != 0 ||
         compcoll_gpu_tensor_reserve(gt, k) != COMPCOLL_OK ||
         compcoll_fault(cc, COMPCOLL_FAULT_ALLOC) != COMPCOLL_OK) {
         /* nothing exchanged yet: the host path makes the same steps */
         return compcoll_allreduce_staged(cc, t, g, out, n);
     }
-    memset(&c, 0, sizeof(c));
     c.cc     = cc;
     c.t      = t;
     c.g      = g;
     c.out    = out;
     c.n      = n;
     c.k      = k;
-    c.leader = leader;
-    c.idx    = idx;
-    c.code   = code;
-    c.vals   = vals;
+    c.leader = (int)(cc->ncalls % (uint64_t)cc->size);
     c.pipe   = cc->pipe.ptr;
 
-    if (cc->rank == leader) {
-        sc_header_fill(cc, t, gt->mem != NULL, h, n, k);
-        if (h->mode == SC_MODE_SPARSE) {
-            t0 = compcoll_time();
-            st = compcoll_fault(cc, COMPCOLL_FAULT_KERNEL);
-            if (st != COMPCOLL_OK) {
-                /* as a failed kernel would */
-            } else if (cfg->select == COMPCOLL_SELECT_CHUNK) {
-                st    = gpu->chunk_compress(s, gt->mem, g, out, n, k, beta,
-                                            gt->idx, gt->vals);
-                fused = 1;
-            } else {
-                st = gpu->select(s, (compcoll_select_t)cfg->select, gt->mem,
-                                 g, n, k, gt->idx);
-            }
-            if (st == COMPCOLL_OK) {
-                st = gpu->copy(s, idx, gt->idx, k * sizeof(uint32_t));
-            }
-            if (st == COMPCOLL_OK) {
-                st = gpu->mark(s);
-            }
-            if (st == COMPCOLL_OK) {
-                /* the indices, checked, before anything touches m or out */
-                st = gpu->mark_wait(s);
-            }
-            if (st == COMPCOLL_OK && !fused) {
-                /* queued after the check: runs during the broadcast */
-                st = gpu->compress(s, gt->mem, g, out, n, gt->idx, k, beta,
-                                   gt->vals);
-            }
-            if (st == COMPCOLL_OK) {
-                st = gpu->copy(s, vals, gt->vals, k * sizeof(float));
-            }
-            compcoll_stats.time_select += compcoll_time() - t0;
-            if (st != COMPCOLL_OK) {
-                compcoll_error("device index selection failed: %s",
-                               compcoll_status_string(st));
-                gpu->stream_sync(s);
-                sc_fail(&c, st);
-                h->mode = SC_MODE_ABORT;
-            }
-        }
+    if (cc->rank == c.leader) {
+        sc_gpu_lead(&c, gt);
     }
-
     if (sc_header_step(&c)) {
-        gpu->stream_sync(s); /* the leader's queued work */
+        compcoll_gpu_module()->stream_sync(s); /* the leader's queued work */
         return c.local;
     }
-    if (h->mode == SC_MODE_SPARSE && h->pieces == 0) {
-        sc_index_step(&c);
-        local = c.local;
-    }
-    if (h->pieces != 0) {
+    compcoll_count_call(cc, t, n);
+    if (c.h.pieces != 0) {
         /* the leader's buffers are in host memory, this rank's on a device:
          * it takes its part with zeros, so that nobody waits for it, and
          * fails the call */
@@ -1178,109 +1325,23 @@ static compcoll_status_t sc_allreduce_gpu(compcoll_comm_t *cc,
                        "same kind of memory)",
                        (unsigned long long)cc->ncalls,
                        (unsigned long long)cc->id);
-        compcoll_count_call(cc, t, n);
         sc_fail(&c, COMPCOLL_ERR_NOT_SUPPORTED);
         sc_blind(&c);
-        compcoll_stats.bytes_sent += tc->bytes_sent - sent0;
-        return c.local;
-    }
-    compcoll_trace("allreduce count=%zu comm=%llu call=%llu: scalecom %s "
-                   "k=%zu leader=%d, on device %d", n,
-                   (unsigned long long)cc->id, (unsigned long long)cc->ncalls,
-                   h->mode == SC_MODE_SPARSE ? "sparse" : "dense", k, leader,
-                   gt->where.device);
-    compcoll_count_call(cc, t, n);
-
-    if (h->mode == SC_MODE_DENSE) {
-        bulk = compcoll_gpu_stage(s, COMPCOLL_STAGE_BULK, n * sizeof(float));
-        if (bulk == NULL) {
-            /* the exchange goes on, with zeros from this rank */
-            local = COMPCOLL_ERR_NO_MEMORY;
-            bulk = spare = calloc(n, sizeof(float));
-            if (bulk == NULL) {
-                return COMPCOLL_ERR_NO_MEMORY;
-            }
-        } else {
-            t0    = compcoll_time();
-            local = gpu->dense(s, gt->mem, g, out, n, beta);
-            if (local == COMPCOLL_OK) {
-                local = gpu->copy(s, bulk, out, n * sizeof(float));
-            }
-            st    = gpu->stream_sync(s);
-            local = (local != COMPCOLL_OK) ? local : st;
-            if (local != COMPCOLL_OK) {
-                memset(bulk, 0, n * sizeof(float));
-            }
-            compcoll_stats.time_host += compcoll_time() - t0;
-        }
-        t0     = compcoll_time();
-        status = tc->ops->allreduce(tc, bulk, n, COMPCOLL_WIRE_FP32);
-        if (status == COMPCOLL_OK) {
-            status = compcoll_fault(cc, COMPCOLL_FAULT_TRANSPORT);
-        }
-        compcoll_stats.time_comm += compcoll_time() - t0;
-        if (status == COMPCOLL_OK && local == COMPCOLL_OK) {
-            t0    = compcoll_time();
-            local = gpu->copy(s, out, bulk, n * sizeof(float));
-            st    = gpu->stream_sync(s);
-            local = (local != COMPCOLL_OK) ? local : st;
-            compcoll_stats.time_host += compcoll_time() - t0;
-        }
-        free(spare);
-        compcoll_stats.calls_dense++;
-        compcoll_stats.elements_sent += n;
     } else {
-        if (gt->mem == NULL) {
-            compcoll_warn_once("a tensor of %zu elements has no error-feedback "
-                               "memory on this rank (COMPCOLL_MAX_MEMORY): "
-                               "what it does not send is discarded", n);
-            compcoll_stats.calls_no_memory++;
-        }
-        t0 = compcoll_time();
-        if (cc->rank != leader && local == COMPCOLL_OK) {
-            local = gpu->copy(s, gt->idx, idx, k * sizeof(uint32_t));
-            if (local == COMPCOLL_OK) {
-                local = gpu->compress(s, gt->mem, g, out, n, gt->idx, k, beta,
-                                      gt->vals);
-            }
-            if (local == COMPCOLL_OK) {
-                local = gpu->copy(s, vals, gt->vals, k * sizeof(float));
-            }
-        }
-        st    = gpu->stream_sync(s);
-        local = (local != COMPCOLL_OK) ? local : st;
-        if (local != COMPCOLL_OK) {
-            memset(vals, 0, k * sizeof(float));
-        }
-        compcoll_stats.time_host += compcoll_time() - t0;
-        t0     = compcoll_time();
-        status = tc->ops->allreduce(tc, vals, k, (compcoll_wire_t)cfg->wire);
-        if (status == COMPCOLL_OK) {
-            status = compcoll_fault(cc, COMPCOLL_FAULT_TRANSPORT);
-        }
-        compcoll_stats.time_comm += compcoll_time() - t0;
-        if (status == COMPCOLL_OK && local == COMPCOLL_OK) {
-            t0    = compcoll_time();
-            local = gpu->copy(s, gt->vals, vals, k * sizeof(float));
-            if (local == COMPCOLL_OK) {
-                local = gpu->scatter(s, out, gt->idx, gt->vals, k);
-            }
-            st    = gpu->stream_sync(s);
-            local = (local != COMPCOLL_OK) ? local : st;
-            compcoll_stats.time_host += compcoll_time() - t0;
-        }
-        compcoll_stats.calls_compressed++;
-        compcoll_stats.elements_sent += k;
-    }
-    compcoll_stats.bytes_sent += tc->bytes_sent - sent0;
-    if (status == COMPCOLL_OK && local != COMPCOLL_OK) {
-        compcoll_error("device work of call %llu failed on this rank (%s); "
-                       "it sent zeros and fails the call",
+        compcoll_trace("allreduce count=%zu comm=%llu call=%llu: scalecom %s "
+                       "k=%zu leader=%d, on device %d", n,
+                       (unsigned long long)cc->id,
                        (unsigned long long)cc->ncalls,
-                       compcoll_status_string(local));
-        status = local;
+                       c.h.mode == SC_MODE_SPARSE ? "sparse" : "dense", k,
+                       c.leader, gt->where.device);
+        if (c.h.mode == SC_MODE_DENSE) {
+            sc_gpu_dense(&c, gt);
+        } else {
+            sc_gpu_sparse(&c, gt);
+        }
     }
-    return status;
+    compcoll_stats.bytes_sent += cc->tcomm->bytes_sent - sent0;
+    return c.local;
 }
 
 compcoll_status_t compcoll_sc_header_check(const compcoll_comm_t *cc,
