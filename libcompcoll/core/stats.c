@@ -184,8 +184,15 @@ static void stats_print_summary(FILE *out, const stats_report_t *r,
     int                            i;
 
     fprintf(out, "libcompcoll %s statistics: %d ranks, method %s, transport "
-                 "%s\n", PACKAGE_VERSION, r->ranks, stats_method(),
+                 "%s", PACKAGE_VERSION, r->ranks, stats_method(),
             stats_transport());
+    if (r->sum[5] > 0) {
+        /* communicators where it could not be set up ran on mpi */
+        fprintf(out, ", and mpi where %s could not be set up (%llu "
+                     "communicator fallbacks, summed over ranks)",
+                stats_transport(), (unsigned long long)r->sum[5]);
+    }
+    fputc('\n', out);
     fprintf(out, "  %-22s %12llu      per rank\n", "calls compressed",
             (unsigned long long)r->calls[0]);
     fprintf(out, "  %-22s %12llu      per rank (warm-up, no memory, dense)\n",
