@@ -33,59 +33,20 @@ typedef struct {
     uint32_t         chan;   /* the next channel (isend, irecv) */
 } mpi_tcomm_t;
 
-/* Channels are tags, which MPI guarantees up to 32767. */
+/* Channels are tags, which MPI guarantees up to 32767: 0 to 32766 (the
+ * last is the 16-bit ring's). */
 #define MPI_CHAN_TAGS 32768u
 
-static MPI_Op mpi_op_fp16 = MPI_OP_NULL;
-static MPI_Op mpi_op_bf16 = MPI_OP_NULL;
-
-static void mpi_sum_fp16(void *in, void *inout, int *len, MPI_Datatype *dt)
-{
-    const uint16_t *a = in;
-    uint16_t       *b = inout;
-    int             i;
-
-    for (i = 0; i < *len; i++) {
-        b[i] = compcoll_f32_to_fp16(compcoll_fp16_to_f32(a[i]) +
-                                    compcoll_fp16_to_f32(b[i]));
-    }
-}
-
-static void mpi_sum_bf16(void *in, void *inout, int *len, MPI_Datatype *dt)
-{
-    const uint16_t *a = in;
-    uint16_t       *b = inout;
-    int             i;
-
-    for (i = 0; i < *len; i++) {
-        b[i] = compcoll_f32_to_bf16(compcoll_bf16_to_f32(a[i]) +
-                                    compcoll_bf16_to_f32(b[i]));
-    }
-}
+/* The tag of the 16-bit ring (mpi_ring16), which no channel takes. */
+#define MPI_RING_TAG (MPI_CHAN_TAGS - 1u)
 
 static compcoll_status_t mpi_init(void)
 {
-    compcoll_status_t status = COMPCOLL_OK;
-
-    if (mpi_op_fp16 != MPI_OP_NULL) {
-        return COMPCOLL_OK;
-    }
-    COMPCOLL_MPI_CHECK_GOTO(PMPI_Op_create(mpi_sum_fp16, 1, &mpi_op_fp16),
-                            status, out);
-    COMPCOLL_MPI_CHECK_GOTO(PMPI_Op_create(mpi_sum_bf16, 1, &mpi_op_bf16),
-                            status, out);
-out:
-    return status;
+    return COMPCOLL_OK;
 }
 
 static void mpi_finalize(void)
 {
-    if (mpi_op_fp16 != MPI_OP_NULL) {
-        PMPI_Op_free(&mpi_op_fp16);
-    }
-    if (mpi_op_bf16 != MPI_OP_NULL) {
-        PMPI_Op_free(&mpi_op_bf16);
-    }
 }
 
 static compcoll_status_t mpi_comm_create(MPI_Comm comm,
@@ -146,40 +107,90 @@ out:
     return status;
 }
 
+/* Segment i of p of count values. */
+static void mpi_segment(size_t count, int p, int i, size_t *off, size_t *len)
+{
+    *off = (size_t)i * count / (size_t)p;
+    *len = (size_t)(i + 1) * count / (size_t)p - *off;
+}
+
+/*
+ * A 16-bit wire: the ring of the ucx transport over PMPI_Sendrecv, so that
+ * partial sums stay fp32 as the interface promises (an MPI operation on
+ * the encoded values would round every partial sum, a rank's own value
+ * before it is added).  Reduce-scatter: at step s this rank sends its
+ * partial of segment r-s, encoded, and adds the left neighbour's of
+ * segment r-s-1 into its fp32 values; the owner of a segment keeps
+ * decode(encode(sum)); the allgather passes the owners' encodings on.
+ * Every rank ends with the same bits, the ucx transport's.
+ */
+static compcoll_status_t mpi_ring16(mpi_tcomm_t *tc, float *buf, size_t count,
+                                    compcoll_wire_t wire, uint16_t *w)
+{
+    const int         p = tc->super.size, r = tc->super.rank;
+    const int         left = (r + p - 1) % p, right = (r + 1) % p;
+    compcoll_status_t status = COMPCOLL_OK;
+    size_t            soff, slen, roff, rlen;
+    int               s;
+
+    for (s = 0; s < p - 1; s++) {
+        mpi_segment(count, p, (r - s + p) % p, &soff, &slen);
+        mpi_segment(count, p, (r - s - 1 + 2 * p) % p, &roff, &rlen);
+        compcoll_wire_encode(wire, w + soff, buf + soff, slen);
+        COMPCOLL_MPI_CHECK_GOTO(
+            PMPI_Sendrecv(w + soff, (int)slen, MPI_UINT16_T, right,
+                          (int)MPI_RING_TAG, w + roff, (int)rlen, MPI_UINT16_T,
+                          left, (int)MPI_RING_TAG, tc->comm, MPI_STATUS_IGNORE),
+            status, out);
+        compcoll_wire_decode_add(wire, buf + roff, w + roff, rlen);
+    }
+    mpi_segment(count, p, (r + 1) % p, &soff, &slen);
+    compcoll_wire_encode(wire, w + soff, buf + soff, slen);
+    compcoll_wire_decode(wire, buf + soff, w + soff, slen);
+    for (s = 0; s < p - 1; s++) {
+        mpi_segment(count, p, (r + 1 - s + p) % p, &soff, &slen);
+        mpi_segment(count, p, (r - s + p) % p, &roff, &rlen);
+        COMPCOLL_MPI_CHECK_GOTO(
+            PMPI_Sendrecv(w + soff, (int)slen, MPI_UINT16_T, right,
+                          (int)MPI_RING_TAG, w + roff, (int)rlen, MPI_UINT16_T,
+                          left, (int)MPI_RING_TAG, tc->comm, MPI_STATUS_IGNORE),
+            status, out);
+        compcoll_wire_decode(wire, buf + roff, w + roff, rlen);
+    }
+out:
+    return status;
+}
+
 static compcoll_status_t mpi_allreduce(compcoll_tcomm_t *tcomm, float *buf,
                                        size_t count, compcoll_wire_t wire)
 {
     mpi_tcomm_t      *tc     = (mpi_tcomm_t *)tcomm;
     compcoll_status_t status = COMPCOLL_OK;
     size_t            off;
-    uint16_t         *w = NULL;
+    uint16_t         *w;
 
     if (wire != COMPCOLL_WIRE_FP32) {
-        w = compcoll_buf_reserve(&tc->wire, count * sizeof(uint16_t));
+        w = compcoll_buf_reserve(&tc->wire, count * sizeof(uint16_t) + 1);
         if (w == NULL) {
             return COMPCOLL_ERR_NO_MEMORY;
         }
-        compcoll_wire_encode(wire, w, buf, count);
-    }
-    for (off = 0; off < count; off += MPI_CHUNK) {
-        int len = (int)((count - off < MPI_CHUNK) ? count - off : MPI_CHUNK);
+        if (tcomm->size == 1) {
+            /* rounded through the wire type as more ranks would be */
+            compcoll_wire_encode(wire, w, buf, count);
+            compcoll_wire_decode(wire, buf, w, count);
+            return COMPCOLL_OK;
+        }
+        status = mpi_ring16(tc, buf, count, wire, w);
+    } else {
+        for (off = 0; off < count; off += MPI_CHUNK) {
+            int len = (int)((count - off < MPI_CHUNK) ? count - off
+                                                      : MPI_CHUNK);
 
-        if (wire == COMPCOLL_WIRE_FP32) {
-            COMPCOLL_MPI_CHECK_GOTO(PMPI_Allreduce(MPI_IN_PLACE, buf + off, len,
-                                                   MPI_FLOAT, MPI_SUM,
+            COMPCOLL_MPI_CHECK_GOTO(PMPI_Allreduce(MPI_IN_PLACE, buf + off,
+                                                   len, MPI_FLOAT, MPI_SUM,
                                                    tc->comm),
                                     status, out);
-        } else {
-            COMPCOLL_MPI_CHECK_GOTO(
-                PMPI_Allreduce(MPI_IN_PLACE, w + off, len, MPI_UINT16_T,
-                               wire == COMPCOLL_WIRE_FP16 ? mpi_op_fp16
-                                                          : mpi_op_bf16,
-                               tc->comm),
-                status, out);
         }
-    }
-    if (w != NULL) {
-        compcoll_wire_decode(wire, buf, w, count);
     }
     tcomm->bytes_sent += 2 * (uint64_t)(tcomm->size - 1) * count *
                          compcoll_wire_size(wire) / (uint64_t)tcomm->size;
@@ -306,7 +317,7 @@ static compcoll_status_t mpi_ip2p(mpi_tcomm_t *tc, int peer, void *buf,
                                   compcoll_treq_t *req, int is_recv)
 {
     compcoll_status_t status = COMPCOLL_OK;
-    const int         tag    = (int)(chan % MPI_CHAN_TAGS);
+    const int         tag    = (int)(chan % (MPI_CHAN_TAGS - 1u));
 
     if (bytes > (size_t)INT_MAX) {
         return mpi_too_large(is_recv ? "irecv" : "isend", bytes);

@@ -18,7 +18,7 @@ run() { # run DESCRIPTION NP [ENV...]
     [ $st -eq 0 ] || echo "$out" | grep -v '^ok' | head -30 | sed 's/^/# /'
 }
 
-plan 9
+plan 11
 for np in 1 2 3 4; do
     run "transports at p=$np" $np
 done
@@ -43,4 +43,25 @@ else
     ok 0 "# SKIP scalecom_check or the library not built"
     ok 0 "# SKIP scalecom_check or the library not built"
 fi
+
+# A 16-bit wire keeps partial sums in fp32 on both transports, with one
+# algorithm: the outputs of every call are the same bits (--checksum).
+for case in "3 fp16" "2 bf16"; do
+    set -- $case
+    if [ -x "$check" ] && [ -r "$TEST_LIBCOMPCOLL" ]; then
+        sums=
+        for tr in ucx mpi; do
+            sums="$sums $(env COMPCOLL_TRANSPORT=$tr COMPCOLL_WIRE_TYPE=$2 \
+                COMPCOLL_MIN_COUNT=64 timeout 300 "$MPIEXEC" -n "$1" -genv LD_PRELOAD \
+                "${TEST_PRELOAD:+$TEST_PRELOAD }$TEST_LIBCOMPCOLL" "$check" \
+                --steps 4 --interleave --checksum 2>&1 |
+                sed -n 's/^# checksum //p')"
+        done
+        set -- $1 $2 $sums
+        [ $# -eq 4 ] && [ "$3" = "$4" ]
+        ok $? "p=$1 WIRE_TYPE=$2: ucx and mpi give the same bits (${3-none} ${4-none})"
+    else
+        ok 0 "# SKIP scalecom_check or the library not built"
+    fi
+done
 done_testing
