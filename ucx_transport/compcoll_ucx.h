@@ -16,6 +16,7 @@
 #include <ucp/api/ucp.h>
 
 #include "compcoll_agree.h"
+#include "compcoll_clock.h"
 #include "compcoll_log.h"
 #include "compcoll_status.h"
 #include "compcoll_transport.h"

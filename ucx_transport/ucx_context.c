@@ -2,27 +2,14 @@
  * ucx_transport: the process-wide UCX state, the endpoint cache, waiting, and
  * the transport's table of operations.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L /* clock_gettime, nanosleep under -std=c11 */
-#endif
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
 #include "compcoll_ucx.h"
 
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-/* How waiting backs off: a few polls cost nothing when the peer is already
- * there; after that another rank may need our core (more ranks than cores),
- * so yield, then sleep a little longer each idle round. */
-#define COMPCOLL_UCX_SPIN_ROUNDS 64
-#define COMPCOLL_UCX_YIELD_ROUNDS 256
-#define COMPCOLL_UCX_SLEEP_MIN_NS 1000L
-#define COMPCOLL_UCX_SLEEP_MAX_SHIFT 6 /* 1 us .. 64 us */
 
 /* Closing endpoints at finalize waits this long for peers before giving up on
  * a clean flush; the worker's destruction then releases what is left. */
@@ -59,36 +46,6 @@ static uint64_t compcoll_ucx_hash(const void *data, size_t len)
         h *= 1099511628211ull;
     }
     return h;
-}
-
-static double compcoll_ucx_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void compcoll_ucx_backoff(unsigned *idle)
-{
-    unsigned        n = (*idle)++;
-    unsigned        shift;
-    struct timespec ts;
-
-    if (n < COMPCOLL_UCX_SPIN_ROUNDS) {
-        return;
-    }
-    n -= COMPCOLL_UCX_SPIN_ROUNDS;
-    if (n < COMPCOLL_UCX_YIELD_ROUNDS) {
-        sched_yield();
-        return;
-    }
-    n -= COMPCOLL_UCX_YIELD_ROUNDS;
-    shift =
-        (n < COMPCOLL_UCX_SLEEP_MAX_SHIFT) ? n : COMPCOLL_UCX_SLEEP_MAX_SHIFT;
-    ts.tv_sec  = 0;
-    ts.tv_nsec = COMPCOLL_UCX_SLEEP_MIN_NS << shift;
-    nanosleep(&ts, NULL);
 }
 
 /* ------------------------------------------------------------------ waiting */
@@ -154,7 +111,7 @@ static void compcoll_ucx_wait_all(compcoll_ucx_op_t *ops, int nops,
         if (events != 0) {
             idle = 0;
         } else {
-            compcoll_ucx_backoff(&idle);
+            compcoll_backoff(&idle);
         }
     }
 }
@@ -308,7 +265,7 @@ static void compcoll_ucx_ep_close_all(void)
         }
     }
 
-    deadline = compcoll_ucx_now() + COMPCOLL_UCX_CLOSE_TIMEOUT_S;
+    deadline = compcoll_time() + COMPCOLL_UCX_CLOSE_TIMEOUT_S;
     while (pending > 0) {
         unsigned events = ucp_worker_progress(ctx->worker);
 
@@ -326,7 +283,7 @@ static void compcoll_ucx_ep_close_all(void)
                 }
             }
         }
-        if ((pending > 0) && (compcoll_ucx_now() > deadline)) {
+        if ((pending > 0) && (compcoll_time() > deadline)) {
             /* The worker's destruction tears these down without the peer;
              * freeing the requests now lets UCX release them then. */
             compcoll_warn("UCX: %zu endpoint(s) did not close within %.0f s; "
@@ -345,7 +302,7 @@ static void compcoll_ucx_ep_close_all(void)
         if (events != 0) {
             idle = 0;
         } else {
-            compcoll_ucx_backoff(&idle);
+            compcoll_backoff(&idle);
         }
     }
 

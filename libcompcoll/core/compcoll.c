@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "compcoll_fail.h"
 #include "compcoll_log.h"
@@ -97,14 +96,6 @@ static void cc_threads_free(void)
     pthread_mutex_unlock(&cc_threads_lock);
     /* a thread that calls again allocates anew */
     cc_self = NULL;
-}
-
-double compcoll_time(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 const compcoll_method_t *compcoll_method(void)

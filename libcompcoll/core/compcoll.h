@@ -7,6 +7,7 @@
 #include <mpi.h>
 #include <stddef.h>
 
+#include "compcoll_clock.h"
 #include "compcoll_config.h"
 #include "compcoll_registry.h"
 #include "compcoll_status.h"
@@ -119,7 +120,5 @@ const compcoll_kernel_ops_t  *compcoll_kernels(void);
 const compcoll_transport_ops_t *compcoll_transport(void);
 compcoll_select_scratch_t    *compcoll_select_scratch(void);
 
-/* Monotonic seconds. */
-double compcoll_time(void);
 
 #endif

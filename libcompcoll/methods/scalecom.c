@@ -11,10 +11,8 @@
  * memory.
  */
 #include <limits.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "compcoll.h"
 #include "compcoll_fail.h"
@@ -659,31 +657,6 @@ static compcoll_status_t sc_pipe_advance(sc_call_t *c, sc_piece_t *pc,
     return status;
 }
 
-/* Get out of the way of the ranks this one waits for once polling has
- * found nothing for a while (oversubscribed nodes): yield, then sleep 1 to
- * 64 us, longer each idle round, as the UCX transport's waits do. */
-#define SC_PIPE_SPIN  64u
-#define SC_PIPE_YIELD 256u
-
-static void sc_pipe_idle(unsigned *idle)
-{
-    const unsigned  n = ++*idle;
-    struct timespec ts;
-
-    if (n <= SC_PIPE_SPIN) {
-        return;
-    }
-    if (n <= SC_PIPE_SPIN + SC_PIPE_YIELD) {
-        sched_yield();
-        return;
-    }
-    ts.tv_sec  = 0;
-    ts.tv_nsec = 1000L << (n - SC_PIPE_SPIN - SC_PIPE_YIELD < 6
-                               ? n - SC_PIPE_SPIN - SC_PIPE_YIELD
-                               : 6);
-    nanosleep(&ts, NULL);
-}
-
 /* The bytes of a pipelined call's pieces, reduce-scatter buffers and
  * 16-bit wire buffers (sc_pipe_run) for k values on p ranks. */
 static size_t sc_pipe_bytes(size_t k, int p)
@@ -834,7 +807,7 @@ static void sc_pipe_run(sc_call_t *c)
         if (moved) {
             idle = 0;
         } else {
-            sc_pipe_idle(&idle);
+            compcoll_backoff(&idle);
         }
     }
     if (status != COMPCOLL_OK) {

@@ -1,0 +1,19 @@
+/*
+ * libcompcoll: the clock and how a wait backs off, one of each for every
+ * layer (the methods' pipeline and the transports poll the same way).
+ */
+#ifndef COMPCOLL_CLOCK_H
+#define COMPCOLL_CLOCK_H
+
+/* Monotonic seconds. */
+double compcoll_time(void);
+
+/*
+ * One idle round of a polling loop (*idle counts them; the caller sets it
+ * to 0 whenever progress was made): the first rounds only poll, as the peer
+ * is often there already; after that another rank may need this core (more
+ * ranks than cores), so yield, then sleep 1 us, 2 us, ... up to 64 us.
+ */
+void compcoll_backoff(unsigned *idle);
+
+#endif
