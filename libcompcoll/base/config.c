@@ -337,12 +337,14 @@ const compcoll_cfg_field_t compcoll_cfg_table[] = {
      "Smallest element count that is compressed; calls with fewer elements go "
      "to the MPI library unchanged.",
      CFG_FIELD(min_count), cfg_parse_uint, &cfg_count_range, CFG_AGREED},
-    {"COMPCOLL_SELECT", "exact", "exact|chunk|sample",
+    {"COMPCOLL_SELECT", "sample", "exact|chunk|sample",
      "How scalecom's leader, or every rank with topk, picks k indices. "
      "exact: the k largest |a| (ties go "
-     "to the lower index). chunk: the largest |a| of each of k equal chunks. "
+     "to the lower index), by a two-pass radix select. chunk: the largest "
+     "|a| of each of k equal chunks. "
      "sample: a threshold estimated from a random sample, then trimmed to k; "
-     "it selects the same indices as exact.",
+     "it selects the same indices as exact (falling back to it when the "
+     "sample misjudges) at less cost on large tensors.",
      CFG_FIELD(select), cfg_parse_enum, cfg_selects, CFG_AGREED},
     {"COMPCOLL_BETA", "1", "number in (0, 1]",
      "Low-pass filter of scalecom's error-feedback memory: "

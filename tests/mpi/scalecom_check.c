@@ -282,11 +282,11 @@ static void read_config(void)
     if ((v = env("COMPCOLL_ENABLE")) != NULL && is_no(v)) {
         cfg.method = METHOD_PASSTHROUGH;
     }
-    cfg.select = SELECT_EXACT;
+    cfg.select = SELECT_SAMPLE; /* the library's default */
     if ((v = env("COMPCOLL_SELECT")) != NULL) {
         cfg.select = strcmp(v, "chunk") == 0    ? SELECT_CHUNK
-                     : strcmp(v, "sample") == 0 ? SELECT_SAMPLE
-                                                : SELECT_EXACT;
+                     : strcmp(v, "exact") == 0  ? SELECT_EXACT
+                                                : SELECT_SAMPLE;
     }
     cfg.wire = WIRE_FP32;
     if ((v = env("COMPCOLL_WIRE_TYPE")) != NULL) {

@@ -247,11 +247,11 @@ static void read_config(void)
          strcmp(v, "0") == 0)) {
         die("COMPCOLL_ENABLE=%s: this test needs the library enabled", v);
     }
-    cfg.select = SELECT_EXACT;
+    cfg.select = SELECT_SAMPLE; /* the library's default */
     if ((v = env("COMPCOLL_SELECT")) != NULL) {
         cfg.select = strcmp(v, "chunk") == 0    ? SELECT_CHUNK
-                     : strcmp(v, "sample") == 0 ? SELECT_SAMPLE
-                                                : SELECT_EXACT;
+                     : strcmp(v, "exact") == 0  ? SELECT_EXACT
+                                                : SELECT_SAMPLE;
     }
     cfg.wire = WIRE_FP32;
     if ((v = env("COMPCOLL_WIRE_TYPE")) != NULL) {

@@ -83,7 +83,7 @@ static void test_defaults(void)
        "empty environment parses");
     ok(cfg.enable == 1 && cfg.method == COMPCOLL_METHOD_SCALECOM &&
            cfg.ratio == 100 && cfg.min_count == 8192 &&
-           cfg.select == COMPCOLL_SELECT_EXACT && cfg.beta == 1.0 &&
+           cfg.select == COMPCOLL_SELECT_SAMPLE && cfg.beta == 1.0 &&
            cfg.warmup == 0 && cfg.adacomp_bin == 0 &&
            cfg.wire == COMPCOLL_WIRE_FP32 &&
            cfg.transport == COMPCOLL_TRANSPORT_UCX &&
