@@ -16,11 +16,24 @@ typedef enum {
     COMPCOLL_WIRE_FP32,
     COMPCOLL_WIRE_FP16,
     COMPCOLL_WIRE_BF16,
+    COMPCOLL_WIRE_TYPES
 } compcoll_wire_t;
+
+/* A wire type: one row of compcoll_wire_types (wire.c). */
+typedef struct {
+    const char *name;
+    size_t      size; /* bytes a value takes on the wire */
+    /* count floats to the wire (dst may alias src only for fp32) */
+    void (*encode)(void *dst, const float *src, size_t count);
+    /* dst[i] = decode(src[i]), or dst[i] += decode(src[i]) when `add` */
+    void (*decode)(float *dst, const void *src, size_t count, int add);
+} compcoll_wire_type_t;
+
+extern const compcoll_wire_type_t compcoll_wire_types[COMPCOLL_WIRE_TYPES];
 
 static inline size_t compcoll_wire_size(compcoll_wire_t wire)
 {
-    return (wire == COMPCOLL_WIRE_FP32) ? 4 : 2;
+    return compcoll_wire_types[wire].size;
 }
 
 static inline uint32_t compcoll_f32_bits(float f)
@@ -108,6 +121,7 @@ static inline float compcoll_fp16_to_f32(uint16_t h)
     }
 }
 
+/* The table's rows by type, as the library calls them. */
 /* Encode count floats to the wire type (dst may not alias src for fp16/bf16). */
 void compcoll_wire_encode(compcoll_wire_t wire, void *dst, const float *src,
                           size_t count);
