@@ -85,6 +85,8 @@
 
 #include <mpi.h>
 
+#include "check.h"
+
 enum method { METHOD_SCALECOM, METHOD_DENSE, METHOD_PASSTHROUGH };
 enum select { SELECT_EXACT, SELECT_CHUNK, SELECT_SAMPLE };
 enum wire { WIRE_FP32, WIRE_FP16, WIRE_BF16 };
@@ -169,7 +171,6 @@ struct slot {
     long        handled_calls;
 };
 
-static int world_rank, world_size;
 static struct config cfg;
 static struct options opt;
 
@@ -177,80 +178,11 @@ static struct entry *entries;
 static size_t        n_entries, cap_entries;
 
 static long calls_compressed, calls_dense, calls_passthrough;
-static int  n_fail;
-static char first_fail[2048];
 static double worst_rel; /* largest |got - want| / tol seen */
 
 /* ------------------------------------------------------------ reporting */
 
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void fail(const char *fmt, ...)
-{
-    char    msg[2048];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (n_fail == 0) {
-        snprintf(first_fail, sizeof(first_fail), "%s", msg);
-    }
-    if (n_fail < 4) {
-        fprintf(stderr, "# rank %d: %s\n", world_rank, msg);
-    }
-    n_fail++;
-}
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-
-    fprintf(stderr, "# rank %d: scalecom_check: ", world_rank);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    PMPI_Abort(MPI_COMM_WORLD, 2);
-    exit(2);
-}
-
-static void *xmalloc(size_t bytes)
-{
-    void *p = malloc(bytes ? bytes : 1);
-
-    if (p == NULL) {
-        die("out of memory (%zu bytes)", bytes);
-    }
-    return p;
-}
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size ? size : 1);
-
-    if (p == NULL) {
-        die("out of memory (%zu x %zu bytes)", n, size);
-    }
-    return p;
-}
-
 /* ---------------------------------------------------------- environment */
-
-/* The library validates the environment; here we only read it back. */
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-
-    return (v != NULL && *v != '\0') ? v : NULL;
-}
-
-static long env_long(const char *name, long dflt)
-{
-    const char *v = env(name);
-
-    return v ? strtol(v, NULL, 10) : dflt;
-}
 
 static int is_no(const char *v)
 {
@@ -319,24 +251,6 @@ static void read_config(void)
 }
 
 /* -------------------------------------------------------------- options */
-
-static long arg_long(int argc, char **argv, int *i, long lo, long hi)
-{
-    char *end;
-    long  v;
-
-    if (*i + 1 >= argc) {
-        die("%s needs a value", argv[*i]);
-    }
-    errno = 0;
-    v     = strtol(argv[*i + 1], &end, 10);
-    if (errno || *end || v < lo || v > hi) {
-        die("%s %s: expected an integer from %ld to %ld", argv[*i],
-            argv[*i + 1], lo, hi);
-    }
-    (*i)++;
-    return v;
-}
 
 static void parse_options(int argc, char **argv)
 {
@@ -425,15 +339,6 @@ static void parse_options(int argc, char **argv)
 }
 
 /* ------------------------------------------------------------ gradients */
-
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 /*
  * Per (world rank, step, slot): uniform in [-1, 1] with one element in 64
@@ -1192,9 +1097,10 @@ int main(int argc, char **argv)
     int               n_slots = 0, n_order = 0;
     struct scratch    s;
     MPI_Comm          dup = MPI_COMM_NULL, split = MPI_COMM_NULL;
-    int               step, j, all_ok, ok, who;
+    int               step, j, all_ok, who;
     size_t            e;
 
+    check_name = "scalecom_check";
     if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
         fprintf(stderr, "scalecom_check: MPI_Init failed\n");
         return 2;
@@ -1309,19 +1215,7 @@ int main(int argc, char **argv)
     }
 
     /* Verdict: every rank's, and rank 0 shows the lowest failing rank's. */
-    ok = n_fail == 0;
-    PMPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    j = ok ? world_size : world_rank;
-    PMPI_Allreduce(&j, &who, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    if (!all_ok && who != 0) {
-        if (world_rank == who) {
-            PMPI_Send(first_fail, (int)sizeof(first_fail), MPI_CHAR, 0, 7,
-                      MPI_COMM_WORLD);
-        } else if (world_rank == 0) {
-            PMPI_Recv(first_fail, (int)sizeof(first_fail), MPI_CHAR, who, 7,
-                      MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-        }
-    }
+    all_ok = check_verdict(&who);
     if (opt.checksum) {
         uint64_t all_hash = 0;
 

@@ -83,6 +83,8 @@
 
 #include <mpi.h>
 
+#include "check.h"
+
 enum method { METHOD_TOPK, METHOD_ADACOMP };
 enum select { SELECT_EXACT, SELECT_CHUNK, SELECT_SAMPLE };
 enum wire { WIRE_FP32, WIRE_FP16, WIRE_BF16 };
@@ -128,7 +130,6 @@ struct slot {
     double     *acc_out, *acc_g, *acc_abs;
 };
 
-static int world_rank, world_size;
 static struct config cfg;
 static struct options opt;
 
@@ -137,63 +138,9 @@ static long     calls_compressed, calls_dense, calls_passthrough;
 static uint64_t model_bytes, model_elements;
 static long     selected_min = LONG_MAX, selected_max; /* adacomp */
 
-static int    n_fail;
-static char   first_fail[2048];
 static double worst_rel; /* largest |got - want| / tol seen (dense) */
 
 /* ------------------------------------------------------------ reporting */
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void fail(const char *fmt, ...)
-{
-    char    msg[2048];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (n_fail == 0) {
-        snprintf(first_fail, sizeof(first_fail), "%s", msg);
-    }
-    if (n_fail < 4) {
-        fprintf(stderr, "# rank %d: %s\n", world_rank, msg);
-    }
-    n_fail++;
-}
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-
-    fprintf(stderr, "# rank %d: sparse_check: ", world_rank);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    PMPI_Abort(MPI_COMM_WORLD, 2);
-    exit(2);
-}
-
-static void *xmalloc(size_t bytes)
-{
-    void *p = malloc(bytes ? bytes : 1);
-
-    if (p == NULL) {
-        die("out of memory (%zu bytes)", bytes);
-    }
-    return p;
-}
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size ? size : 1);
-
-    if (p == NULL) {
-        die("out of memory (%zu x %zu bytes)", n, size);
-    }
-    return p;
-}
 
 static uint32_t bits_of(float f)
 {
@@ -212,21 +159,6 @@ static float float_of(uint32_t u)
 }
 
 /* ---------------------------------------------------------- environment */
-
-/* The library validates the environment; here we only read it back. */
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-
-    return (v != NULL && *v != '\0') ? v : NULL;
-}
-
-static long env_long(const char *name, long dflt)
-{
-    const char *v = env(name);
-
-    return v ? strtol(v, NULL, 10) : dflt;
-}
 
 static void read_config(void)
 {
@@ -286,24 +218,6 @@ static void read_config(void)
 
 /* -------------------------------------------------------------- options */
 
-static long arg_long(int argc, char **argv, int *i, long lo, long hi)
-{
-    char *end;
-    long  v;
-
-    if (*i + 1 >= argc) {
-        die("%s needs a value", argv[*i]);
-    }
-    errno = 0;
-    v     = strtol(argv[*i + 1], &end, 10);
-    if (errno || *end || v < lo || v > hi) {
-        die("%s %s: expected an integer from %ld to %ld", argv[*i],
-            argv[*i + 1], lo, hi);
-    }
-    (*i)++;
-    return v;
-}
-
 static void parse_options(int argc, char **argv)
 {
     int i;
@@ -350,15 +264,6 @@ static void parse_options(int argc, char **argv)
 }
 
 /* ------------------------------------------------------------ gradients */
-
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 /*
  * Per (world rank, step, slot): uniform in [-1, 1] with one element in 64
@@ -1213,8 +1118,9 @@ int main(int argc, char **argv)
     int            n_slots = 0;
     struct scratch s;
     MPI_Comm       dup = MPI_COMM_NULL;
-    int            step, j, all_ok, ok, who, stats_bad = 0;
+    int            step, j, all_ok, who, stats_bad = 0;
 
+    check_name = "sparse_check";
     if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
         fprintf(stderr, "sparse_check: MPI_Init failed\n");
         return 2;
@@ -1261,19 +1167,7 @@ int main(int argc, char **argv)
     }
 
     /* Verdict: every rank's, and rank 0 shows the lowest failing rank's. */
-    ok = n_fail == 0;
-    PMPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    j = ok ? world_size : world_rank;
-    PMPI_Allreduce(&j, &who, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    if (!all_ok && who != 0) {
-        if (world_rank == who) {
-            PMPI_Send(first_fail, (int)sizeof(first_fail), MPI_CHAR, 0, 7,
-                      MPI_COMM_WORLD);
-        } else if (world_rank == 0) {
-            PMPI_Recv(first_fail, (int)sizeof(first_fail), MPI_CHAR, who, 7,
-                      MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-        }
-    }
+    all_ok = check_verdict(&who);
     if (world_rank == 0) {
         if (all_ok) {
             if (!opt.quiet) {
