@@ -43,6 +43,9 @@ cat >"$tmp/cases" <<EOF2
 3 | FAULT=kernel:0:3 | $f
 3 | TRANSPORT=mpi FAULT=transport:1:3 | $f --fail-broken
 2 | FAULT=decode:0:3 | $f --dup
+2 | FAULT=decode:0:3 | $f --api nb
+2 | FAULT=alloc:1:3 TRANSPORT=mpi | $f --api nb_c
+2 | FAULT=kernel:1:3 | $f --api large
 2 | FAULT=decode:0:3 BETA=0.5 | $f
 2 | FAULT=decode:0:3 WIRE_TYPE=bf16 | $f
 2 | FAULT=transport:0:3 WIRE_TYPE=fp16 | $f --fail-broken
