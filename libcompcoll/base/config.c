@@ -355,6 +355,15 @@ const compcoll_cfg_field_t compcoll_cfg_table[] = {
      "Number of calls per tensor that are summed densely (in fp32) before "
      "compression starts, for every compressing method.",
      CFG_FIELD(warmup), cfg_parse_uint, &cfg_warmup_range, CFG_AGREED},
+    {"COMPCOLL_DIAG_EVERY", "0", "integer >= 0",
+     "Every N compressed scalecom calls of a communicator, measure how much "
+     "of the energy of the global top-k of the error-compensated sum "
+     "(every rank's a = m + g, summed) the leader's k indices captured: one "
+     "dense all-reduce of the memories, a selection and two sums on every "
+     "rank. Reported in the statistics as topk_energy_captured (mean, "
+     "least, calls measured). With COMPCOLL_BETA=1 and host buffers only. "
+     "0: off.",
+     CFG_FIELD(diag_every), cfg_parse_uint, &cfg_warmup_range, CFG_AGREED},
     {"COMPCOLL_ADACOMP_BIN", "auto", "auto|integer >= 1",
      "Bin length of adacomp. auto: 50 for tensors of fewer than 65536 "
      "elements (convolution-sized), 500 from there on (fully-connected-"

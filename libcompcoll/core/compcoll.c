@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compcoll_diag.h"
 #include "compcoll_fail.h"
 #include "compcoll_log.h"
 #include "compcoll_memtype.h"
@@ -739,7 +740,11 @@ static compcoll_status_t cc_tensor_call(compcoll_comm_t *cc, const void *key,
         t->stats->bytes_sent += compcoll_stats.bytes_sent - bytes0;
         t->stats->elements_sent += compcoll_stats.elements_sent - elems0;
     }
-    return compcoll_call_end(cc, t, status, compcoll_host_nonfinite);
+    status = compcoll_call_end(cc, t, status, compcoll_host_nonfinite);
+    if (status == COMPCOLL_OK) {
+        compcoll_diag(cc, t, out, n);
+    }
+    return status;
 }
 
 /*

@@ -36,6 +36,8 @@ typedef struct compcoll_tensor {
     float                   *mem;       /* NULL: no memory held */
     compcoll_topo_mem_kind_t mem_kind;  /* how mem was allocated */
     uint64_t                 calls;     /* calls on this tensor, any mode */
+    int                      sparse_last; /* its last call was sparse
+                                           * (scalecom; COMPCOLL_DIAG_EVERY) */
     int                      dense_next; /* its last call left a NaN or
                                           * infinity in some rank's memory:
                                           * the next is summed densely */

@@ -27,6 +27,9 @@ typedef struct {
     uint64_t calls_no_memory;   /* sparse calls on a rank without memory */
     uint64_t calls_failed;      /* library calls that failed (every rank) */
     uint64_t calls_nonfinite;   /* calls that left a NaN/Inf in a memory */
+    uint64_t diag_calls;        /* COMPCOLL_DIAG_EVERY: calls measured */
+    double   diag_captured_sum; /* their captured energy fractions, summed */
+    double   diag_captured_min; /* the least (valid when diag_calls > 0) */
     uint64_t bytes_dense;       /* what a dense ring all-reduce would send */
     uint64_t bytes_sent;        /* what the transport sent */
     uint64_t elements_in;       /* elements of the library's calls */

@@ -65,6 +65,13 @@ static void stats_add(compcoll_stats_t *t, const compcoll_stats_t *s)
     t->calls_no_memory += s->calls_no_memory;
     t->calls_failed += s->calls_failed;
     t->calls_nonfinite += s->calls_nonfinite;
+    if (s->diag_calls > 0) {
+        if (t->diag_calls == 0 || s->diag_captured_min < t->diag_captured_min) {
+            t->diag_captured_min = s->diag_captured_min;
+        }
+        t->diag_calls += s->diag_calls;
+        t->diag_captured_sum += s->diag_captured_sum;
+    }
     t->bytes_dense += s->bytes_dense;
     t->bytes_sent += s->bytes_sent;
     t->elements_in += s->elements_in;
@@ -209,6 +216,13 @@ static void stats_print_summary(FILE *out, const stats_report_t *r,
                      "the next summed densely)\n", "calls non-finite",
                 (unsigned long long)r->calls[3]);
     }
+    if (s->diag_calls > 0) {
+        fprintf(out, "  %-22s %12.4f      mean over %llu calls measured "
+                     "(least %.4f; COMPCOLL_DIAG_EVERY)\n",
+                "top-k energy captured",
+                s->diag_captured_sum / (double)s->diag_calls,
+                (unsigned long long)s->diag_calls, s->diag_captured_min);
+    }
     if (s->calls_hierarchical > 0) {
         fprintf(out, "  %-22s %12llu      per rank (summed on the node "
                      "first)\n", "calls hierarchical",
@@ -289,6 +303,13 @@ static void stats_write_json(FILE *out, const stats_report_t *r,
             (unsigned long long)s->calls_pipelined,
             (unsigned long long)r->calls[2],
             (unsigned long long)r->calls[3]);
+    if (s->diag_calls > 0) {
+        fprintf(out, "  \"topk_energy_captured\": {\"calls\": %llu, "
+                     "\"mean\": %.6f, \"min\": %.6f},\n",
+                (unsigned long long)s->diag_calls,
+                s->diag_captured_sum / (double)s->diag_calls,
+                s->diag_captured_min);
+    }
     fprintf(out, "  \"calls_without_memory\": %llu,\n"
                  "  \"transport_fallbacks\": %llu,\n",
             (unsigned long long)r->sum[4], (unsigned long long)r->sum[5]);

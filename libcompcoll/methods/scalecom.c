@@ -1049,9 +1049,11 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
     if (cc->rank == c.leader) {
         sc_lead(&c, fold, pipe);
     }
+    t->sparse_last = 0;
     if (sc_header_step(&c)) {
         return c.local;
     }
+    t->sparse_last = (c.h.mode == SC_MODE_SPARSE);
     compcoll_trace("allreduce count=%zu comm=%llu call=%llu: scalecom %s "
                    "k=%zu leader=%d pieces=%u (%u empty)", n,
                    (unsigned long long)cc->id, (unsigned long long)cc->ncalls,
@@ -1282,10 +1284,12 @@ static compcoll_status_t sc_allreduce_gpu(compcoll_comm_t *cc,
     if (cc->rank == c.leader) {
         sc_gpu_lead(&c, gt);
     }
+    t->sparse_last = 0;
     if (sc_header_step(&c)) {
         compcoll_gpu_module()->stream_sync(s); /* the leader's queued work */
         return c.local;
     }
+    t->sparse_last = (c.h.mode == SC_MODE_SPARSE);
     compcoll_count_call(cc, t, n);
     if (c.h.pieces != 0) {
         /* the leader's buffers are in host memory, this rank's on a device:

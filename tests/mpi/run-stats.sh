@@ -126,7 +126,7 @@ for e in errors:
 sys.exit(1 if errors else 0)
 EOF
 
-echo "1..13"
+echo "1..15"
 
 # run NAME RANKS SETTINGS...: the job, its stats file in $tmp/NAME.json
 run() {
@@ -238,6 +238,39 @@ else
     cat "$tmp/hier.out" "$tmp/hier.err" "$tmp/hier.why" >"$tmp/hier.log" 2>/dev/null
     tap 1 "P=4 on 2 nodes: hierarchical statistics (exit $rc)" "$tmp/hier.log"
 fi
+
+# COMPCOLL_DIAG_EVERY=1: every compressed call measured.  The same
+# gradients on every rank make the leader's top-k the global one (the sum
+# is p times each a, exactly at p = 2): all of its energy; different
+# gradients capture part of it, more than nothing.
+for mode in same differ; do
+    rm -f "$tmp/diag-$mode.json"
+    # shellcheck disable=SC2046
+    $guard "$mpiexec" -n 2 env LD_PRELOAD="$lib" COMPCOLL_MIN_COUNT=64 \
+        COMPCOLL_DIAG_EVERY=1 COMPCOLL_STATS="$tmp/diag-$mode.json" "$check" \
+        --count 20000 --steps 4 --interleave $([ $mode = same ] && echo --same) \
+        >"$tmp/diag-$mode.out" 2>&1 </dev/null
+    rc=$?
+    why=$("$python" - "$tmp/diag-$mode.json" "$mode" "$(calls compressed diag-$mode)" <<'PY' 2>&1
+import json, sys
+d = json.load(open(sys.argv[1]))
+mode, calls = sys.argv[2], int(sys.argv[3])
+t = d.get("topk_energy_captured")
+if t is None:
+    sys.exit("no topk_energy_captured")
+if t["calls"] != calls:
+    sys.exit("%d calls measured, the program made %d compressed" % (t["calls"], calls))
+if mode == "same" and not (abs(t["mean"] - 1) < 1e-6 and abs(t["min"] - 1) < 1e-6):
+    sys.exit("same gradients: mean %g min %g, expected 1" % (t["mean"], t["min"]))
+if mode == "differ" and not (0.05 < t["min"] <= t["mean"] < 0.999):
+    sys.exit("different gradients: mean %g min %g, expected within (0.05, 1)" % (t["mean"], t["min"]))
+print("mean %.4f, least %.4f over %d calls" % (t["mean"], t["min"], t["calls"]))
+PY
+)
+    ok=$?
+    [ $rc -eq 0 ] && [ $ok -eq 0 ]
+    tap $? "P=2 DIAG_EVERY=1, $mode gradients: top-k energy captured ($why)" "$tmp/diag-$mode.out"
+done
 
 # COMPCOLL_STATS=1: a summary on stderr
 run summary 2 COMPCOLL_TRANSPORT=mpi COMPCOLL_STATS=1

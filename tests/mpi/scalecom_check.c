@@ -63,6 +63,7 @@
  *                   oracle then clears the tensor's memory on every rank
  *   --fail-broken    with --fail-call: the failure is a transport's, after
  *                   which the communicator passes its calls to MPI
+ *   --same           every rank gets the same gradients (rank 0's)
  *   --seed N         seed of the gradients (default 1)
  *   --quiet          no summary line on success
  *
@@ -116,6 +117,7 @@ struct options {
     int      small;
     int      realloc_lifo;
     int      checksum;
+    int      same;
     long     fail_call;   /* -1: none */
     int      fail_broken;
     enum api api;
@@ -307,6 +309,8 @@ static void parse_options(int argc, char **argv)
             opt.fail_call = arg_long(argc, argv, &i, 0, LONG_MAX);
         } else if (strcmp(a, "--fail-broken") == 0) {
             opt.fail_broken = 1;
+        } else if (strcmp(a, "--same") == 0) {
+            opt.same = 1;
         } else if (strcmp(a, "--api") == 0 && i + 1 < argc) {
             const char *v = argv[++i];
 
@@ -349,7 +353,7 @@ static void make_gradient(float *g, int n, int step, int slot)
     uint64_t s = opt.seed * 0x2545f4914f6cdd1dull;
     int      i;
 
-    s ^= (uint64_t)(world_rank + 1) * 0x9e3779b97f4a7c15ull;
+    s ^= (uint64_t)((opt.same ? 0 : world_rank) + 1) * 0x9e3779b97f4a7c15ull;
     s ^= (uint64_t)(step + 1) * 0xbf58476d1ce4e5b9ull;
     s ^= (uint64_t)(slot + 1) * 0x94d049bb133111ebull;
     splitmix64(&s);
