@@ -57,6 +57,7 @@ static const bad_case_t bad_cases[] = {
     {"COMPCOLL_SELECT", {"", "topk", "exactly", NULL}},
     {"COMPCOLL_BETA", {"", "0", "-0.5", "1.01", "nan", "inf", "0.5x", "abc"}},
     {"COMPCOLL_WARMUP", {"", "-1", "ten", "3.5", "4294967296", NULL}},
+    {"COMPCOLL_DIAG_EVERY", {"", "-1", "often", "2.5", "4294967296", NULL}},
     {"COMPCOLL_ADACOMP_BIN", {"", "0", "-50", "automatic", "50x",
                               "2147483648", NULL}},
     {"COMPCOLL_WIRE_TYPE", {"", "fp8", "float16", "int8", NULL}},
