@@ -37,5 +37,5 @@ fi
 status=0
 make -j1 check-sanitizers >check.out 2>&1 || status=$?
 report check.out $status
-echo "sanitizers (ASan+UBSan, ${asan#"$top"/}, $(($(date +%s) - start)) s): $(totals check.out)"
+echo "sanitizers (ASan+UBSan, ${asan#"$top"/}, $(($(date +%s) - start)) s): $(totals check.out $status)"
 exit $status

@@ -16,7 +16,7 @@ cd "$build"
 status=0
 make -j1 check > check.out 2>&1 || status=$?
 report check.out $status
-totals check.out
+totals check.out $status
 if [ "${LIBCOMPCOLL_SANITIZERS:-1}" != 0 ]; then
     "$top/scripts/sanitize.sh" || status=1
 else
