@@ -850,7 +850,7 @@ static compcoll_status_t cc_hier(compcoll_comm_t *cc, const float *g,
         if (local != COMPCOLL_OK) {
             work = spare = calloc(n, sizeof(float));
             if (spare == NULL) {
-                return COMPCOLL_ERR_NO_MEMORY;
+                compcoll_fail_job(cc, "no memory for a stand-in gradient");
             }
         }
         g = work;
@@ -931,6 +931,11 @@ static compcoll_status_t cc_hier(compcoll_comm_t *cc, const float *g,
     }
 done:
     free(spare);
+    if (leader && cc->inner != NULL && cc->inner->broken) {
+        /* the leaders' transport failed: the whole communicator passes
+         * through from now on (compcoll_call_end), node ranks included */
+        status = COMPCOLL_ERR_TRANSPORT;
+    }
     /* a rank's own failure after the node's broadcast, agreed */
     return compcoll_call_end(cc, NULL, status, 0);
 }
@@ -947,8 +952,10 @@ static compcoll_status_t cc_broken(compcoll_comm_t *cc, const void *sbuf,
                    "transport failed earlier", count,
                    (unsigned long long)cc->id);
     compcoll_stats.calls_passthrough++;
+    /* on the library's own duplicate: a nonblocking call runs on the
+     * progress thread, beside the application's own collectives on comm */
     status = compcoll_passthrough_allreduce(sbuf, rbuf, (int)count,
-                                            MPI_FLOAT, MPI_SUM, cc->comm, &rc);
+                                            MPI_FLOAT, MPI_SUM, cc->ctl, &rc);
     return (status != COMPCOLL_OK) ? status
            : (rc != MPI_SUCCESS)   ? COMPCOLL_ERR_MPI
                                    : COMPCOLL_OK;
@@ -960,7 +967,7 @@ compcoll_status_t compcoll_comm_call(compcoll_comm_t *cc, const void *sbuf,
 {
     const float *g = (sbuf == MPI_IN_PLACE) ? rbuf : sbuf;
 
-    if (cc->broken || (cc->inner != NULL && cc->inner->broken)) {
+    if (cc->broken) { /* agreed by every rank of comm (compcoll_call_end) */
         return cc_broken(cc, sbuf, rbuf, count);
     }
     return (cc->node != MPI_COMM_NULL) ? cc_hier(cc, g, rbuf, count)

@@ -60,4 +60,14 @@ compcoll_status_t compcoll_agree_status(compcoll_comm_t *cc,
 void compcoll_fail_job(compcoll_comm_t *cc, const char *why)
     __attribute__((noreturn));
 
+/*
+ * The status of a transport operation inside a collective step (`what`
+ * names it): a failed one leaves the step half made, which the other ranks
+ * cannot finish without this one, so the job ends (compcoll_fail_job).
+ * COMPCOLL_FAULT=transport instead reports failure after the operation
+ * completed, which the call's end agreement handles.
+ */
+void compcoll_transport_check(compcoll_comm_t *cc, compcoll_status_t status,
+                              const char *what);
+
 #endif

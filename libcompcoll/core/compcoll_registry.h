@@ -94,6 +94,10 @@ typedef struct compcoll_comm {
                                          * (compcoll_fail.h) */
     int                   broken;       /* a transport failed: calls pass
                                          * through to MPI */
+    int                   transport_failed; /* some rank's transport failed
+                                             * in a call (agreed) */
+    uint64_t              sparse_calls; /* sparse scalecom calls, agreed
+                                         * (COMPCOLL_DIAG_EVERY) */
     compcoll_tcomm_t     *tcomm;
     compcoll_tensor_t   **buckets;
     size_t                nbuckets;

@@ -36,8 +36,8 @@ void compcoll_diag(compcoll_comm_t *cc, compcoll_tensor_t *t,
 
     if (cfg->diag_every == 0 || cfg->method != COMPCOLL_METHOD_SCALECOM ||
         cfg->beta != 1.0 || !t->sparse_last ||
-        (cc->ncalls - 1) % cfg->diag_every != 0) {
-        return; /* alike on every rank */
+        cc->sparse_calls++ % cfg->diag_every != 0) {
+        return; /* alike on every rank: every N-th sparse call is measured */
     }
     compcoll_mem_query(out, &where);
     if (t->mem != NULL && where.type == COMPCOLL_MEM_HOST) {

@@ -8,6 +8,7 @@
 
 #include "compcoll_fail.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,7 +68,9 @@ compcoll_status_t compcoll_agree_status(compcoll_comm_t *cc,
     int       mine[2], agreed[2];
 
     mine[0] = (sev << FAIL_RANK_BITS) | (mask - (cc->rank & mask));
-    mine[1] = (nonfinite != 0);
+    /* bit 0: a NaN or infinity left in a memory; bit 1: a transport
+     * failure, whatever else failed elsewhere */
+    mine[1] = (nonfinite != 0) | (local == COMPCOLL_ERR_TRANSPORT) << 1;
     if (PMPI_Allreduce(mine, agreed, 2, MPI_INT, MPI_MAX, cc->ctl) !=
         MPI_SUCCESS) {
         compcoll_error("the ranks of communicator %llu could not agree on "
@@ -80,7 +83,10 @@ compcoll_status_t compcoll_agree_status(compcoll_comm_t *cc,
         *who = mask - (agreed[0] & mask);
     }
     if (any_nonfinite != NULL) {
-        *any_nonfinite = agreed[1];
+        *any_nonfinite = agreed[1] & 1;
+    }
+    if (agreed[1] & 2) {
+        cc->transport_failed = 1;
     }
     switch (agreed[0] >> FAIL_RANK_BITS) {
     case 0:
@@ -127,7 +133,7 @@ compcoll_status_t compcoll_call_end(compcoll_comm_t *cc, compcoll_tensor_t *t,
         if (t != NULL) {
             compcoll_gpu_tensor_clear(cc, t);
         }
-        if (status == COMPCOLL_ERR_TRANSPORT && !cc->broken) {
+        if (cc->transport_failed && !cc->broken) {
             cc->broken = 1;
             compcoll_warn("communicator %llu: a transport operation failed "
                           "in call %llu on rank %d; its later calls go to "
@@ -141,6 +147,19 @@ compcoll_status_t compcoll_call_end(compcoll_comm_t *cc, compcoll_tensor_t *t,
         t->calls++;
     }
     return status;
+}
+
+void compcoll_transport_check(compcoll_comm_t *cc, compcoll_status_t status,
+                              const char *what)
+{
+    char why[256];
+
+    if (status == COMPCOLL_OK) {
+        return;
+    }
+    snprintf(why, sizeof(why), "the transport's %s failed (%s) in the middle "
+             "of a collective step", what, compcoll_status_string(status));
+    compcoll_fail_job(cc, why);
 }
 
 void compcoll_fail_job(compcoll_comm_t *cc, const char *why)

@@ -24,10 +24,11 @@ static compcoll_status_t dense_allreduce(compcoll_comm_t *cc,
         memcpy(out, g, n * sizeof(float));
     }
     t0     = compcoll_time();
-    status = tc->ops->allreduce(tc, out, n, (compcoll_wire_t)compcoll_cfg.wire);
-    if (status == COMPCOLL_OK) {
-        status = compcoll_fault(cc, COMPCOLL_FAULT_TRANSPORT);
-    }
+    compcoll_transport_check(cc,
+                             tc->ops->allreduce(tc, out, n,
+                                                (compcoll_wire_t)compcoll_cfg.wire),
+                             "all-reduce");
+    status = compcoll_fault(cc, COMPCOLL_FAULT_TRANSPORT);
     compcoll_stats.time_comm += compcoll_time() - t0;
     compcoll_count_call(cc, t, n);
     compcoll_stats.calls_dense++;

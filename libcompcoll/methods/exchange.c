@@ -39,10 +39,7 @@ compcoll_status_t compcoll_xchg_agree(compcoll_comm_t *cc, int want_dense,
     t0     = compcoll_time();
     status = tc->ops->allgather(tc, &mine, all, sizeof(mine));
     compcoll_stats.time_comm += compcoll_time() - t0;
-    if (status != COMPCOLL_OK) {
-        free(spare);
-        return status;
-    }
+    compcoll_transport_check(cc, status, "allgather of the headers");
     for (r = 0; r < cc->size; r++) {
         failed |= (all[r].failed != 0);
     }
@@ -70,10 +67,10 @@ compcoll_status_t compcoll_xchg_dense(compcoll_comm_t *cc, compcoll_tensor_t *t,
     compcoll_kernels()->dense(t->mem, g, out, n, 1.0f);
     compcoll_stats.time_host += compcoll_time() - t0;
     t0     = compcoll_time();
-    status = tc->ops->allreduce(tc, out, n, COMPCOLL_WIRE_FP32);
-    if (status == COMPCOLL_OK) {
-        status = compcoll_fault(cc, COMPCOLL_FAULT_TRANSPORT);
-    }
+    compcoll_transport_check(cc,
+                             tc->ops->allreduce(tc, out, n, COMPCOLL_WIRE_FP32),
+                             "all-reduce");
+    status = compcoll_fault(cc, COMPCOLL_FAULT_TRANSPORT);
     compcoll_stats.time_comm += compcoll_time() - t0;
     compcoll_stats.calls_dense++;
     compcoll_stats.elements_sent += n;
@@ -102,15 +99,16 @@ compcoll_status_t compcoll_xchg_gather(compcoll_comm_t *cc, const void *mine,
         if (spare == NULL) {
             compcoll_fail_job(cc, "no memory for the ranks' streams");
         }
-        tc->ops->allgatherv(tc, mine, spare, counts);
+        compcoll_transport_check(cc, tc->ops->allgatherv(tc, mine, spare,
+                                                         counts),
+                                 "allgather of the streams");
         free(spare);
         return why;
     }
     t0     = compcoll_time();
-    status = tc->ops->allgatherv(tc, mine, *all, counts);
-    if (status == COMPCOLL_OK) {
-        status = compcoll_fault(cc, COMPCOLL_FAULT_TRANSPORT);
-    }
+    compcoll_transport_check(cc, tc->ops->allgatherv(tc, mine, *all, counts),
+                             "allgather of the streams");
+    status = compcoll_fault(cc, COMPCOLL_FAULT_TRANSPORT);
     compcoll_stats.time_comm += compcoll_time() - t0;
     return status;
 }

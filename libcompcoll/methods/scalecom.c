@@ -312,7 +312,7 @@ static const char *sc_unfollowable(const compcoll_comm_t *cc,
                                    const sc_header_t *h)
 {
     if (h->magic != SC_MAGIC || h->mode < SC_MODE_SPARSE ||
-        h->mode > SC_MODE_ABORT) {
+        h->mode > SC_MODE_ABORT || h->wire >= COMPCOLL_WIRE_TYPES) {
         return "the leader's header is not one";
     }
     if (h->mode == SC_MODE_ABORT) {
@@ -396,7 +396,7 @@ static void sc_index_step(sc_call_t *c)
     t0     = compcoll_time();
     status = tc->ops->bcast(tc, c->code, (size_t)c->h.ibytes, c->leader);
     compcoll_stats.time_comm += compcoll_time() - t0;
-    sc_fail(c, status);
+    compcoll_transport_check(cc, status, "broadcast of the indices");
     if (cc->rank == c->leader || c->local != COMPCOLL_OK) {
         return;
     }
@@ -414,7 +414,8 @@ static void sc_sum_step(sc_call_t *c, float *buf, size_t count,
     compcoll_tcomm_t *tc = c->cc->tcomm;
     double            t0 = compcoll_time();
 
-    sc_fail(c, tc->ops->allreduce(tc, buf, count, wire));
+    compcoll_transport_check(c->cc, tc->ops->allreduce(tc, buf, count, wire),
+                             "all-reduce");
     sc_fail(c, compcoll_fault(c->cc, COMPCOLL_FAULT_TRANSPORT));
     compcoll_stats.time_comm += compcoll_time() - t0;
 }
@@ -682,31 +683,6 @@ static int sc_pipe_reserve(compcoll_comm_t *cc, size_t n, size_t k)
 }
 
 /*
- * After a failure, the sends still in flight are let go without waiting
- * (their peers may never receive them); their buffers stay the
- * transport's, so the communicator gives them up and a later call gets
- * new ones.  Receives are cancelled.
- */
-static void sc_pipe_abandon(compcoll_comm_t *cc, sc_piece_t *pc, unsigned np)
-{
-    compcoll_tcomm_t *tc = cc->tcomm;
-    unsigned          s;
-    int               sending = 0;
-
-    for (s = 0; s < np; s++) {
-        sending |= pc[s].sreq.active | pc[s].fwd.active;
-        tc->ops->cancel(tc, &pc[s].rreq);
-        tc->ops->cancel(tc, &pc[s].sreq);
-        tc->ops->cancel(tc, &pc[s].fwd);
-    }
-    if (sending) {
-        /* left to the transport: a leak on a failed call, never a reuse */
-        cc->vals  = (compcoll_buf_t){NULL, 0};
-        cc->icode = (compcoll_buf_t){NULL, 0};
-    }
-}
-
-/*
  * The sparse part of a pipelined call, after the header.  The leader starts
  * a piece once its indices and values are there (chunk pieces: selected
  * one by one, looking at the pieces in flight in between; gap pieces: all
@@ -810,10 +786,7 @@ static void sc_pipe_run(sc_call_t *c)
             compcoll_backoff(&idle);
         }
     }
-    if (status != COMPCOLL_OK) {
-        sc_pipe_abandon(cc, pc, np);
-        sc_fail(c, status);
-    }
+    compcoll_transport_check(cc, status, "pipelined exchange");
     sc_fail(c, compcoll_fault(cc, COMPCOLL_FAULT_TRANSPORT));
     compcoll_stats.time_select += t_sel;
     compcoll_stats.time_comm += compcoll_time() - t_loop - t_sel -

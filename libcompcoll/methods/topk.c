@@ -48,12 +48,16 @@ static compcoll_status_t topk_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *
     /* the selection (which leaves m alone) before step 1, so that a rank
      * that cannot make it says so there */
     local = compcoll_fault(cc, COMPCOLL_FAULT_ALLOC);
-    idx   = compcoll_buf_reserve(&cc->msg, bytes);
-    vals  = compcoll_buf_reserve(&cc->vals, k * sizeof(float));
-    if (idx == NULL || vals == NULL) {
-        compcoll_error("no memory for the buffers of a call of %zu elements",
-                       n);
-        local = COMPCOLL_ERR_NO_MEMORY;
+    idx   = NULL;
+    vals  = NULL;
+    if (!want_dense) { /* a rank that wants a dense call makes one */
+        idx  = compcoll_buf_reserve(&cc->msg, bytes);
+        vals = compcoll_buf_reserve(&cc->vals, k * sizeof(float));
+        if (idx == NULL || vals == NULL) {
+            compcoll_error("no memory for the buffers of a call of %zu "
+                           "elements", n);
+            local = COMPCOLL_ERR_NO_MEMORY;
+        }
     }
     if (!want_dense && local == COMPCOLL_OK) {
         t0    = compcoll_time();

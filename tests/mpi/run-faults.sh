@@ -11,7 +11,9 @@
 # every rank must get an error of one class
 # within 10 s, and every later call must match the oracle, which clears the
 # failed tensor's memory (and, after a transport failure, expects the
-# communicator's calls to pass through to MPI).  With the default handler
+# communicator's calls to pass through to MPI; broken_check: a nonblocking
+# call then passes through beside the program's own collectives on that
+# communicator).  With the default handler
 # the job must end, non-zero, without hanging.  Call 3's leader is rank 1 of
 # 2 and rank 0 of 3.
 #
@@ -56,6 +58,8 @@ cat >"$tmp/cases" <<EOF2
 2 | FAULT=alloc:0:3 SELECT=chunk | $big
 2 | FAULT=transport:1:3 SELECT=chunk | $big --fail-broken
 2 | METHOD=dense FAULT=transport:0:3 | $f --fail-broken
+2 | FAULT=transport:0:0 MIN_COUNT=1000 | broken_check
+2 | FAULT=transport:1:0 MIN_COUNT=1000 TRANSPORT=mpi | broken_check
 2 | METHOD=topk FAULT=alloc:0:3 | $sp
 2 | METHOD=topk FAULT=validate:1:3 | $sp
 2 | METHOD=topk FAULT=decode:0:3 | $sp
