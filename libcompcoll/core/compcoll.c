@@ -348,6 +348,13 @@ compcoll_status_t compcoll_settings_agree(void)
     cc_setting_text(&compcoll_cfg_table[first], text);
     if (rank == 0) {
         texts = malloc((size_t)size * CC_VALUE_LEN);
+        if (texts == NULL) {
+            /* the job stops either way: without every rank's value */
+            compcoll_error("%s differs between the ranks; every rank must "
+                           "run with the same value",
+                           compcoll_cfg_table[first].name);
+            PMPI_Abort(MPI_COMM_WORLD, 1);
+        }
     }
     COMPCOLL_MPI_CHECK_GOTO(PMPI_Gather(text, CC_VALUE_LEN, MPI_CHAR, texts,
                                         CC_VALUE_LEN, MPI_CHAR, 0,
