@@ -731,6 +731,10 @@ static compcoll_status_t cc_tensor_call(compcoll_comm_t *cc, const void *key,
     compcoll_tensor_t *t, stand_in;
     const uint64_t     bytes0 = compcoll_stats.bytes_sent;
     const uint64_t     elems0 = compcoll_stats.elements_sent;
+    /* a failed call is counted as failed, not as what it set out to be */
+    const uint64_t     sparse0 = compcoll_stats.calls_compressed;
+    const uint64_t     dense0  = compcoll_stats.calls_dense;
+    const uint64_t     piped0  = compcoll_stats.calls_pipelined;
 
     status = compcoll_tensor_get(cc, key, n, &t);
     if (status != COMPCOLL_OK) {
@@ -750,6 +754,10 @@ static compcoll_status_t cc_tensor_call(compcoll_comm_t *cc, const void *key,
     status = compcoll_call_end(cc, t, status, compcoll_host_nonfinite);
     if (status == COMPCOLL_OK) {
         compcoll_diag(cc, t, out, n);
+    } else {
+        compcoll_stats.calls_compressed = sparse0;
+        compcoll_stats.calls_dense      = dense0;
+        compcoll_stats.calls_pipelined  = piped0;
     }
     return status;
 }
