@@ -92,35 +92,15 @@ if [ "$commit" != unknown ] && ! git -C "$top" diff --quiet HEAD -- \
     commit="$commit+"
 fi
 
-"$py" - "$out" "$ranks" "$epochs" "$subset" "${csv:-}" "$commit" <<'EOF'
-import csv, json, os, re, sys, time
+RUNLOG_DIR=$top/bench/python "$py" - "$out" "$ranks" "$epochs" "$subset" \
+    "${csv:-}" "$commit" <<'EOF'
+import csv, os, sys, time
+
+sys.path.insert(0, os.environ["RUNLOG_DIR"])
+from runlog import parse
 
 out, ranks, epochs, subset, path, commit = sys.argv[1:7]
 
-def parse(name):
-    text = open(os.path.join(out, name + ".log")).read()
-    acc = re.search(r"final test accuracy: ([0-9.]+)%.*\(.*?([0-9.]+)s; "
-                    r"parameters (\w+)", text)
-    rss = re.search(r"max RSS per rank \(MiB\): (.*)", text)
-    epochs = re.findall(r"epoch (\d+) .*test_acc ([0-9.]+)%", text)
-    r = {"accuracy": float(acc.group(1)), "seconds": float(acc.group(2)),
-         "same": acc.group(3) == "identical",
-         "rss_mib": max(float(v) for v in rss.group(1).split()),
-         "per_epoch": " ".join(a for _, a in epochs)}
-    j = os.path.join(out, name + ".json")
-    if os.path.exists(j):
-        s = json.load(open(j))
-        t = s.get("tensors", [])
-        per_rank = len(t) + s.get("tensors_unlisted", 0)
-        if t and all("rank" in e for e in t):   # if every rank's are listed
-            per_rank = len(t) / max(1, s.get("ranks", 1))
-        sent = s.get("bytes_sent") or 0
-        r.update(calls=s.get("calls_compressed"),
-                 passthrough=s.get("calls_passthrough"),
-                 wire=(s.get("bytes_dense", 0) / sent) if sent else None,
-                 memories=per_rank, retired=s.get("tensors_retired"),
-                 counts=sorted({e.get("count") for e in t}))
-    return r
 
 rows = []
 print("\n%d ranks, %s epochs, subset %s; preloaded: libcompcoll %s with "
@@ -131,7 +111,7 @@ hdr = ("mode", "acc dense", "acc preloaded", "wire ratio", "compressed calls",
 print("| " + " | ".join(hdr) + " |")
 print("|" + "---|" * len(hdr))
 for mode in ("per-tensor", "bucket"):
-    d, p = parse(mode + "-dense"), parse(mode + "-preloaded")
+    d, p = parse(out, mode + "-dense"), parse(out, mode + "-preloaded")
     wire = "%.1f" % p["wire"] if p.get("wire") else "-"
     print("| %s | %.2f %% | %.2f %% | %s | %s | %s | %s | %.0f | %.0f | %.1f | %.1f |"
           % (mode, d["accuracy"], p["accuracy"], wire, p.get("calls", "-"),
