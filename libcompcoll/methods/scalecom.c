@@ -922,6 +922,18 @@ static void sc_dense(sc_call_t *c)
     compcoll_stats.elements_sent += c->n;
 }
 
+/* A sparse call on a rank without error-feedback memory for the tensor
+ * (mem, of the path that runs): said once, counted. */
+static void sc_no_memory(const sc_call_t *c, const float *mem)
+{
+    if (mem == NULL) {
+        compcoll_warn_once("a tensor of %zu elements has no error-feedback "
+                           "memory on this rank (COMPCOLL_MAX_MEMORY): "
+                           "what it does not send is discarded", c->n);
+        compcoll_stats.calls_no_memory++;
+    }
+}
+
 /* A sparse call after the header: pipelined, or the indices, this rank's
  * values at them, their sum and its scatter into out. */
 static void sc_sparse(sc_call_t *c)
@@ -930,12 +942,7 @@ static void sc_sparse(sc_call_t *c)
     compcoll_tensor_t           *t   = c->t;
     double                       t0;
 
-    if (t->mem == NULL) {
-        compcoll_warn_once("a tensor of %zu elements has no error-feedback "
-                           "memory on this rank (COMPCOLL_MAX_MEMORY): "
-                           "what it does not send is discarded", c->n);
-        compcoll_stats.calls_no_memory++;
-    }
+    sc_no_memory(c, t->mem);
     if (c->h.pieces != 0) {
         if (!c->folded && t->mem != NULL) {
             /* this rank's tensor was still warming up when it did not
@@ -1175,12 +1182,7 @@ static void sc_gpu_sparse(sc_call_t *c, compcoll_gpu_tensor_t *gt)
     compcoll_status_t            st  = COMPCOLL_OK;
     double                       t0;
 
-    if (gt->mem == NULL) {
-        compcoll_warn_once("a tensor of %zu elements has no error-feedback "
-                           "memory on this rank (COMPCOLL_MAX_MEMORY): "
-                           "what it does not send is discarded", c->n);
-        compcoll_stats.calls_no_memory++;
-    }
+    sc_no_memory(c, gt->mem);
     sc_index_step(c);
     t0 = compcoll_time();
     if (c->cc->rank != c->leader && c->local == COMPCOLL_OK) {
