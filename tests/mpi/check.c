@@ -101,6 +101,32 @@ uint64_t splitmix64(uint64_t *s)
     return z ^ (z >> 31);
 }
 
+const char *check_failed_alike(int rc, double dt, MPI_Comm comm, int *cls,
+                               double *dt_max, char *why, size_t len)
+{
+    int mine = 0, lo, hi;
+
+    if (rc != MPI_SUCCESS) {
+        MPI_Error_class(rc, &mine);
+    }
+    PMPI_Allreduce(&mine, &lo, 1, MPI_INT, MPI_MIN, comm);
+    PMPI_Allreduce(&mine, &hi, 1, MPI_INT, MPI_MAX, comm);
+    PMPI_Allreduce(&dt, dt_max, 1, MPI_DOUBLE, MPI_MAX, comm);
+    *cls = lo;
+    if (lo == MPI_SUCCESS) {
+        snprintf(why, len, "it was to fail on every rank; some rank got "
+                 "MPI_SUCCESS (this one %d)", rc);
+    } else if (lo != hi) {
+        snprintf(why, len, "the failed call's error classes differ between "
+                 "ranks (%d .. %d)", lo, hi);
+    } else if (*dt_max > 10.0) {
+        snprintf(why, len, "the failed call took %.1f s", *dt_max);
+    } else {
+        return NULL;
+    }
+    return why;
+}
+
 int check_verdict(int *who)
 {
     int ok = (n_fail == 0), all_ok, j;

@@ -34,6 +34,15 @@ long arg_long(int argc, char **argv, int *i, long lo, long hi);
 uint64_t splitmix64(uint64_t *s);
 
 /*
+ * Collective over comm, for a call that was to fail on every rank
+ * (--fail-call): this rank's return code rc and its time dt.  NULL when it
+ * failed on every rank with one error class within 10 s (*cls that class,
+ * *dt_max the longest time); else why not, in why.
+ */
+const char *check_failed_alike(int rc, double dt, MPI_Comm comm, int *cls,
+                               double *dt_max, char *why, size_t len);
+
+/*
  * Collective over MPI_COMM_WORLD: whether every rank passed, and *who,
  * the lowest rank that did not (whose first failure is then in rank 0's
  * first_fail).

@@ -710,36 +710,25 @@ static void do_call(struct comm_state *cs, struct slot *sl, int slot_idx,
     }
 
     {
-        double t0 = MPI_Wtime(), dt, dt_max;
-        int    cls = 0, cls_lo, cls_hi;
+        double      t0 = MPI_Wtime(), dt_max;
+        char        buf[256];
+        const char *why;
+        int         cls;
 
         rc = call_allreduce(inpl ? MPI_IN_PLACE : sendbuf, recvbuf, n,
                             cs->comm);
-        dt = MPI_Wtime() - t0;
-        if (rc != MPI_SUCCESS) {
-            MPI_Error_class(rc, &cls);
-        }
         if (!failing && rc != MPI_SUCCESS) {
             fail("step %d %s: MPI_Allreduce returned %d", step, sl->name, rc);
         }
         if (failing) {
-            PMPI_Allreduce(&cls, &cls_lo, 1, MPI_INT, MPI_MIN, cs->comm);
-            PMPI_Allreduce(&cls, &cls_hi, 1, MPI_INT, MPI_MAX, cs->comm);
-            PMPI_Allreduce(&dt, &dt_max, 1, MPI_DOUBLE, MPI_MAX, cs->comm);
-            if (rc == MPI_SUCCESS || cls_lo == MPI_SUCCESS) {
-                fail("step %d %s (comm %d): call %ld was to fail on every "
-                     "rank; this rank got %d, some rank MPI_SUCCESS", step,
-                     sl->name, cs->id, cs->handled, rc);
-            } else if (cls_lo != cls_hi) {
-                fail("step %d %s (comm %d): the failed call's error classes "
-                     "differ between ranks (%d .. %d)", step, sl->name,
-                     cs->id, cls_lo, cls_hi);
-            } else if (dt_max > 10.0) {
-                fail("step %d %s (comm %d): the failed call took %.1f s",
-                     step, sl->name, cs->id, dt_max);
+            why = check_failed_alike(rc, MPI_Wtime() - t0, cs->comm, &cls,
+                                     &dt_max, buf, sizeof(buf));
+            if (why != NULL) {
+                fail("step %d %s (comm %d), call %ld: %s", step, sl->name,
+                     cs->id, cs->handled, why);
             } else if (world_rank == 0) {
                 printf("# comm %d call %ld failed on every rank: error class "
-                       "%d, %.3f s at most\n", cs->id, cs->handled, cls_lo,
+                       "%d, %.3f s at most\n", cs->id, cs->handled, cls,
                        dt_max);
             }
         }

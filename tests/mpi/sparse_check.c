@@ -707,8 +707,10 @@ static void do_call(struct slot *sl, int slot_idx, int step,
     const int size = sl->size;
     const int inpl = opt.inplace;
     float    *grad;
-    int       handled, dense, rc, i, r, failing, cls = 0, lo, hi;
-    double    t0, dt, dt_max;
+    int       handled, dense, rc, i, r, failing, cls;
+    double    t0, dt_max;
+    char      buf[256];
+    const char *why;
 
     scratch_reserve(s, n, size);
     grad = inpl ? sl->recvbuf : sl->sendbuf;
@@ -729,30 +731,17 @@ static void do_call(struct slot *sl, int slot_idx, int step,
     t0 = MPI_Wtime();
     rc = MPI_Allreduce(inpl ? MPI_IN_PLACE : sl->sendbuf, sl->recvbuf, n,
                        MPI_FLOAT, MPI_SUM, sl->comm);
-    dt = MPI_Wtime() - t0;
-    if (rc != MPI_SUCCESS) {
-        MPI_Error_class(rc, &cls);
-    }
     if (rc != MPI_SUCCESS && !failing) {
         fail("step %d %s: MPI_Allreduce returned %d", step, sl->name, rc);
     }
     if (failing) {
         /* every rank fails alike, in bounded time; the memories are
          * cleared everywhere and the call counts on its tensor */
-        PMPI_Allreduce(&cls, &lo, 1, MPI_INT, MPI_MIN, sl->comm);
-        PMPI_Allreduce(&cls, &hi, 1, MPI_INT, MPI_MAX, sl->comm);
-        PMPI_Allreduce(&dt, &dt_max, 1, MPI_DOUBLE, MPI_MAX, sl->comm);
-        if (lo == MPI_SUCCESS) {
-            fail("step %d %s (comm %d): call %ld was to fail on every rank; "
-                 "some rank got MPI_SUCCESS (this one %d)", step, sl->name,
-                 sl->comm_id, comm_calls[sl->comm_id], rc);
-        } else if (lo != hi) {
-            fail("step %d %s (comm %d): the failed call's error classes "
-                 "differ between ranks (%d .. %d)", step, sl->name,
-                 sl->comm_id, lo, hi);
-        } else if (dt_max > 10.0) {
-            fail("step %d %s: the failed call took %.1f s", step, sl->name,
-                 dt_max);
+        why = check_failed_alike(rc, MPI_Wtime() - t0, sl->comm, &cls,
+                                 &dt_max, buf, sizeof(buf));
+        if (why != NULL) {
+            fail("step %d %s (comm %d), call %ld: %s", step, sl->name,
+                 sl->comm_id, comm_calls[sl->comm_id], why);
         }
         memset(sl->R, 0, (size_t)n * size * sizeof(float));
         sl->calls++;
