@@ -4,7 +4,8 @@
 # test accuracy of each against dense.
 #   bench/fidelity.sh [--models "mlp cnn"] [--opts "sgd adam novograd"]
 #       [--settings "dense scalecom100 ..."] [--ranks P] [--batch N]
-#       [--epochs N] [--subset N|all] [--tag NAME] [-- TRAINER-OPTION...]
+#       [--epochs N] [--subset N|all] [--min-count N|default] [--tag NAME]
+#       [-- TRAINER-OPTION...]
 # Settings (COMPCOLL_* of the compressed runs):
 #   dense               MPICH's MPI_Allreduce, nothing preloaded
 #   scalecomR           COMPCOLL_METHOD=scalecom COMPCOLL_RATIO=R, with any
@@ -16,7 +17,8 @@
 #   topkR               COMPCOLL_METHOD=topk COMPCOLL_RATIO=R (same suffixes)
 #   adacomp             COMPCOLL_METHOD=adacomp (its ratio is its own)
 # Every compressed run also has COMPCOLL_MIN_COUNT=1024 (the CNN's second
-# convolution is compressed too) and COMPCOLL_WARMUP=$FIDELITY_WARMUP
+# convolution and the last layers are compressed too; --min-count default
+# leaves the library's default) and COMPCOLL_WARMUP=$FIDELITY_WARMUP
 # (default 0) unless the setting says -wuW; other COMPCOLL_* in the
 # environment apply as well.
 # Appends one line per run to bench/results/fidelity.csv, keeps each run's
@@ -28,7 +30,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${LIBCOMPCOLL_BUILDDIR:-$top/_build}
 models="mlp cnn" opts="sgd adam novograd"
 settings="dense scalecom100 scalecom400 scalecom100-fp16 scalecom100-beta0.1"
-ranks=4 batch=128 epochs=4 subset=all tag=""
+ranks=4 batch=128 epochs=4 subset=all tag="" min_count=1024
 warmup=${FIDELITY_WARMUP:-0}
 
 die() { echo "fidelity: $*" >&2; exit 2; }
@@ -46,7 +48,9 @@ while [ $# -gt 0 ]; do
         --epochs) need "$@"; number "$1" "$2"; epochs=$2; shift 2 ;;
         --subset) need "$@"; [ "$2" = all ] || number "$1" "$2"; subset=$2; shift 2 ;;
         --tag) need "$@"; tag=$2; shift 2 ;;
-        -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --min-count) need "$@"; [ "$2" = default ] || number "$1" "$2"
+            min_count=$2; shift 2 ;;
+        -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         --) shift; break ;;
         *) die "unknown option '$1' (--help lists the options)" ;;
     esac
@@ -114,6 +118,9 @@ mkdir -p "$runs"
 [ -n "$tag" ] || tag="p$ranks-b$batch"
 [ -s "$csv" ] || echo "tag,model,opt,ranks,batch,epochs,subset,setting,warmup,test_acc,test_loss,train_loss,acc_vs_dense,bytes_dense,bytes_sent,byte_ratio,wall_s,date" >"$csv"
 
+mc_env=""
+[ "$min_count" = default ] || mc_env="COMPCOLL_MIN_COUNT=$min_count"
+
 . "$top/scripts/fmnist_env.sh"
 fmnist_run_env "$ranks"
 set -- --batch "$batch" --epochs "$epochs" --progress 0 "$@"
@@ -133,7 +140,7 @@ for model in $models; do
                     { tail "$base.txt" >&2; die "$tag $model $opt $s failed"; }
             else
                 # shellcheck disable=SC2046 # the setting's assignments
-                env COMPCOLL_MIN_COUNT=1024 COMPCOLL_WARMUP="$warmup" \
+                env ${mc_env} COMPCOLL_WARMUP="$warmup" \
                     $(setting_env "$s") COMPCOLL_STATS="$base.json" \
                     COMPCOLL_LIBRARY="$lib" \
                     sh "$build/tools/compcoll-run" "$mpiexec" -n "$ranks" "$prog" \

@@ -88,6 +88,7 @@ typedef struct {
     int                     select;       /* compcoll_select_t */
     double                  beta;
     unsigned                warmup;
+    unsigned                ramp;         /* 0 = off */
     unsigned                diag_every;   /* 0 = off */
     unsigned                adacomp_bin;  /* 0 = auto */
     int                     wire;         /* compcoll_wire_t */

@@ -355,6 +355,15 @@ const compcoll_cfg_field_t compcoll_cfg_table[] = {
      "Number of calls per tensor that are summed densely (in fp32) before "
      "compression starts, for every compressing method.",
      CFG_FIELD(warmup), cfg_parse_uint, &cfg_warmup_range, CFG_AGREED},
+    {"COMPCOLL_RAMP", "0", "integer >= 0",
+     "Sparsity ramp of scalecom and topk: over a tensor's first N compressed "
+     "calls (after COMPCOLL_WARMUP) the ratio rises geometrically from "
+     "min(4, COMPCOLL_RATIO) to COMPCOLL_RATIO, call c sending "
+     "k = ceil(n / (4 (COMPCOLL_RATIO / 4)^(c / N))) values, so that the "
+     "error-feedback memories build up while the gradient changes fastest. "
+     "The ramp costs about N (1/4 - 1/COMPCOLL_RATIO) / ln(COMPCOLL_RATIO / 4) "
+     "dense calls' bytes per tensor. 0: off.",
+     CFG_FIELD(ramp), cfg_parse_uint, &cfg_warmup_range, CFG_AGREED},
     {"COMPCOLL_DIAG_EVERY", "0", "integer >= 0",
      "Every N compressed scalecom calls of a communicator, measure how much "
      "of the energy of the global top-k of the error-compensated sum "

@@ -38,6 +38,7 @@ typedef struct compcoll_tensor {
     uint64_t                 calls;     /* calls on this tensor, any mode */
     int                      sparse_last; /* its last call was sparse
                                            * (scalecom; COMPCOLL_DIAG_EVERY) */
+    size_t                   k_last;    /* the k of that call */
     int                      dense_next; /* its last call left a NaN or
                                           * infinity in some rank's memory:
                                           * the next is summed densely */
@@ -45,6 +46,15 @@ typedef struct compcoll_tensor {
                                          * latest call (retirement) */
     compcoll_stats_tensor_t *stats;
 } compcoll_tensor_t;
+
+/*
+ * The k of tensor t's current call of n elements: ceil(n / ratio), the ratio
+ * COMPCOLL_RATIO once the tensor's COMPCOLL_RAMP calls after its warm-up
+ * are done, rising geometrically from min(4, COMPCOLL_RATIO) before.  The
+ * same on every rank: it depends on the configuration (agreed at MPI_Init)
+ * and on the tensor's call count (kept in step by compcoll_call_end).
+ */
+size_t compcoll_tensor_k(const compcoll_tensor_t *t, size_t n);
 
 /* The learned cycle of counts for COMPCOLL_KEY=sequence. */
 typedef struct {

@@ -26,7 +26,7 @@ void compcoll_diag(compcoll_comm_t *cc, compcoll_tensor_t *t,
                    const float *out, size_t n)
 {
     const compcoll_config_t *cfg = &compcoll_cfg;
-    const size_t             k   = (n + cfg->ratio - 1) / cfg->ratio;
+    const size_t             k   = t->k_last;
     compcoll_mem_info_t      where;
     float                   *a     = NULL;
     uint32_t                *idx   = NULL;

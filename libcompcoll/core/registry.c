@@ -4,6 +4,7 @@
 #include "compcoll_registry.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -536,6 +537,23 @@ static compcoll_status_t reg_tensor_new(compcoll_comm_t *cc, uint64_t key,
     }
     *t_p = t;
     return COMPCOLL_OK;
+}
+
+size_t compcoll_tensor_k(const compcoll_tensor_t *t, size_t n)
+{
+    const compcoll_config_t *cfg   = &compcoll_cfg;
+    const double             start = cfg->ratio < 4 ? cfg->ratio : 4.0;
+    uint64_t                 c;
+    double                   ratio;
+    size_t                   k;
+
+    c = t->calls > cfg->warmup ? t->calls - cfg->warmup : 0;
+    if (c >= cfg->ramp) {
+        return (n + cfg->ratio - 1) / cfg->ratio;
+    }
+    ratio = start * pow(cfg->ratio / start, (double)c / cfg->ramp);
+    k     = (size_t)ceil((double)n / ratio);
+    return k < 1 ? 1 : k > n ? n : k;
 }
 
 static compcoll_tensor_t *reg_hash_find(compcoll_comm_t *cc, uint64_t key,

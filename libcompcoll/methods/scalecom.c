@@ -980,7 +980,7 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
 {
     const compcoll_config_t     *cfg   = &compcoll_cfg;
     const compcoll_kernel_ops_t *ker   = compcoll_kernels();
-    const size_t                 k     = (n + cfg->ratio - 1) / cfg->ratio;
+    const size_t                 k     = compcoll_tensor_k(t, n);
     const uint64_t               sent0 = cc->tcomm->bytes_sent;
     sc_call_t                    c;
     double                       t0;
@@ -1034,6 +1034,7 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
         return c.local;
     }
     t->sparse_last = (c.h.mode == SC_MODE_SPARSE);
+    t->k_last      = c.k;
     compcoll_trace("allreduce count=%zu comm=%llu call=%llu: scalecom %s "
                    "k=%zu leader=%d pieces=%u (%u empty)", n,
                    (unsigned long long)cc->id, (unsigned long long)cc->ncalls,
@@ -1230,8 +1231,7 @@ static compcoll_status_t sc_allreduce_gpu(compcoll_comm_t *cc,
                                           compcoll_gpu_tensor_t *gt,
                                           const float *g, float *out, size_t n)
 {
-    const size_t           k     = (n + compcoll_cfg.ratio - 1) /
-                                   compcoll_cfg.ratio;
+    const size_t           k     = compcoll_tensor_k(t, n);
     compcoll_gpu_stream_t *s     = gt->stream;
     const uint64_t         sent0 = cc->tcomm->bytes_sent;
     sc_call_t              c;
@@ -1265,6 +1265,7 @@ static compcoll_status_t sc_allreduce_gpu(compcoll_comm_t *cc,
         return c.local;
     }
     t->sparse_last = (c.h.mode == SC_MODE_SPARSE);
+    t->k_last      = c.k;
     compcoll_count_call(cc, t, n);
     if (c.h.pieces != 0) {
         /* the leader's buffers are in host memory, this rank's on a device:

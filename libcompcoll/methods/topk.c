@@ -27,7 +27,7 @@ static compcoll_status_t topk_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *
     const compcoll_config_t     *cfg   = &compcoll_cfg;
     const compcoll_kernel_ops_t *ker   = compcoll_kernels();
     const compcoll_wire_t        wire  = (compcoll_wire_t)cfg->wire;
-    const size_t                 k     = (n + cfg->ratio - 1) / cfg->ratio;
+    const size_t                 k     = compcoll_tensor_k(t, n);
     const size_t                 wsize = compcoll_wire_size(wire);
     const size_t                 bytes = k * (sizeof(uint32_t) + wsize);
     uint64_t                     sent0 = cc->tcomm->bytes_sent;

@@ -1,6 +1,7 @@
 #include "check.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,23 @@ long env_long(const char *name, long dflt)
     const char *v = env(name);
 
     return v ? strtol(v, NULL, 10) : dflt;
+}
+
+long check_k(long n, long calls)
+{
+    const long   ratio  = env_long("COMPCOLL_RATIO", 100);
+    const long   warmup = env_long("COMPCOLL_WARMUP", 0);
+    const long   ramp   = env_long("COMPCOLL_RAMP", 0);
+    const long   c      = calls > warmup ? calls - warmup : 0;
+    const double start  = ratio < 4 ? (double)ratio : 4.0;
+    long         k;
+
+    if (c >= ramp) {
+        return (n + ratio - 1) / ratio;
+    }
+    k = (long)ceil((double)n /
+                   (start * pow((double)ratio / start, (double)c / ramp)));
+    return k < 1 ? 1 : k > n ? n : k;
 }
 
 long arg_long(int argc, char **argv, int *i, long lo, long hi)

@@ -28,6 +28,14 @@ void *xcalloc(size_t n, size_t size);
  * it; a check only reads it back). */
 const char *env(const char *name);
 long        env_long(const char *name, long dflt);
+/*
+ * The k the library's scalecom and topk send for a call of n elements that
+ * is the tensor's call number `calls` (counted from 0 over all its calls),
+ * from COMPCOLL_RATIO, COMPCOLL_WARMUP and COMPCOLL_RAMP as libcompcoll(7)
+ * specifies them: ceil(n / ratio), the ratio rising geometrically from
+ * min(4, RATIO) to RATIO over the RAMP calls after the warm-up.
+ */
+long check_k(long n, long calls);
 /* argv[*i + 1] as an integer in [lo, hi], *i moved past it. */
 long arg_long(int argc, char **argv, int *i, long lo, long hi);
 

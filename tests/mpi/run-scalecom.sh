@@ -15,7 +15,7 @@
 # The full cross product of ranks x transports x features is too slow on a
 # small machine (3-4 ranks on 2 cores), so the matrix below is a covering
 # set: every feature (in-place, interleaved tensors, dup'ed and split
-# communicators, exact/chunk/sample selection, warm-up, fp16/bf16 wire,
+# communicators, exact/chunk/sample selection, warm-up, the sparsity ramp, fp16/bf16 wire,
 # KEY=sequence with fresh buffers, METHOD=dense, ties, passthrough-sized
 # calls, COMPCOLL_MAX_MEMORY below the tensor size) runs at P=2 and at P=3
 # or 4, on both transports, with beta 1 and 0.5.  The hierarchical cases
@@ -88,6 +88,9 @@ cat >"$tmp/cases" <<'EOF'
 4 | TRANSPORT=ucx WIRE_TYPE=fp16 SELECT=sample | scalecom_check --count 600000 --steps 4 --dup
 3 | TRANSPORT=mpi WARMUP=2 SELECT=chunk | scalecom_check --count 600000 --steps 6 --fresh-odd --inplace
 3 | TRANSPORT=mpi WARMUP=2 SELECT=sample | scalecom_check --steps 6 --fresh-odd --inplace
+2 | TRANSPORT=ucx RATIO=50 RAMP=6 WARMUP=1 | scalecom_check --steps 10 --interleave
+3 | TRANSPORT=mpi RATIO=40 RAMP=4 BETA=0.5 SELECT=sample | scalecom_check --count 600000 --steps 6 --inplace
+2 | TRANSPORT=ucx RATIO=3 RAMP=3 WIRE_TYPE=bf16 | scalecom_check --steps 6 --dup
 4 | HIERARCHICAL=y RANKS_PER_NODE=2 TRANSPORT=ucx | scalecom_check --steps 6 --interleave --dup
 4 | RANKS_PER_NODE=2 TRANSPORT=mpi BETA=0.5 SELECT=chunk | scalecom_check --steps 6 --inplace --split
 3 | HIERARCHICAL=y RANKS_PER_NODE=2 SELECT=sample WARMUP=1 | scalecom_check --steps 6 --interleave --redup

@@ -39,6 +39,7 @@ cat >"$tmp/cases" <<'EOF'
 2 | METHOD=topk TRANSPORT=mpi WIRE_TYPE=bf16 | --steps 8 --ties --inplace
 2 | METHOD=topk TRANSPORT=ucx SELECT=sample | --steps 8 --ties --dup
 2 | METHOD=topk TRANSPORT=mpi RATIO=1 | --steps 4 --interleave
+2 | METHOD=topk TRANSPORT=ucx RATIO=50 RAMP=6 WARMUP=1 | --steps 10 --interleave --dup
 3 | METHOD=topk TRANSPORT=ucx SELECT=chunk WIRE_TYPE=bf16 | --steps 8 --interleave --dup
 3 | METHOD=topk TRANSPORT=mpi WARMUP=1 RATIO=100 | --steps 5 --ties --inplace --count 20000
 4 | METHOD=topk TRANSPORT=ucx | --steps 6 --interleave --inplace

@@ -800,7 +800,7 @@ static void do_call(struct comm_state *cs, struct slot *sl, int slot_idx,
             memset(s->in_set, 1, (size_t)n);
         } else {
             calls_compressed++;
-            k = (int)(((int64_t)n + cfg.ratio - 1) / cfg.ratio);
+            k = (int)check_k(n, (long)ent[leader]->calls);
             select_indices(s->a_all + (size_t)leader * n, n, k, cfg.select,
                            s->in_set, s->keys, s->order);
             unit = wire_unit();

@@ -592,10 +592,11 @@ static void scratch_reserve(struct scratch *s, int n, int size)
  * One rank's compressed contribution: fills sel/val (n each) and updates
  * its memory R in place; returns its stream size in bytes.
  */
-static uint64_t topk_rank(float *R, const float *g, int n, unsigned char *sel,
-                          float *val, struct scratch *s, long *nsel)
+static uint64_t topk_rank(float *R, const float *g, int n, long calls,
+                          unsigned char *sel, float *val, struct scratch *s,
+                          long *nsel)
 {
-    const int k = (int)(((int64_t)n + cfg.ratio - 1) / cfg.ratio);
+    const int k = (int)check_k(n, calls);
     float    *a = val; /* a first, then the values sent */
     int       i;
 
@@ -830,7 +831,8 @@ static void do_call(struct slot *sl, int slot_idx, int step,
 
                 s->scale[r] = 0.0f;
                 if (cfg.method == METHOD_TOPK) {
-                    streams += topk_rank(R, g, n, sel, val, s, &s->nsel[r]);
+                    streams += topk_rank(R, g, n, sl->calls - 1, sel, val, s,
+                                         &s->nsel[r]);
                 } else {
                     streams += adacomp_rank(R, g, n, sel, val, s,
                                             &s->nsel[r], &s->scale[r]);
