@@ -1,36 +1,46 @@
 #!/bin/sh
 # Training fidelity: the Fashion-MNIST trainer (examples/fmnist) trained
-# dense and with each compression setting, same seeds and data, and the final
-# test accuracy of each against dense.
+# dense and with each compression setting on the same seeds and data; the
+# final test accuracy of each against dense, per seed and training length.
 #   bench/fidelity.sh [--models "mlp cnn"] [--opts "sgd adam novograd"]
 #       [--settings "dense scalecom100 ..."] [--ranks P] [--batch N]
-#       [--epochs N] [--subset N|all] [--min-count N|default] [--tag NAME]
-#       [-- TRAINER-OPTION...]
+#       [--epochs "N ..."] [--seeds "S ..."] [--subset N|all]
+#       [--min-count N|default] [--tag NAME] [-- TRAINER-OPTION...]
+# The protocol: every run uses the trainer's cosine learning rate (decaying
+# to 0 at its last step, so each length is trained to its plateau); each
+# length in --epochs is a run of its own (the gap against training length),
+# each seed in --seeds too (the seed of the initial parameters and of the
+# shuffling, the same for dense and compressed).  A compressed run's byte
+# ratio is the whole run's: every call the library saw (warm-up, ramp and
+# dense calls included), indices and headers included.
 # Settings (COMPCOLL_* of the compressed runs):
 #   dense               MPICH's MPI_Allreduce, nothing preloaded
+#   defaults            libcompcoll preloaded with nothing set
 #   scalecomR           COMPCOLL_METHOD=scalecom COMPCOLL_RATIO=R, with any
 #                       of these suffixes: -fp16, -bf16 (COMPCOLL_WIRE_TYPE),
 #                       -betaB (COMPCOLL_BETA), -wuW (COMPCOLL_WARMUP),
-#                       -exact, -chunk, -sample (COMPCOLL_SELECT); e.g.
-#                       scalecom100, scalecom400, scalecom100-fp16,
-#                       scalecom100-beta0.1 (the default list)
+#                       -rampN (COMPCOLL_RAMP), -exact, -chunk, -sample
+#                       (COMPCOLL_SELECT); e.g. scalecom100, scalecom400,
+#                       scalecom100-fp16, scalecom100-beta0.1 (the default
+#                       list), scalecom200-ramp400
 #   topkR               COMPCOLL_METHOD=topk COMPCOLL_RATIO=R (same suffixes)
 #   adacomp             COMPCOLL_METHOD=adacomp (its ratio is its own)
-# Every compressed run also has COMPCOLL_MIN_COUNT=1024 (the CNN's second
-# convolution and the last layers are compressed too; --min-count default
-# leaves the library's default) and COMPCOLL_WARMUP=$FIDELITY_WARMUP
-# (default 0) unless the setting says -wuW; other COMPCOLL_* in the
-# environment apply as well.
+# Every compressed run but "defaults" also has COMPCOLL_MIN_COUNT=1024 (the
+# CNN's second convolution and the last layers are compressed too;
+# --min-count default leaves the library's default) and
+# COMPCOLL_WARMUP=$FIDELITY_WARMUP (default 0) unless the setting says -wuW;
+# other COMPCOLL_* in the environment apply as well.
 # Appends one line per run to bench/results/fidelity.csv, keeps each run's
 # per-epoch CSV and statistics in bench/results/fidelity/, and redraws
-# bench/results/fidelity.png.  Needs a build (LIBCOMPCOLL_BUILDDIR, default
-# _build) with the trainer.
+# bench/results/fidelity.md and .png (bench/fidelity_report.py: means over
+# the seeds, paired gaps, the gap against training length).  Needs a build
+# (LIBCOMPCOLL_BUILDDIR, default _build) with the trainer.
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${LIBCOMPCOLL_BUILDDIR:-$top/_build}
 models="mlp cnn" opts="sgd adam novograd"
 settings="dense scalecom100 scalecom400 scalecom100-fp16 scalecom100-beta0.1"
-ranks=4 batch=128 epochs=4 subset=all tag="" min_count=1024
+ranks=4 batch=128 epochs=4 seeds=1 subset=all tag="" min_count=1024
 warmup=${FIDELITY_WARMUP:-0}
 
 die() { echo "fidelity: $*" >&2; exit 2; }
@@ -45,12 +55,15 @@ while [ $# -gt 0 ]; do
         --settings) need "$@"; settings=$2; shift 2 ;;
         --ranks) need "$@"; number "$1" "$2"; ranks=$2; shift 2 ;;
         --batch) need "$@"; number "$1" "$2"; batch=$2; shift 2 ;;
-        --epochs) need "$@"; number "$1" "$2"; epochs=$2; shift 2 ;;
+        --epochs) need "$@"; for e in $2; do number "$1" "$e"; done
+            epochs=$2; shift 2 ;;
+        --seeds) need "$@"; for e in $2; do number "$1" "$e"; done
+            seeds=$2; shift 2 ;;
         --subset) need "$@"; [ "$2" = all ] || number "$1" "$2"; subset=$2; shift 2 ;;
         --tag) need "$@"; tag=$2; shift 2 ;;
         --min-count) need "$@"; [ "$2" = default ] || number "$1" "$2"
             min_count=$2; shift 2 ;;
-        -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         --) shift; break ;;
         *) die "unknown option '$1' (--help lists the options)" ;;
     esac
@@ -66,7 +79,7 @@ done
 # status 1 for a name that is not a setting
 setting_env() {
     case "$1" in
-        dense) echo ""; return 0 ;;
+        dense|defaults) echo ""; return 0 ;;
         adacomp) echo "COMPCOLL_METHOD=adacomp"; return 0 ;;
         scalecom[0-9]*) method=scalecom rest=${1#scalecom} ;;
         topk[0-9]*) method=topk rest=${1#topk} ;;
@@ -89,6 +102,9 @@ setting_env() {
             wu[0-9]*)
                 case "${o#wu}" in *[!0-9]*) return 1 ;; esac
                 assign="$assign COMPCOLL_WARMUP=${o#wu}" ;;
+            ramp[0-9]*)
+                case "${o#ramp}" in *[!0-9]*) return 1 ;; esac
+                assign="$assign COMPCOLL_RAMP=${o#ramp}" ;;
             *) return 1 ;;
         esac
     done
@@ -116,39 +132,44 @@ runs="$res/fidelity"
 csv="$res/fidelity.csv"
 mkdir -p "$runs"
 [ -n "$tag" ] || tag="p$ranks-b$batch"
-[ -s "$csv" ] || echo "tag,model,opt,ranks,batch,epochs,subset,setting,warmup,test_acc,test_loss,train_loss,acc_vs_dense,bytes_dense,bytes_sent,byte_ratio,wall_s,date" >"$csv"
+[ -s "$csv" ] || echo "tag,model,opt,ranks,batch,epochs,subset,seed,min_count,setting,warmup,test_acc,test_loss,train_loss,acc_vs_dense,bytes_dense,bytes_sent,byte_ratio,wall_s,date" >"$csv"
 
 mc_env=""
 [ "$min_count" = default ] || mc_env="COMPCOLL_MIN_COUNT=$min_count"
 
 . "$top/scripts/fmnist_env.sh"
 fmnist_run_env "$ranks"
-set -- --batch "$batch" --epochs "$epochs" --progress 0 "$@"
+set -- --batch "$batch" --progress 0 "$@"
 [ "$subset" = all ] || set -- --train-subset "$subset" "$@"
 
 for model in $models; do
-    for opt in $opts; do
-        dense_acc=""
-        for s in $settings; do
-            base="$runs/$tag-$model-$opt-$s"
-            rm -f "$base.csv" "$base.json"
-            echo "== $tag $model $opt $s"
-            t0=$(date +%s.%N)
-            if [ "$s" = dense ]; then
-                env -u LD_PRELOAD "$mpiexec" -n "$ranks" "$prog" \
-                    --model "$model" --opt "$opt" "$@" --csv "$base.csv" >"$base.txt" 2>&1 ||
-                    { tail "$base.txt" >&2; die "$tag $model $opt $s failed"; }
-            else
-                # shellcheck disable=SC2046 # the setting's assignments
-                env ${mc_env} COMPCOLL_WARMUP="$warmup" \
-                    $(setting_env "$s") COMPCOLL_STATS="$base.json" \
-                    COMPCOLL_LIBRARY="$lib" \
-                    sh "$build/tools/compcoll-run" "$mpiexec" -n "$ranks" "$prog" \
-                    --model "$model" --opt "$opt" "$@" --csv "$base.csv" >"$base.txt" 2>&1 ||
-                    { tail "$base.txt" >&2; die "$tag $model $opt $s failed"; }
-            fi
-            t1=$(date +%s.%N)
-            line=$(python3 - "$base" "$s" "$t0" "$t1" "$dense_acc" <<'PY'
+for opt in $opts; do
+for ep in $epochs; do
+for seed in $seeds; do
+    dense_acc=""
+    for s in $settings; do
+        base="$runs/$tag-$model-$opt-e$ep-s$seed-$s"
+        rm -f "$base.csv" "$base.json"
+        echo "== $tag $model $opt, $ep epochs, seed $seed: $s"
+        t0=$(date +%s.%N)
+        if [ "$s" = dense ]; then
+            env -u LD_PRELOAD "$mpiexec" -n "$ranks" "$prog" \
+                --model "$model" --opt "$opt" --epochs "$ep" --seed "$seed" \
+                "$@" --csv "$base.csv" >"$base.txt" 2>&1 ||
+                { tail "$base.txt" >&2; die "$tag $model $opt $ep $seed $s failed"; }
+        else
+            senv="$mc_env COMPCOLL_WARMUP=$warmup"
+            [ "$s" = defaults ] && senv=""
+            # shellcheck disable=SC2046,SC2086 # the setting's assignments
+            env $senv $(setting_env "$s") COMPCOLL_STATS="$base.json" \
+                COMPCOLL_LIBRARY="$lib" \
+                sh "$build/tools/compcoll-run" "$mpiexec" -n "$ranks" "$prog" \
+                --model "$model" --opt "$opt" --epochs "$ep" --seed "$seed" \
+                "$@" --csv "$base.csv" >"$base.txt" 2>&1 ||
+                { tail "$base.txt" >&2; die "$tag $model $opt $ep $seed $s failed"; }
+        fi
+        t1=$(date +%s.%N)
+        line=$(python3 - "$base" "$s" "$t0" "$t1" "$dense_acc" <<'PY'
 import csv, json, os, sys
 base, setting, t0, t1, dense = sys.argv[1:6]
 last = list(csv.DictReader(open(base + ".csv")))[-1]
@@ -164,13 +185,16 @@ print("%.2f,%s,%s,%s,%s,%s,%s,%.1f" % (acc, last["test_loss"], last["train_loss"
       delta, bd, bs, ratio, float(t1) - float(t0)))
 PY
 )
-            [ "$s" = dense ] && dense_acc=${line%%,*}
-            w=$(setting_warmup "$s")
-            [ "$s" = dense ] && w=""
-            echo "$tag,$model,$opt,$ranks,$batch,$epochs,$subset,$s,$w,$line,$(date +%F)" >>"$csv"
-            echo "   test accuracy, loss, train loss, vs dense, bytes dense, bytes sent, ratio, s: $line"
-        done
+        [ "$s" = dense ] && dense_acc=${line%%,*}
+        w=$(setting_warmup "$s")
+        mc=$min_count
+        case "$s" in dense) w="" mc="" ;; defaults) w=0 mc=default ;; esac
+        echo "$tag,$model,$opt,$ranks,$batch,$ep,$subset,$seed,$mc,$s,$w,$line,$(date +%F)" >>"$csv"
+        echo "   test accuracy, loss, train loss, vs dense, bytes dense, bytes sent, ratio, s: $line"
     done
+done
+done
+done
 done
 
 python3 "$top/bench/fidelity_report.py" "$csv" "$res"

@@ -1,15 +1,21 @@
 #!/usr/bin/env python3
-"""Fidelity table and plot from bench/results/fidelity.csv.
+"""Fidelity tables and plot from bench/results/fidelity.csv.
 
     fidelity_report.py CSV OUTDIR
 
-For every (tag, model, optimizer) the newest run of each setting is kept.
-Writes OUTDIR/fidelity.md (a Markdown table per tag: final test accuracy of
-every setting and its difference from dense, the byte ratio of the
-compressed runs) and OUTDIR/fidelity.png (the differences from dense, one
-panel per tag) with gnuplot.  Prints the tables.
+A run is (tag, model, optimizer, epochs, seed, setting); the newest row of
+each is kept.  For every (tag, model, optimizer, epochs) and setting the
+report gives the mean test accuracy over the seeds, the gap to dense as the
+mean of the per-seed differences (compressed minus dense on the same seed)
+with their standard deviation and the number of seeds, and the mean
+whole-run byte ratio.
+
+Writes OUTDIR/fidelity.md (a Markdown table per tag) and OUTDIR/fidelity.png
+(with gnuplot: the gap against training length, one panel per tag, model
+and optimizer, one line per setting).  Prints the tables.
 """
 import csv
+import math
 import os
 import shutil
 import subprocess
@@ -17,106 +23,150 @@ import sys
 import tempfile
 
 # The order settings appear in, when present; others follow in file order.
-ORDER = ["dense", "scalecom100", "scalecom400", "scalecom100-fp16",
-         "scalecom100-beta0.1", "adacomp", "topk100"]
+ORDER = ["dense", "defaults", "scalecom100", "scalecom400",
+         "scalecom100-fp16", "scalecom100-beta0.1", "adacomp", "topk100"]
 
 
 def load(path):
     runs = {}
     with open(path) as f:
         for row in csv.DictReader(f):
-            key = (row["tag"], row["model"], row["opt"])
-            runs.setdefault(key, {})[row["setting"]] = row  # newest wins
+            key = (row["tag"], row["model"], row["opt"], int(row["epochs"]),
+                   row.get("seed") or "1", row["setting"])
+            runs[key] = row  # newest wins
     return runs
+
+
+def mean_sd(xs):
+    m = sum(xs) / len(xs)
+    if len(xs) < 2:
+        return m, float("nan")
+    return m, math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1))
+
+
+def summarize(runs):
+    """{(tag, model, opt, epochs): {setting: summary}}"""
+    groups = {}
+    for (tag, model, opt, ep, seed, setting), row in runs.items():
+        groups.setdefault((tag, model, opt, ep), {}).setdefault(
+            setting, {})[seed] = row
+    out = {}
+    for g, per in groups.items():
+        dense = per.get("dense", {})
+        summ = {}
+        for setting, seeds in per.items():
+            accs = [float(r["test_acc"]) for r in seeds.values()]
+            gaps = [float(r["test_acc"]) - float(dense[s]["test_acc"])
+                    for s, r in seeds.items() if s in dense]
+            ratios = [float(r["byte_ratio"]) for r in seeds.values()
+                      if r.get("byte_ratio")]
+            summ[setting] = {
+                "acc": mean_sd(accs)[0], "n": len(accs),
+                "gap": mean_sd(gaps) if gaps and setting != "dense" else None,
+                "ngap": len(gaps),
+                "ratio": sum(ratios) / len(ratios) if ratios else None,
+            }
+        out[g] = summ
+    return out
 
 
 def settings_of(runs):
     seen = []
-    for per in runs.values():
-        for s in per:
-            if s not in seen:
-                seen.append(s)
+    for key in runs:
+        if key[5] not in seen:
+            seen.append(key[5])
     return sorted(seen, key=lambda s: (ORDER.index(s) if s in ORDER
                                        else len(ORDER), seen.index(s)))
 
 
-def cell(row, dense):
-    acc = float(row["test_acc"])
-    if row["setting"] == "dense" or dense is None:
-        return "%.2f" % acc
-    text = "%.2f (%+.2f)" % (acc, acc - float(dense["test_acc"]))
-    if row.get("byte_ratio"):
-        text += ", %sx" % row["byte_ratio"]
+def cell(s):
+    if s is None:
+        return ""
+    text = "%.2f" % s["acc"]
+    if s["gap"] is not None:
+        m, sd = s["gap"]
+        text += " (%+.2f" % m
+        if not math.isnan(sd):
+            text += " ± %.2f" % sd
+        text += ")"
+    if s["ratio"] is not None:
+        text += ", %.1fx" % s["ratio"]
+    if s["n"] > 1:
+        text += " [%d]" % s["n"]
     return text
 
 
-def tables(runs, settings):
+def tables(summ, runs, settings):
     lines = []
-    for tag in sorted({k[0] for k in runs}):
-        keys = sorted(k for k in runs if k[0] == tag)
-        cols = [s for s in settings if any(s in runs[k] for k in keys)]
-        first = runs[keys[0]]
-        some = next(iter(first.values()))
-        lines.append("**%s**: %s ranks, global batch %s, %s epochs, "
-                     "training set %s" % (tag, some["ranks"], some["batch"],
-                                          some["epochs"], some["subset"]))
+    for tag in sorted({g[0] for g in summ}):
+        keys = sorted(g for g in summ if g[0] == tag)
+        cols = [s for s in settings if any(s in summ[g] for g in keys)]
+        some = next(r for k, r in runs.items() if k[0] == tag)
+        lines.append("**%s**: %s ranks, global batch %s, training set %s" %
+                     (tag, some["ranks"], some["batch"], some["subset"]))
         lines.append("")
-        lines.append("| model | optimizer | " + " | ".join(cols) + " |")
-        lines.append("|---|---|" + "---|" * len(cols))
-        for k in keys:
-            per = runs[k]
-            dense = per.get("dense")
-            row = [k[1], k[2]]
-            for s in cols:
-                row.append(cell(per[s], dense) if s in per else "")
+        lines.append("| model | optimizer | epochs | " + " | ".join(cols) +
+                     " |")
+        lines.append("|---|---|---|" + "---|" * len(cols))
+        for g in keys:
+            row = [g[1], g[2], str(g[3])]
+            row += [cell(summ[g].get(s)) for s in cols]
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
-    lines.append("Test accuracy (%) after the last epoch; in brackets the "
-                 "difference from dense, then the byte ratio (bytes a ring "
-                 "all-reduce of the compressed tensors carries / bytes sent).")
+    lines.append(
+        "Test accuracy (%) after the last epoch, the mean over the seeds; in "
+        "brackets the mean difference from dense on the same seeds ± its "
+        "standard deviation; then the whole run's byte ratio (bytes a ring "
+        "all-reduce of the compressed tensors carries / bytes sent); [n]: "
+        "seeds, where more than one.  Each length is a run of its own with "
+        "the learning rate decaying to 0 at its end.")
     return "\n".join(lines) + "\n"
 
 
-def plot(runs, settings, png):
+def plot(summ, settings, png):
     if shutil.which("gnuplot") is None:
         print("fidelity_report: no gnuplot: no plot", file=sys.stderr)
         return
-    tags = sorted({k[0] for k in runs})
+    panels = sorted({g[:3] for g in summ})
     comp = [s for s in settings if s != "dense"]
+    cols = int(math.ceil(math.sqrt(len(panels))))
+    rows = int(math.ceil(len(panels) / cols))
     tmp = tempfile.mkdtemp()
-    script = ["set terminal pngcairo size %d,460 font ',9'" % (520 * len(tags)),
+    script = ["set terminal pngcairo size %d,%d font ',9' noenhanced" %
+              (460 * cols, 360 * rows + 60),
               "set output '%s'" % png,
-              "set style data histograms",
-              "set style histogram cluster gap 1",
-              "set style fill solid 0.8 border -1",
-              "set boxwidth 0.9",
-              "set grid ytics",
+              "set grid",
+              "set xlabel 'training length (epochs)'",
               "set ylabel 'test accuracy - dense (points)'",
-              "set xtics rotate by -30 scale 0",
-              "set key below",
-              "set yrange [*:1]",
-              "set multiplot layout 1,%d" % len(tags)]
-    for i, tag in enumerate(tags):
-        keys = sorted(k for k in runs if k[0] == tag)
-        cols = [s for s in comp if any(s in runs[k] for k in keys)]
+              "set key bottom right font ',8'",
+              "set offsets 0.3, 0.3, 0.2, 0.2",
+              "set multiplot layout %d,%d" % (rows, cols)]
+    for i, p in enumerate(panels):
+        keys = sorted(g for g in summ if g[:3] == p)
+        lens = [g[3] for g in keys]
+        here = [s for s in comp if any(s in summ[g] and summ[g][s]["gap"]
+                                       for g in keys)]
         dat = os.path.join(tmp, "%d.dat" % i)
         with open(dat, "w") as f:
-            f.write("run " + " ".join(cols) + "\n")
-            for k in keys:
-                per = runs[k]
-                d = per.get("dense")
-                vals = []
-                for s in cols:
-                    if d is None or s not in per:
-                        vals.append("NaN")
-                    else:
-                        vals.append("%.3f" % (float(per[s]["test_acc"]) -
-                                              float(d["test_acc"])))
-                f.write("%s-%s %s\n" % (k[1], k[2], " ".join(vals)))
-        script.append("set title '%s'" % tag)
-        parts = ["'%s' using %d:xtic(1) title '%s'" % (dat, j + 2, s)
-                 for j, s in enumerate(cols)]
-        script.append("plot " + ", ".join(parts) + ", 0 notitle lc 'black'")
+            for s in here:
+                f.write("# %s\n" % s)
+                for g in keys:
+                    v = summ[g].get(s)
+                    if v and v["gap"]:
+                        sd = v["gap"][1]
+                        f.write("%d %.3f %.3f\n" % (
+                            g[3], v["gap"][0], 0.0 if math.isnan(sd) else sd))
+                f.write("\n\n")
+        script.append("set title '%s %s %s'" % p)
+        script.append("set xrange [%g:%g]" % (min(lens) - 0.5,
+                                              max(lens) + 0.5))
+        if here:
+            parts = ["'%s' index %d using 1:2:3 with yerrorlines title '%s'" %
+                     (dat, j, s) for j, s in enumerate(here)]
+            script.append("plot " + ", ".join(parts) +
+                          ", 0 notitle lc 'black'")
+        else:
+            script.append("plot 0 notitle lc 'black'")
     script.append("unset multiplot")
     subprocess.run(["gnuplot"], input="\n".join(script) + "\n", text=True,
                    check=True)
@@ -130,11 +180,12 @@ def main():
     if not runs:
         sys.exit("fidelity_report: %s has no runs" % sys.argv[1])
     settings = settings_of(runs)
-    text = tables(runs, settings)
+    summ = summarize(runs)
+    text = tables(summ, runs, settings)
     with open(os.path.join(sys.argv[2], "fidelity.md"), "w") as f:
         f.write(text)
     print(text)
-    plot(runs, settings, os.path.join(sys.argv[2], "fidelity.png"))
+    plot(summ, settings, os.path.join(sys.argv[2], "fidelity.png"))
 
 
 if __name__ == "__main__":

@@ -760,6 +760,9 @@ out:
     free(tr.x);
     fm_free(&tr.train);
     fm_free(&tr.test);
+    /* MPICH 4.0.2 over UCX tcp can hang in MPI_Finalize right after a
+     * reduction (bench/run_guard.sh); a barrier first avoids it */
+    MPI_Barrier(MPI_COMM_WORLD);
     MPI_Finalize();
     return st;
 }
