@@ -8,7 +8,7 @@
 #                [--model mlp|cnn] [--opt sgd|adam|novograd] [--epochs E]
 #                [--longer "F ..."] [--batch N] [--subset N|all] [--seed S]
 #                [--settings "defaults ..."] [--tolerance T] [--timeout S]
-#                [--tag NAME] [-- TRAINER-OPTION...]
+#                [--tag NAME] [--out DIR] [--local] [-- TRAINER-OPTION...]
 #
 # The protocol, per rate:
 #   1. dense trains E epochs (cosine learning rate to 0 at its last step);
@@ -29,19 +29,24 @@
 # run.  The links are shaped as in bench/cluster.sh (delays where the kernel
 # has netem).
 #
-# Appends one row per run to bench/results/tta.csv, keeps each run's
-# per-epoch CSV, output and statistics in bench/results/tta/, and plots test
-# accuracy against training time (dense and preloaded on one axis, one panel
-# per rate) in bench/results/tta.png (gnuplot).  Needs root and a build
-# (LIBCOMPCOLL_BUILDDIR, default _build) with the trainer.
+# --local: no emulated hosts; the H x R ranks run on this machine's shared
+# memory (the rate column then says "shm"); no root needed.
+#
+# Appends one row per run to DIR/tta.csv, keeps each run's per-epoch CSV,
+# output and statistics in DIR/tta/, and plots test accuracy against
+# training time (dense and preloaded on one axis, one panel per rate) in
+# DIR/tta.png (gnuplot); DIR is --out, default bench/results.  Needs root
+# (unless --local) and a build (LIBCOMPCOLL_BUILDDIR, default _build) with
+# the trainer.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/bench/build_env.sh"
 . "$top/bench/netns.sh"
 
 rates="1gbit 10gbit" hosts=2 rph=1 model=mlp opt=sgd epochs=8 longer="1.5 2"
-batch=128 subset=all seed=1 settings=defaults tol=0 tmo=900 tag=""
-usage() { sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+batch=128 subset=all seed=1 settings=defaults tol=0 tmo=900 tag="" local=0
+res="$top/bench/results"
+usage() { sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 die() { echo "tta.sh: $*" >&2; exit 1; }
 need() { [ $# -ge 2 ] && [ -n "$2" ] || die "$1 needs a value"; }
 number() { case "$2" in '' | *[!0-9]* | 0) die "$1 '$2': expected a positive integer" ;; esac; }
@@ -61,6 +66,8 @@ while [ $# -gt 0 ]; do
     --tolerance) need "$@"; tol=$2 ;;
     --timeout) need "$@"; number "$1" "$2"; tmo=$2 ;;
     --tag) need "$@"; tag=$2 ;;
+    --out) need "$@"; res=$2 ;;
+    --local) local=1; shift; continue ;;
     -h | --help) usage 0 ;;
     --) shift; break ;;
     *) die "unknown option '$1' (--help lists the options)" ;;
@@ -81,13 +88,16 @@ for s in $settings; do
         case $a in COMPCOLL_[A-Z_]*=*) ;; *) die "--settings: '$a' in '$s' is not a COMPCOLL_*=VALUE assignment" ;; esac
     done
 done
-for r in $rates; do rate_bps "$r" >/dev/null || exit 1; done
+if [ $local = 1 ]; then
+    rates=shm
+else
+    for r in $rates; do rate_bps "$r" >/dev/null || exit 1; done
+fi
 prog="$build/examples/fmnist/fmnist"
 [ -x "$prog" ] || die "$prog is not built (configure found no OpenBLAS or zlib)"
 [ -r "$lib" ] || die "$lib is not built"
-netns_usable || die "cannot make the emulated cluster here"
+[ $local = 1 ] || netns_usable || die "cannot make the emulated cluster here (--local runs on shared memory)"
 
-res="$top/bench/results"
 csv="$res/tta.csv"
 mkdir -p "$res/tta"
 [ -n "$tag" ] || tag="$model-$opt-h$hosts"
@@ -104,7 +114,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-netns_up "$hosts" 1500 "$tmp" || die "cannot make the emulated cluster"
+if [ $local = 1 ]; then
+    netns_id=local$$ netns_netem=0
+else
+    netns_up "$hosts" 1500 "$tmp" || die "cannot make the emulated cluster"
+fi
 
 . "$top/scripts/fmnist_env.sh"
 fmnist_run_env $((hosts * rph))
@@ -122,7 +136,11 @@ train() {
         [ "$s" = defaults ] || read -ra envs <<<"${s//,/ }"
         envs+=(COMPCOLL_STATS="$base.json")
     fi
-    netns_mpiexec_argv "$hosts" "$rph"
+    if [ $local = 1 ]; then
+        netns_argv=("$mpiexec" -n $((hosts * rph)))
+    else
+        netns_mpiexec_argv "$hosts" "$rph"
+    fi
     if [ "$s" = dense ]; then
         timeout -k 5 "$tmo" env -u LD_PRELOAD "${netns_argv[@]}" \
             "$prog" "${trainer[@]}" --epochs "$ep" --csv "$base.csv" >"$base.txt" 2>&1 &
@@ -171,10 +189,15 @@ print("%s,%s,%s,%.2f,%.2f,%+.2f,%.2f,%.1f,%s,%s,%s,%s,%s,%s,%s" % (
 PY
 }
 
-echo "== run $netns_id: $hosts hosts x $rph ranks, rates [$rates], $model $opt, $epochs epochs, batch $batch, seed $seed, settings [$settings], netem=$netns_netem"
+if [ $local = 1 ]; then
+    where="$((hosts * rph)) ranks on this machine (shared memory)"
+else
+    where="$hosts emulated hosts x $rph ranks, rates [$rates], netem=$netns_netem"
+fi
+echo "== run $netns_id: $where; $model $opt, $epochs epochs, batch $batch, seed $seed, settings [$settings]"
 printf "%-7s %-34s %6s %8s %8s %7s %9s %9s %8s %7s\n" rate setting epochs target final gap epoch_s to_target speedup ratio
 for rate in $rates; do
-    netns_shape "$rate" "$(default_delay_us "$rate")"
+    [ $local = 1 ] || netns_shape "$rate" "$(default_delay_us "$rate")"
     name="$tag-$rate-dense-e$epochs"
     train "$name" "$epochs" dense
     { read -r _; read -r line; } < <(row "$name" "$rate" dense "$epochs" "" "")
