@@ -287,9 +287,11 @@ static void stats_write_json(FILE *out, const stats_report_t *r,
             stats_method(), stats_transport());
     fprintf(out, "  \"ranks\": %d,\n", r->ranks);
     fprintf(out, "  \"ratio\": %u,\n  \"select\": \"%s\",\n  \"beta\": %g,\n"
+                 "  \"warmup\": %u,\n  \"ramp\": %u,\n"
                  "  \"wire_type\": \"%s\",\n",
             c->ratio, compcoll_cfg_enum_name("COMPCOLL_SELECT", c->select),
-            c->beta, compcoll_cfg_enum_name("COMPCOLL_WIRE_TYPE", c->wire));
+            c->beta, c->warmup, c->ramp,
+            compcoll_cfg_enum_name("COMPCOLL_WIRE_TYPE", c->wire));
     fprintf(out, "  \"calls_compressed\": %llu,\n  \"calls_dense\": %llu,\n"
                  "  \"calls_passthrough\": %llu,\n"
                  "  \"calls_hierarchical\": %llu,\n"

@@ -73,6 +73,11 @@ if s["transport"] != transport:
     errors.append("transport=%r, expected %r" % (s["transport"], transport))
 if s["ranks"] != ranks:
     errors.append("ranks=%r, expected %d" % (s["ranks"], ranks))
+if s.get("ratio") != ratio:
+    errors.append("ratio=%r, expected %d (the run's setting)" % (s.get("ratio"), ratio))
+for k in ("warmup", "ramp"):
+    if not isinstance(s.get(k), int) or isinstance(s.get(k), bool) or s[k] < 0:
+        errors.append("%s=%r is not a non-negative integer" % (k, s.get(k)))
 for k, want in (("calls_compressed", compressed), ("calls_dense", dense),
                 ("calls_passthrough", passthrough)):
     if s[k] != want:
@@ -111,8 +116,16 @@ else:
         k = -(-count // ratio)
         if e.get("k") != k:
             errors.append("tensor k=%r, expected %d" % (e.get("k"), k))
-        # rank 0's own values: k per compressed call, n per dense one
-        want = compressed * k + dense * count
+        # rank 0's own values: n per dense call (the warm-up comes first),
+        # then k per compressed call, more while COMPCOLL_RAMP lasts
+        ramp = s.get("ramp", 0) if isinstance(s.get("ramp"), int) else 0
+        start = min(4.0, ratio)
+        def k_at(c):
+            if c >= ramp:
+                return k
+            return max(1, min(count, math.ceil(
+                count / (start * (ratio / start) ** (c / ramp)))))
+        want = sum(k_at(c) for c in range(compressed)) + dense * count
         if e.get("elements_sent") != want:
             errors.append("tensor elements_sent=%r, expected %d" % (
                 e.get("elements_sent"), want))
@@ -187,14 +200,15 @@ print("%.3f" % ((b["bytes_sent"] / b["ranks"]) / (a["bytes_sent"] / a["ranks"]))
 done
 
 # warm-up calls are dense calls in the stats
-run warm 2 COMPCOLL_TRANSPORT=mpi COMPCOLL_WARMUP=1 COMPCOLL_STATS="$tmp/warm.json"
+run warm 2 COMPCOLL_TRANSPORT=mpi COMPCOLL_WARMUP=1 COMPCOLL_RAMP=3 COMPCOLL_STATS="$tmp/warm.json"
 rc=$?
-if [ $rc -eq 0 ] && check_json warm 2 mpi; then
+if [ $rc -eq 0 ] && check_json warm 2 mpi &&
+    "$python" -c 'import json, sys; s = json.load(open(sys.argv[1])); sys.exit(not (s["warmup"] == 1 and s["ramp"] == 3))' "$tmp/warm.json" 2>"$tmp/warm.why"; then
     d=$(calls dense warm)
-    tap 0 "P=2 mpi WARMUP=1: stats count $d dense and $(calls compressed warm) compressed calls"
+    tap 0 "P=2 mpi WARMUP=1 RAMP=3: stats count $d dense and $(calls compressed warm) compressed calls, and name both settings"
 else
     cat "$tmp/warm.out" "$tmp/warm.err" "$tmp/warm.why" >"$tmp/warm.log" 2>/dev/null
-    tap 1 "P=2 mpi WARMUP=1: stats JSON (exit $rc)" "$tmp/warm.log"
+    tap 1 "P=2 mpi WARMUP=1 RAMP=3: stats JSON (exit $rc)" "$tmp/warm.log"
 fi
 
 # hierarchical: 4 ranks on 2 nodes of 2; only the 2 node leaders exchange,
