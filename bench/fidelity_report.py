@@ -10,9 +10,12 @@ mean of the per-seed differences (compressed minus dense on the same seed)
 with their standard deviation and the number of seeds, and the mean
 whole-run byte ratio.
 
-Writes OUTDIR/fidelity.md (a Markdown table per tag) and OUTDIR/fidelity.png
+Writes OUTDIR/fidelity.md (a Markdown table per tag), OUTDIR/fidelity.png
 (with gnuplot: the gap against training length, one panel per tag, model
-and optimizer, one line per setting).  Prints the tables.
+and optimizer, one line per setting) and OUTDIR/fidelity-bytes.png (the
+gap against the whole run's byte ratio, one panel per tag, model,
+optimizer and length that compares three settings or more: methods at
+equal bytes sit on one vertical line).  Prints the tables.
 """
 import csv
 import math
@@ -173,6 +176,43 @@ def plot(summ, settings, png):
     shutil.rmtree(tmp)
 
 
+def plot_bytes(summ, png):
+    if shutil.which("gnuplot") is None:
+        return
+    groups = sorted(g for g, per in summ.items()
+                    if sum(1 for v in per.values()
+                           if v["gap"] and v["ratio"]) >= 3)
+    if not groups:
+        return
+    cols = int(math.ceil(math.sqrt(len(groups))))
+    rows = int(math.ceil(len(groups) / cols))
+    tmp = tempfile.mkdtemp()
+    script = ["set terminal pngcairo size %d,%d font ',9' noenhanced" %
+              (520 * cols, 380 * rows + 40),
+              "set output '%s'" % png, "set grid", "set logscale x",
+              "set xlabel 'whole-run byte ratio (x)'",
+              "set ylabel 'test accuracy - dense (points)'",
+              "set offsets graph 0.1, graph 0.25, graph 0.1, graph 0.1",
+              "set multiplot layout %d,%d" % (rows, cols)]
+    for i, g in enumerate(groups):
+        dat = os.path.join(tmp, "%d.dat" % i)
+        with open(dat, "w") as f:
+            for setting, v in summ[g].items():
+                if v["gap"] and v["ratio"]:
+                    sd = v["gap"][1]
+                    f.write("%.2f %.3f %.3f \"%s\"\n" % (
+                        v["ratio"], v["gap"][0], 0.0 if math.isnan(sd) else sd,
+                        setting))
+        script.append("set title '%s %s %s, %d epochs'" % g)
+        script.append("plot '%s' using 1:2:3 with yerrorbars notitle pt 7, "
+                      "'' using 1:2:4 with labels offset 0,1 notitle, "
+                      "0 notitle lc 'black'" % dat)
+    script.append("unset multiplot")
+    subprocess.run(["gnuplot"], input="\n".join(script) + "\n", text=True,
+                   check=True)
+    shutil.rmtree(tmp)
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit("usage: fidelity_report.py CSV OUTDIR")
@@ -186,6 +226,7 @@ def main():
         f.write(text)
     print(text)
     plot(summ, settings, os.path.join(sys.argv[2], "fidelity.png"))
+    plot_bytes(summ, os.path.join(sys.argv[2], "fidelity-bytes.png"))
 
 
 if __name__ == "__main__":
