@@ -57,6 +57,7 @@ static const bad_case_t bad_cases[] = {
     {"COMPCOLL_SELECT", {"", "topk", "exactly", NULL}},
     {"COMPCOLL_BETA", {"", "0", "-0.5", "1.01", "nan", "inf", "0.5x", "abc"}},
     {"COMPCOLL_WARMUP", {"", "-1", "ten", "3.5", "4294967296", NULL}},
+    {"COMPCOLL_RAMP", {"", "-1", "ten", "3.5", "4294967296", NULL}},
     {"COMPCOLL_DIAG_EVERY", {"", "-1", "often", "2.5", "4294967296", NULL}},
     {"COMPCOLL_ADACOMP_BIN", {"", "0", "-50", "automatic", "50x",
                               "2147483648", NULL}},
@@ -242,6 +243,8 @@ static void test_good_values(void)
        "WIRE_TYPE=bf16");
     ok(parse1(&cfg, "COMPCOLL_WARMUP", "0") == COMPCOLL_OK && cfg.warmup == 0,
        "WARMUP=0");
+    ok(parse1(&cfg, "COMPCOLL_RAMP", "470") == COMPCOLL_OK && cfg.ramp == 470,
+       "RAMP=470");
     ok(parse1(&cfg, "COMPCOLL_ADACOMP_BIN", "Auto") == COMPCOLL_OK &&
            cfg.adacomp_bin == 0,
        "ADACOMP_BIN=Auto");
