@@ -1,4 +1,4 @@
-# Sourced by scripts/demo.sh and bench/fidelity.sh: the environment the
+# Sourced by bench/tta.sh (which scripts/demo.sh runs) and bench/fidelity.sh: the
 # Fashion-MNIST trainer runs in.
 #
 # fmnist_run_env RANKS: one BLAS thread per rank (the ranks fill the
