@@ -1,5 +1,5 @@
-# Sourced by bench/tta.sh (which scripts/demo.sh runs) and bench/fidelity.sh: the
-# Fashion-MNIST trainer runs in.
+# Sourced by bench/tta.sh (which scripts/demo.sh runs) and bench/fidelity.sh:
+# the environment the Fashion-MNIST trainer runs in.
 #
 # fmnist_run_env RANKS: one BLAS thread per rank (the ranks fill the
 # cores); with more ranks than cores, MPICH's recursive-doubling all-reduce
