@@ -223,20 +223,7 @@ tmp=$(mktemp -d /tmp/cc$$.XXXXXX)
 run_pid=""
 . "$top/bench/run_guard.sh"
 
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    if [ -n "$run_pid" ]; then
-        kill -TERM "$run_pid" 2>/dev/null || true
-        sleep 1
-    fi
-    netns_down
-    rm -rf "$tmp"
-    exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+netns_traps
 
 netns_up "$maxh" "$mtu" "$tmp" || die "cannot make the emulated cluster"
 id=$netns_id net=$netns_net netem=$netns_netem

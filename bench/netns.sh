@@ -23,7 +23,10 @@
 #   netns_mpiexec_argv H R       the same command, without running it, in
 #                                the array netns_argv
 #   netns_down                   kills what runs in the namespaces and
-#                                deletes them (call it from an EXIT trap)
+#                                deletes them
+#   netns_traps                  the callers' traps: on exit, failure,
+#                                INT or TERM, stop the run in $run_pid (when
+#                                set), netns_down, remove the folder $tmp
 #   rate_bps RATE                "1gbit", "500mbit" -> bits per second
 #   default_delay_us RATE        one-way host-to-host delay for a rate: 50 us
 #                                below 10 Gbit/s, 20 us from there on
@@ -168,4 +171,22 @@ netns_down() {
     done
     [ ${#netns_made[@]} -gt 0 ] && echo "== torn down: ${netns_made[*]}"
     netns_made=()
+}
+
+netns_cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if [ -n "${run_pid-}" ]; then
+        kill -TERM "$run_pid" 2>/dev/null || true
+        sleep 1
+    fi
+    netns_down
+    [ -z "${tmp-}" ] || rm -rf "$tmp"
+    exit $rc
+}
+
+netns_traps() {
+    trap netns_cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
 }

@@ -103,17 +103,7 @@ mkdir -p "$res/tta"
 [ -n "$tag" ] || tag="$model-$opt-h$hosts"
 tmp=$(mktemp -d /tmp/tta$$.XXXXXX)
 run_pid=""
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    [ -n "$run_pid" ] && kill -TERM "$run_pid" 2>/dev/null
-    netns_down
-    rm -rf "$tmp"
-    exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+netns_traps
 if [ $local = 1 ]; then
     netns_id=local$$ netns_netem=0
 else
@@ -130,7 +120,7 @@ trainer=(--model "$model" --opt "$opt" --batch "$batch" --seed "$seed" --progres
 # train NAME EPOCHS SETTING: one run on the cluster; its files are
 # $res/tta/NAME.{csv,txt,json}
 train() {
-    local name=$1 ep=$2 s=$3 base="$res/tta/$1" envs=()
+    local name=$1 ep=$2 s=$3 base="$res/tta/$1" envs=() preload=()
     rm -f "$base.csv" "$base.json"
     if [ "$s" != dense ]; then
         [ "$s" = defaults ] || read -ra envs <<<"${s//,/ }"
@@ -141,14 +131,10 @@ train() {
     else
         netns_mpiexec_argv "$hosts" "$rph"
     fi
-    if [ "$s" = dense ]; then
-        timeout -k 5 "$tmo" env -u LD_PRELOAD "${netns_argv[@]}" \
-            "$prog" "${trainer[@]}" --epochs "$ep" --csv "$base.csv" >"$base.txt" 2>&1 &
-    else
-        timeout -k 5 "$tmo" env -u LD_PRELOAD "${envs[@]}" "${netns_argv[@]}" \
-            -genv LD_PRELOAD "$lib" \
-            "$prog" "${trainer[@]}" --epochs "$ep" --csv "$base.csv" >"$base.txt" 2>&1 &
-    fi
+    [ "$s" = dense ] || preload=(-genv LD_PRELOAD "$lib")
+    timeout -k 5 "$tmo" env -u LD_PRELOAD "${envs[@]}" "${netns_argv[@]}" \
+        "${preload[@]}" "$prog" "${trainer[@]}" --epochs "$ep" \
+        --csv "$base.csv" >"$base.txt" 2>&1 &
     run_pid=$!
     local rc=0
     wait "$run_pid" || rc=$?
