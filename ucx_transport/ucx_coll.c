@@ -1,9 +1,10 @@
 /*
  * ucx_transport: the collectives, over UCP tagged messages.
  *
- * bcast is a binomial tree; allreduce is a ring reduce-scatter followed by a
- * ring allgather, so each rank sends about 2*count values whatever p is;
- * allgather and allgatherv are one ring, each block going p-1 hops.
+ * bcast is a binomial tree; allreduce is the ring of compcoll_tcoll_*
+ * (libcompcoll/transport/tcoll.c) over this transport's point to point, so
+ * each rank sends about 2*count values whatever p is; allgather and
+ * allgatherv are one ring, each block going p-1 hops.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -157,27 +158,14 @@ compcoll_status_t compcoll_ucx_bcast(compcoll_tcomm_t *tcomm, void *buf,
     return compcoll_ucx_finish(ops, nops, status, "UCX bcast");
 }
 
-/* -------------------------------------------------------------- allreduce */
+/* ------------------------------------------------------------ ring steps */
 
-static void compcoll_ucx_segment(size_t count, int p, int i, size_t *off,
-                                 size_t *len)
-{
-    size_t lo = (size_t)i * count / (size_t)p;
-    size_t hi = (size_t)(i + 1) * count / (size_t)p;
-
-    *off = lo;
-    *len = hi - lo;
-}
-
-/* One ring step: receive segment rseg from the left into rptr while sending
- * segment sseg to the right from sptr.  Empty segments move nothing; both
- * neighbours compute the same sizes, so they skip the same messages.  For a
- * 16-bit wire the outgoing segment is encoded into sptr between posting the
- * receive and the send, so the peer's data may already be landing. */
+/* One ring step: receive rbytes from the left into rptr while sending
+ * sbytes to the right from sptr.  Empty blocks move nothing; both
+ * neighbours compute the same sizes, so they skip the same messages. */
 static compcoll_status_t
 compcoll_ucx_ring_step(compcoll_ucx_comm_t *ucomm, uint32_t seq, void *rptr,
-                       size_t rbytes, void *sptr, size_t sbytes,
-                       const float *encode_src, compcoll_wire_t wire,
+                       size_t rbytes, const void *sptr, size_t sbytes,
                        const char *what)
 {
     int               p = ucomm->super.size, r = ucomm->super.rank;
@@ -192,106 +180,32 @@ compcoll_ucx_ring_step(compcoll_ucx_comm_t *ucomm, uint32_t seq, void *rptr,
                                    compcoll_ucx_tag(ucomm, seq, left), what);
     }
     if ((status == COMPCOLL_OK) && (sbytes != 0)) {
-        if (encode_src != NULL) {
-            compcoll_wire_encode(wire, sptr, encode_src,
-                                 sbytes / compcoll_wire_size(wire));
-        }
         status = compcoll_ucx_post_send(ucomm, &ops[1], right, sptr, sbytes,
                                         compcoll_ucx_tag(ucomm, seq, r), what);
     }
     return compcoll_ucx_finish(ops, 2, status, what);
 }
 
+/* -------------------------------------------------------------- allreduce */
+
+/* The ring of compcoll_tcoll_allreduce over this transport's point to
+ * point, its scratch the communicator's. */
 compcoll_status_t compcoll_ucx_allreduce(compcoll_tcomm_t *tcomm, float *buf,
                                          size_t count, compcoll_wire_t wire)
 {
     compcoll_ucx_comm_t *ucomm = (compcoll_ucx_comm_t *)tcomm;
-    int                  p = tcomm->size, r = tcomm->rank;
-    int                  fp32  = (wire == COMPCOLL_WIRE_FP32);
-    size_t               wsize = compcoll_wire_size(wire);
-    size_t               soff, slen, roff, rlen, need;
     compcoll_status_t    status;
-    unsigned char       *wbuf;
-    uint32_t             seq;
-    int                  s;
 
-    status = compcoll_ucx_begin(ucomm, "UCX allreduce", &seq);
-    if ((status != COMPCOLL_OK) || (count == 0)) {
-        return status;
+    status = compcoll_ucx_live(ucomm, "UCX allreduce");
+    if (status == COMPCOLL_OK) {
+        status = compcoll_ucx_comm_scratch(
+            ucomm, compcoll_tcoll_scratch(tcomm->size, count, wire));
     }
-
-    /* fp32 needs room for one incoming segment (sends and allgather
-     * receives use buf itself); a 16-bit wire keeps the whole vector encoded,
-     * each segment at its own offset, so that the allgather forwards the
-     * owner's encoding untouched. */
-    if (p == 1) {
-        need = fp32 ? 0 : count * wsize;
-    } else {
-        need = fp32 ? ((count + (size_t)p - 1) / (size_t)p) * sizeof(float)
-                    : count * wsize;
-    }
-    status = compcoll_ucx_comm_scratch(ucomm, need);
     if (status != COMPCOLL_OK) {
+        ucomm->seq++; /* the channel the others take */
         return status;
     }
-    wbuf = ucomm->scratch;
-
-    if (p == 1) {
-        /* Round through the wire type as p > 1 would, so that results do not
-         * depend on the job's size. */
-        if (!fp32) {
-            compcoll_wire_encode(wire, wbuf, buf, count);
-            compcoll_wire_decode(wire, buf, wbuf, count);
-        }
-        return COMPCOLL_OK;
-    }
-
-    /* Reduce-scatter: at step s this rank passes on its partial of segment
-     * r-s and adds the left neighbour's partial of segment r-s-1; after p-1
-     * steps it holds the full sum of segment r+1. */
-    for (s = 0; s < p - 1; s++) {
-        void *rptr, *sptr;
-
-        compcoll_ucx_segment(count, p, (r - s + p) % p, &soff, &slen);
-        compcoll_ucx_segment(count, p, (r - s - 1 + 2 * p) % p, &roff, &rlen);
-        rptr   = fp32 ? (void *)wbuf : (void *)(wbuf + roff * wsize);
-        sptr   = fp32 ? (void *)(buf + soff) : (void *)(wbuf + soff * wsize);
-        status = compcoll_ucx_ring_step(ucomm, seq, rptr, rlen * wsize, sptr,
-                                        slen * wsize, fp32 ? NULL : buf + soff,
-                                        wire, "UCX allreduce");
-        if (status != COMPCOLL_OK) {
-            return status;
-        }
-        compcoll_wire_decode_add(wire, buf + roff, rptr, rlen);
-    }
-
-    /* The owner keeps decode(encode(sum)), exactly what every other rank
-     * will decode, so all ranks end with the same bits. */
-    if (!fp32) {
-        compcoll_ucx_segment(count, p, (r + 1) % p, &soff, &slen);
-        compcoll_wire_encode(wire, wbuf + soff * wsize, buf + soff, slen);
-        compcoll_wire_decode(wire, buf + soff, wbuf + soff * wsize, slen);
-    }
-
-    /* Allgather: at step s pass on segment r+1-s, receive segment r-s. */
-    for (s = 0; s < p - 1; s++) {
-        void *rptr, *sptr;
-
-        compcoll_ucx_segment(count, p, (r + 1 - s + p) % p, &soff, &slen);
-        compcoll_ucx_segment(count, p, (r - s + p) % p, &roff, &rlen);
-        rptr = fp32 ? (void *)(buf + roff) : (void *)(wbuf + roff * wsize);
-        sptr = fp32 ? (void *)(buf + soff) : (void *)(wbuf + soff * wsize);
-        status =
-            compcoll_ucx_ring_step(ucomm, seq, rptr, rlen * wsize, sptr,
-                                   slen * wsize, NULL, wire, "UCX allreduce");
-        if (status != COMPCOLL_OK) {
-            return status;
-        }
-        if (!fp32) {
-            compcoll_wire_decode(wire, buf + roff, rptr, rlen);
-        }
-    }
-    return COMPCOLL_OK;
+    return compcoll_tcoll_allreduce(tcomm, buf, count, wire, ucomm->scratch);
 }
 
 /* ------------------------------------------------- allgather, allgatherv */
@@ -359,7 +273,7 @@ compcoll_ucx_ring_allgatherv(compcoll_tcomm_t *tcomm, const void *sbuf,
         roff = (rblk == p - 1) ? total - rlen : soff - rlen;
         status =
             compcoll_ucx_ring_step(ucomm, seq, out + roff, rlen, out + soff,
-                                   slen, NULL, COMPCOLL_WIRE_FP32, what);
+                                   slen, what);
         if (status != COMPCOLL_OK) {
             return status;
         }

@@ -71,10 +71,10 @@ static compcoll_status_t sc_decode(const compcoll_comm_t *cc,
  * them (one byte while chunks are at most 256 elements, else two).  With
  * exact and sample the leader selects first; each piece is the indices in
  * a run of n / pieces elements, coded as gaps (compcoll_icode.h).  The
- * header carries every piece's count and bytes.  All of a piece's messages
- * between two neighbours go on one channel in one order (its indices, the
- * reduce-scatter steps, the allgather steps), so they match whatever order
- * the pieces progress in.
+ * header carries every piece's count and bytes.  The chain and the ring
+ * are the transport's nonblocking collectives (compcoll_tcoll_ichain,
+ * compcoll_tcoll_iallreduce), each piece's two on channels of their own,
+ * so that they match whatever order the pieces progress in.
  */
 
 /* The pieces a call of k of n is cut into, the same on every rank; 0 when
@@ -422,76 +422,23 @@ static void sc_sum_step(sc_call_t *c, float *buf, size_t count,
 
 enum {
     SC_PIPE_IDX,  /* waiting for the piece's indices from the left */
-    SC_PIPE_RS,   /* reduce-scatter step `step` in flight */
-    SC_PIPE_AG,   /* allgather step `step` in flight */
+    SC_PIPE_SUM,  /* its values' all-reduce in flight */
     SC_PIPE_FWD,  /* summed and scattered; the forwarded indices in flight */
     SC_PIPE_DONE,
 };
 
 typedef struct {
-    size_t          c0, c1; /* its indices' and values' range of [0, k) */
-    size_t          e0, e1; /* the elements they lie in */
-    size_t          boff;   /* its coded indices: code + boff, */
-    size_t          bytes;  /* this many */
-    uint32_t        chan;
-    int             phase;
-    int             step;
-    float          *tmp;    /* a reduce-scatter segment from the left */
-    unsigned char  *wire;   /* 16-bit wire: its values encoded, in place */
-    int             bad;    /* its indices were rejected: zeros, no take */
-    compcoll_treq_t rreq, sreq, fwd;
+    size_t           c0, c1;  /* its indices' and values' range of [0, k) */
+    size_t           e0, e1;  /* the elements they lie in */
+    size_t           boff;    /* its coded indices: code + boff, */
+    size_t           bytes;   /* this many */
+    uint32_t         chan;    /* the chain's channel; the sum's is chan + 1 */
+    int              phase;
+    int              bad;     /* its indices were rejected: zeros, no take */
+    unsigned char   *scratch; /* the sum's (compcoll_tcoll_scratch) */
+    compcoll_tcoll_t chain;   /* its indices, leader to leader - 1 */
+    compcoll_tcoll_t sum;     /* its values */
 } sc_piece_t;
-
-/* Segment i of p of a piece's count values. */
-static void sc_pipe_seg(size_t count, int p, int i, size_t *off, size_t *len)
-{
-    *off = (size_t)i * count / (size_t)p;
-    *len = (size_t)(i + 1) * count / (size_t)p - *off;
-}
-
-/* Post ring step pc->step of pc->phase: receive from the left, send to the
- * right; both sides compute the same sizes and skip the same empty ones. */
-/*
- * The ring of a piece, as the transports' all-reduce does it: values travel
- * as `wire`; partial sums stay fp32.  With a 16-bit wire a reduce-scatter
- * step encodes the partial it passes on into the piece's wire buffer, the
- * owner of a segment keeps decode(encode(sum)), and the allgather passes
- * the owner's encoding on untouched, so every rank ends with the same bits.
- */
-static compcoll_status_t sc_pipe_post(compcoll_tcomm_t *tc, sc_piece_t *pc,
-                                      float *vals, compcoll_wire_t wire)
-{
-    const int         p = tc->size, r = tc->rank, t = pc->step;
-    const size_t      count  = pc->c1 - pc->c0, ws = compcoll_wire_size(wire);
-    const int         fp32   = (wire == COMPCOLL_WIRE_FP32);
-    float            *v      = vals + pc->c0;
-    compcoll_status_t status = COMPCOLL_OK;
-    size_t            soff, slen, roff, rlen;
-    void             *rptr, *sptr;
-
-    if (pc->phase == SC_PIPE_RS) {
-        sc_pipe_seg(count, p, (r - t + p) % p, &soff, &slen);
-        sc_pipe_seg(count, p, (r - t - 1 + 2 * p) % p, &roff, &rlen);
-        rptr = pc->tmp;
-        if (!fp32) {
-            compcoll_wire_encode(wire, pc->wire + soff * ws, v + soff, slen);
-        }
-    } else {
-        sc_pipe_seg(count, p, (r + 1 - t + p) % p, &soff, &slen);
-        sc_pipe_seg(count, p, (r - t + p) % p, &roff, &rlen);
-        rptr = fp32 ? (void *)(v + roff) : (void *)(pc->wire + roff * ws);
-    }
-    sptr = fp32 ? (void *)(v + soff) : (void *)(pc->wire + soff * ws);
-    if (rlen != 0) {
-        status = tc->ops->irecv(tc, (r + p - 1) % p, rptr, rlen * ws,
-                                pc->chan, &pc->rreq);
-    }
-    if (status == COMPCOLL_OK && slen != 0) {
-        status = tc->ops->isend(tc, (r + 1) % p, sptr, slen * ws, pc->chan,
-                                &pc->sreq);
-    }
-    return status;
-}
 
 /* A non-leader's piece, once its indices are in: decode and check them,
  * each within the piece's elements. */
@@ -556,122 +503,89 @@ static void sc_pipe_take(compcoll_tensor_t *t, const sc_piece_t *pc,
     }
 }
 
+/* The leader's piece, its indices and values there, or another rank's, its
+ * values taken: start the sum. */
+static compcoll_status_t sc_pipe_sum(sc_call_t *c, sc_piece_t *pc)
+{
+    compcoll_tcomm_t *tc = c->cc->tcomm;
+
+    pc->phase = SC_PIPE_SUM;
+    return compcoll_tcoll_iallreduce(tc, c->vals + pc->c0, pc->c1 - pc->c0,
+                                     (compcoll_wire_t)c->h.wire, pc->scratch,
+                                     pc->chan + 1, &pc->sum);
+}
+
 /* One look at a piece: move it on as far as its messages allow; *moved
  * says whether it did.  A piece whose indices this rank rejects goes on
  * with zeros (the call fails at its end). */
 static compcoll_status_t sc_pipe_advance(sc_call_t *c, sc_piece_t *pc,
                                          int *moved)
 {
-    compcoll_comm_t      *cc   = c->cc;
-    const sc_header_t    *h    = &c->h;
-    float                *vals = c->vals;
-    compcoll_tcomm_t     *tc   = cc->tcomm;
-    const int             p    = tc->size, right = (tc->rank + 1) % p;
-    const compcoll_wire_t wire = (compcoll_wire_t)h->wire;
-    const size_t          ws   = compcoll_wire_size(wire);
-    compcoll_status_t     status;
-    int                   rdone, sdone, fdone = 1;
-    double                t0;
-    size_t                roff, rlen;
+    compcoll_comm_t  *cc = c->cc;
+    compcoll_tcomm_t *tc = cc->tcomm;
+    const unsigned    chain0 = pc->chain.moves, sum0 = pc->sum.moves;
+    compcoll_status_t status;
+    int               chained, summed = 0;
+    double            t0;
 
-    status = tc->ops->test(tc, &pc->rreq, &rdone);
-    if (status == COMPCOLL_OK) {
-        status = tc->ops->test(tc, &pc->sreq, &sdone);
-    }
-    if (status == COMPCOLL_OK) {
-        status = tc->ops->test(tc, &pc->fwd, &fdone);
-    }
-    if (status != COMPCOLL_OK || !rdone || !sdone ||
-        pc->phase == SC_PIPE_DONE) {
-        return status;
-    }
-    if (pc->phase == SC_PIPE_FWD) {
-        if (fdone) {
-            pc->phase = SC_PIPE_DONE;
-            *moved    = 1;
-        }
-        return status;
-    }
-    *moved = 1;
-    t0     = compcoll_time();
-    switch (pc->phase) {
-    case SC_PIPE_IDX:
+    status = compcoll_tcoll_test(tc, &pc->chain, &chained);
+    if (status == COMPCOLL_OK && pc->phase == SC_PIPE_IDX &&
+        pc->chain.ready) {
+        t0      = compcoll_time();
         pc->bad = (c->local != COMPCOLL_OK);
         if (!pc->bad) {
-            status = sc_pipe_decode(cc, h, pc, c->n, c->k, c->idx, c->code);
+            status = sc_pipe_decode(cc, &c->h, pc, c->n, c->k, c->idx,
+                                    c->code);
             if (status == COMPCOLL_OK) {
                 status = compcoll_fault(cc, COMPCOLL_FAULT_DECODE);
             }
             pc->bad = (status != COMPCOLL_OK);
             sc_fail(c, status);
-            status = COMPCOLL_OK;
-        }
-        if (right != c->leader && pc->bytes != 0) {
-            status = tc->ops->isend(tc, right, c->code + pc->boff, pc->bytes,
-                                    pc->chan, &pc->fwd);
         }
         if (pc->bad) {
-            memset(vals + pc->c0, 0, (pc->c1 - pc->c0) * sizeof(float));
+            memset(c->vals + pc->c0, 0, (pc->c1 - pc->c0) * sizeof(float));
         } else {
-            sc_pipe_take(c->t, pc, c->g, c->out, c->folded, c->idx, vals);
+            sc_pipe_take(c->t, pc, c->g, c->out, c->folded, c->idx, c->vals);
         }
-        pc->phase = SC_PIPE_RS;
-        pc->step  = 0;
-        break;
-    case SC_PIPE_RS:
-        sc_pipe_seg(pc->c1 - pc->c0, p, (tc->rank - pc->step - 1 + 2 * p) % p,
-                    &roff, &rlen);
-        compcoll_wire_decode_add(wire, vals + pc->c0 + roff, pc->tmp, rlen);
-        if (++pc->step == p - 1) {
-            if (wire != COMPCOLL_WIRE_FP32) {
-                /* the owner keeps what the others will decode */
-                compcoll_wire_encode(wire, pc->wire + roff * ws,
-                                     vals + pc->c0 + roff, rlen);
-                compcoll_wire_decode(wire, vals + pc->c0 + roff,
-                                     pc->wire + roff * ws, rlen);
-            }
-            pc->phase = SC_PIPE_AG;
-            pc->step  = 0;
-        }
-        break;
-    case SC_PIPE_AG:
-        if (wire != COMPCOLL_WIRE_FP32) {
-            sc_pipe_seg(pc->c1 - pc->c0, p, (tc->rank - pc->step + p) % p,
-                        &roff, &rlen);
-            compcoll_wire_decode(wire, vals + pc->c0 + roff,
-                                 pc->wire + roff * ws, rlen);
-        }
-        if (++pc->step == p - 1) {
-            if (!pc->bad) {
-                compcoll_host_kernels.scatter(c->out, c->idx + pc->c0,
-                                              vals + pc->c0, pc->c1 - pc->c0);
-            }
-            pc->phase = SC_PIPE_FWD;
-        }
-        break;
+        compcoll_stats.time_host += compcoll_time() - t0;
+        status = sc_pipe_sum(c, pc);
+        *moved = 1;
     }
-    compcoll_stats.time_host += compcoll_time() - t0;
-    if (status == COMPCOLL_OK &&
-        (pc->phase == SC_PIPE_RS || pc->phase == SC_PIPE_AG)) {
-        status = sc_pipe_post(tc, pc, vals, wire);
+    if (status == COMPCOLL_OK && pc->phase == SC_PIPE_SUM) {
+        status = compcoll_tcoll_test(tc, &pc->sum, &summed);
+    }
+    if (status == COMPCOLL_OK && summed) {
+        if (!pc->bad) {
+            t0 = compcoll_time();
+            compcoll_host_kernels.scatter(c->out, c->idx + pc->c0,
+                                          c->vals + pc->c0, pc->c1 - pc->c0);
+            compcoll_stats.time_host += compcoll_time() - t0;
+        }
+        pc->phase = SC_PIPE_FWD;
+    }
+    if (status == COMPCOLL_OK && pc->phase == SC_PIPE_FWD && chained) {
+        pc->phase = SC_PIPE_DONE;
+    }
+    if (pc->chain.moves != chain0 || pc->sum.moves != sum0) {
+        *moved = 1;
     }
     return status;
 }
 
-/* The bytes of a pipelined call's pieces, reduce-scatter buffers and
- * 16-bit wire buffers (sc_pipe_run) for k values on p ranks. */
+/* The bytes of a pipelined call's pieces and their sums' scratch
+ * (sc_pipe_run) for k values on p ranks: at most ceil(count / p) floats a
+ * piece for an fp32 wire, count 16-bit values for the others. */
 static size_t sc_pipe_bytes(size_t k, int p)
 {
-    return SC_PIPE_PIECES * sizeof(sc_piece_t) +
-           (k / (size_t)p + SC_PIPE_PIECES) * sizeof(float) +
-           k * sizeof(uint16_t);
+    const size_t fp32 = (k / (size_t)p + SC_PIPE_PIECES) * sizeof(float);
+    const size_t w16  = k * sizeof(uint16_t);
+
+    return SC_PIPE_PIECES * sizeof(sc_piece_t) + (fp32 > w16 ? fp32 : w16);
 }
 
-/* The pieces' states, reduce-scatter buffers and 16-bit wire buffers of a
- * call of k on p ranks, reserved before the header (piece i's
- * reduce-scatter buffer holds pcount_i / p + 1 floats, k / p +
- * SC_PIPE_PIECES in all; its wire buffer pcount_i 16-bit values), when the
- * call can be pipelined.  0, or -1 when the memory is not there. */
+/* The pieces' states and their sums' scratch of a call of k on p ranks,
+ * reserved before the header when the call can be pipelined.  0, or -1
+ * when the memory is not there. */
 static int sc_pipe_reserve(compcoll_comm_t *cc, size_t n, size_t k)
 {
     if (sc_pipe_pieces(cc, n, k) == 0) {
@@ -692,49 +606,42 @@ static int sc_pipe_reserve(compcoll_comm_t *cc, size_t n, size_t k)
  */
 static void sc_pipe_run(sc_call_t *c)
 {
-    compcoll_comm_t    *cc     = c->cc;
-    compcoll_tensor_t  *t      = c->t;
-    const sc_header_t  *h      = &c->h;
-    const float        *g      = c->g;
-    float              *out    = c->out;
-    const size_t        n = c->n, k = c->k;
-    const int           leader = c->leader;
-    uint32_t           *idx    = c->idx;
-    uint8_t            *code   = c->code;
-    float              *vals   = c->vals;
-    compcoll_tcomm_t *tc = cc->tcomm;
-    const int         p = tc->size, r = tc->rank;
-    const unsigned    np = h->pieces;
-    const int         chunks = (h->coding == COMPCOLL_ICODE_CHUNK);
-    compcoll_status_t status = COMPCOLL_OK;
-    sc_piece_t       *pc     = c->pipe; /* sc_pipe_reserve */
-    float            *tmp    = (float *)(pc + SC_PIPE_PIECES);
-    unsigned char    *wbuf =
-        (unsigned char *)(tmp + k / (size_t)p + SC_PIPE_PIECES);
-    uint32_t          base;
-    unsigned          s, first = 0, next = 0, idle = 0;
-    double            t0, t_loop = compcoll_time(), t_sel = 0.0, host0;
-    size_t            c0 = 0, boff = 0, j;
+    compcoll_comm_t      *cc     = c->cc;
+    const sc_header_t    *h      = &c->h;
+    const size_t          n = c->n, k = c->k;
+    const int             leader = c->leader;
+    compcoll_tcomm_t     *tc     = cc->tcomm;
+    const int             p = tc->size, r = tc->rank;
+    const unsigned        np = h->pieces;
+    const int             chunks = (h->coding == COMPCOLL_ICODE_CHUNK);
+    const compcoll_wire_t wire   = (compcoll_wire_t)h->wire;
+    compcoll_status_t     status = COMPCOLL_OK;
+    sc_piece_t           *pc     = c->pipe; /* sc_pipe_reserve */
+    unsigned char        *scratch = (unsigned char *)(pc + SC_PIPE_PIECES);
+    uint32_t              base;
+    unsigned              s, first = 0, next = 0, idle = 0;
+    double                t0, t_loop = compcoll_time(), t_sel = 0.0, host0;
+    size_t                c0 = 0, boff = 0, j;
 
     memset(pc, 0, np * sizeof(*pc));
     host0 = compcoll_stats.time_host;
-    base  = tc->ops->channels(tc, np);
+    base  = tc->ops->channels(tc, 2 * np);
     for (s = 0; s < np; s++) {
-        pc[s].c0    = c0;
-        pc[s].c1    = c0 + h->pcount[s];
-        pc[s].boff  = chunks ? c0 * h->width : boff;
-        pc[s].bytes = h->pbytes[s];
-        pc[s].chan  = base + s;
-        pc[s].tmp   = tmp;
-        pc[s].wire  = wbuf + c0 * sizeof(uint16_t);
-        tmp += h->pcount[s] / (size_t)p + 1;
+        pc[s].c0      = c0;
+        pc[s].c1      = c0 + h->pcount[s];
+        pc[s].boff    = chunks ? c0 * h->width : boff;
+        pc[s].bytes   = h->pbytes[s];
+        pc[s].chan    = base + 2 * s;
+        pc[s].scratch = scratch;
+        scratch += compcoll_tcoll_scratch(p, h->pcount[s], wire);
         pc[s].phase = SC_PIPE_IDX;
         sc_pipe_range(h, s, pc[s].c0, pc[s].c1, n, k, &pc[s].e0, &pc[s].e1);
         c0 = pc[s].c1;
         boff += pc[s].bytes;
-        if (r != leader && pc[s].bytes != 0 && status == COMPCOLL_OK) {
-            status = tc->ops->irecv(tc, (r + p - 1) % p, code + pc[s].boff,
-                                    pc[s].bytes, pc[s].chan, &pc[s].rreq);
+        if (r != leader && status == COMPCOLL_OK) {
+            status = compcoll_tcoll_ichain(tc, c->code + pc[s].boff,
+                                           pc[s].bytes, leader, pc[s].chan,
+                                           &pc[s].chain);
         }
     }
     while (status == COMPCOLL_OK && first < np) {
@@ -745,26 +652,22 @@ static void sc_pipe_run(sc_call_t *c)
 
             if (chunks) {
                 t0 = compcoll_time();
-                compcoll_host_chunk_fold(t->mem, g, out, n, k, q->c0, q->c1,
-                                         idx, vals);
+                compcoll_host_chunk_fold(c->t->mem, c->g, c->out, n, k, q->c0,
+                                         q->c1, c->idx, c->vals);
                 for (j = q->c0; j < q->c1; j++) {
-                    const size_t off = idx[j] - compcoll_chunk_lo(j, n, k);
+                    const size_t off = c->idx[j] - compcoll_chunk_lo(j, n, k);
 
-                    code[j * h->width] = (uint8_t)off;
+                    c->code[j * h->width] = (uint8_t)off;
                     if (h->width == 2) {
-                        code[j * h->width + 1] = (uint8_t)(off >> 8);
+                        c->code[j * h->width + 1] = (uint8_t)(off >> 8);
                     }
                 }
                 t_sel += compcoll_time() - t0;
             }
-            if (q->bytes != 0) {
-                status = tc->ops->isend(tc, (r + 1) % p, code + q->boff,
-                                        q->bytes, q->chan, &q->fwd);
-            }
-            q->phase = SC_PIPE_RS;
+            status = compcoll_tcoll_ichain(tc, c->code + q->boff, q->bytes,
+                                           leader, q->chan, &q->chain);
             if (status == COMPCOLL_OK) {
-                status = sc_pipe_post(tc, q, vals,
-                                      (compcoll_wire_t)h->wire);
+                status = sc_pipe_sum(c, q);
             }
             moved = 1;
             if (!chunks && next < np) {

@@ -113,6 +113,63 @@ struct compcoll_transport_ops {
     void (*cancel)(compcoll_tcomm_t *tcomm, compcoll_treq_t *req);
 };
 
+/*
+ * Nonblocking collectives over any transport's point-to-point operations
+ * (tcoll.c), for a method that keeps several in flight and works in
+ * between (the pipelined ScaleCom exchange), and the transports' own ring
+ * all-reduce.  Each runs on one channel (ops->channels), which every rank
+ * reserves in the same order; one channel carries one operation at a time.
+ * The buffers are the operation's until test reports it done.
+ *
+ *  - iallreduce: the in-place sum of count fp32 values, as ops->allreduce
+ *    promises it (values travel as `wire`, partial sums stay fp32, every
+ *    rank ends with the same bits), by a ring: each rank sends about
+ *    2 count values whatever p is.  scratch holds
+ *    compcoll_tcoll_scratch(p, count, wire) bytes.
+ *  - ichain: `bytes` bytes from root to every rank along the ring (root to
+ *    root + 1 to ...), each rank passing them on as soon as they are in:
+ *    the pieces of a pipelined broadcast overlap.  `ready` is set once the
+ *    bytes are in buf, before this rank's forward is done.
+ *  - test moves an operation on as far as its messages allow and sets *done
+ *    once this rank's part is over; `moves` counts its steps (a caller
+ *    polling several backs off while none moves).  wait tests until done.
+ *  - cancel abandons an operation after a failure (ops->cancel's rules).
+ *  - allreduce: iallreduce and wait on a channel of its own.
+ */
+typedef struct compcoll_tcoll {
+    int             phase;
+    int             step;
+    int             ready;   /* the result is in the buffer */
+    unsigned        moves;   /* steps made so far */
+    float          *buf;     /* iallreduce: the values */
+    void           *data;    /* ichain: the bytes */
+    size_t          count;   /* values, or bytes */
+    compcoll_wire_t wire;
+    unsigned char  *scratch;
+    uint32_t        chan;
+    int             root;
+    compcoll_treq_t rreq, sreq;
+} compcoll_tcoll_t;
+
+size_t            compcoll_tcoll_scratch(int p, size_t count,
+                                         compcoll_wire_t wire);
+compcoll_status_t compcoll_tcoll_iallreduce(compcoll_tcomm_t *tc, float *buf,
+                                            size_t count, compcoll_wire_t wire,
+                                            void *scratch, uint32_t chan,
+                                            compcoll_tcoll_t *op);
+compcoll_status_t compcoll_tcoll_ichain(compcoll_tcomm_t *tc, void *buf,
+                                        size_t bytes, int root, uint32_t chan,
+                                        compcoll_tcoll_t *op);
+compcoll_status_t compcoll_tcoll_test(compcoll_tcomm_t *tc,
+                                      compcoll_tcoll_t *op, int *done);
+compcoll_status_t compcoll_tcoll_wait(compcoll_tcomm_t *tc,
+                                      compcoll_tcoll_t *op);
+void              compcoll_tcoll_cancel(compcoll_tcomm_t *tc,
+                                        compcoll_tcoll_t *op);
+compcoll_status_t compcoll_tcoll_allreduce(compcoll_tcomm_t *tc, float *buf,
+                                           size_t count, compcoll_wire_t wire,
+                                           void *scratch);
+
 /* The transports this build has (ucx only when configured with UCX). */
 extern const compcoll_transport_ops_t compcoll_mpi_transport;
 #ifdef HAVE_UCX

@@ -1,8 +1,8 @@
 /*
  * The mpi transport: PMPI collectives on a private duplicate of the user's
  * communicator.  It is the fallback when UCX cannot be set up, and needs no
- * set-up that can fail.  fp16/bf16 values are summed by a user-defined op
- * that decodes, adds in fp32 and encodes again.
+ * set-up that can fail.  fp16/bf16 values are summed by the ring of
+ * compcoll_tcoll_* over its point to point (partial sums in fp32).
  *
  * bytes_sent is modelled, since MPICH does not report its traffic: a
  * broadcast sends (p - 1) copies of the message in all, a large all-reduce
@@ -33,12 +33,8 @@ typedef struct {
     uint32_t         chan;   /* the next channel (isend, irecv) */
 } mpi_tcomm_t;
 
-/* Channels are tags, which MPI guarantees up to 32767: 0 to 32766 (the
- * last is the 16-bit ring's). */
+/* Channels are tags, which MPI guarantees up to 32767. */
 #define MPI_CHAN_TAGS 32768u
-
-/* The tag of the 16-bit ring (mpi_ring16), which no channel takes. */
-#define MPI_RING_TAG (MPI_CHAN_TAGS - 1u)
 
 static compcoll_status_t mpi_init(void)
 {
@@ -107,93 +103,39 @@ out:
     return status;
 }
 
-/* Segment i of p of count values. */
-static void mpi_segment(size_t count, int p, int i, size_t *off, size_t *len)
-{
-    *off = (size_t)i * count / (size_t)p;
-    *len = (size_t)(i + 1) * count / (size_t)p - *off;
-}
-
 /*
- * A 16-bit wire: the ring of the ucx transport over PMPI_Sendrecv, so that
- * partial sums stay fp32 as the interface promises (an MPI operation on
- * the encoded values would round every partial sum, a rank's own value
- * before it is added).  Reduce-scatter: at step s this rank sends its
- * partial of segment r-s, encoded, and adds the left neighbour's of
- * segment r-s-1 into its fp32 values; the owner of a segment keeps
- * decode(encode(sum)); the allgather passes the owners' encodings on.
- * Every rank ends with the same bits, the ucx transport's.
+ * fp32: PMPI_Allreduce, in pieces.  A 16-bit wire: the ring of
+ * compcoll_tcoll_allreduce over this transport's point to point, as the
+ * ucx transport does it, so that partial sums stay fp32 as the interface
+ * promises (an MPI operation on the encoded values would round every
+ * partial sum) and both transports give the same bits.
  */
-static compcoll_status_t mpi_ring16(mpi_tcomm_t *tc, float *buf, size_t count,
-                                    compcoll_wire_t wire, uint16_t *w)
-{
-    const int         p = tc->super.size, r = tc->super.rank;
-    const int         left = (r + p - 1) % p, right = (r + 1) % p;
-    compcoll_status_t status = COMPCOLL_OK;
-    size_t            soff, slen, roff, rlen;
-    int               s;
-
-    for (s = 0; s < p - 1; s++) {
-        mpi_segment(count, p, (r - s + p) % p, &soff, &slen);
-        mpi_segment(count, p, (r - s - 1 + 2 * p) % p, &roff, &rlen);
-        compcoll_wire_encode(wire, w + soff, buf + soff, slen);
-        COMPCOLL_MPI_CHECK_GOTO(
-            PMPI_Sendrecv(w + soff, (int)slen, MPI_UINT16_T, right,
-                          (int)MPI_RING_TAG, w + roff, (int)rlen, MPI_UINT16_T,
-                          left, (int)MPI_RING_TAG, tc->comm, MPI_STATUS_IGNORE),
-            status, out);
-        compcoll_wire_decode_add(wire, buf + roff, w + roff, rlen);
-    }
-    mpi_segment(count, p, (r + 1) % p, &soff, &slen);
-    compcoll_wire_encode(wire, w + soff, buf + soff, slen);
-    compcoll_wire_decode(wire, buf + soff, w + soff, slen);
-    for (s = 0; s < p - 1; s++) {
-        mpi_segment(count, p, (r + 1 - s + p) % p, &soff, &slen);
-        mpi_segment(count, p, (r - s + p) % p, &roff, &rlen);
-        COMPCOLL_MPI_CHECK_GOTO(
-            PMPI_Sendrecv(w + soff, (int)slen, MPI_UINT16_T, right,
-                          (int)MPI_RING_TAG, w + roff, (int)rlen, MPI_UINT16_T,
-                          left, (int)MPI_RING_TAG, tc->comm, MPI_STATUS_IGNORE),
-            status, out);
-        compcoll_wire_decode(wire, buf + roff, w + roff, rlen);
-    }
-out:
-    return status;
-}
-
 static compcoll_status_t mpi_allreduce(compcoll_tcomm_t *tcomm, float *buf,
                                        size_t count, compcoll_wire_t wire)
 {
     mpi_tcomm_t      *tc     = (mpi_tcomm_t *)tcomm;
     compcoll_status_t status = COMPCOLL_OK;
     size_t            off;
-    uint16_t         *w;
+    void             *w;
 
     if (wire != COMPCOLL_WIRE_FP32) {
-        w = compcoll_buf_reserve(&tc->wire, count * sizeof(uint16_t) + 1);
+        w = compcoll_buf_reserve(
+            &tc->wire, compcoll_tcoll_scratch(tcomm->size, count, wire) + 1);
         if (w == NULL) {
+            tc->chan++; /* the channel the others take */
             return COMPCOLL_ERR_NO_MEMORY;
         }
-        if (tcomm->size == 1) {
-            /* rounded through the wire type as more ranks would be */
-            compcoll_wire_encode(wire, w, buf, count);
-            compcoll_wire_decode(wire, buf, w, count);
-            return COMPCOLL_OK;
-        }
-        status = mpi_ring16(tc, buf, count, wire, w);
-    } else {
-        for (off = 0; off < count; off += MPI_CHUNK) {
-            int len = (int)((count - off < MPI_CHUNK) ? count - off
-                                                      : MPI_CHUNK);
+        return compcoll_tcoll_allreduce(tcomm, buf, count, wire, w);
+    }
+    for (off = 0; off < count; off += MPI_CHUNK) {
+        int len = (int)((count - off < MPI_CHUNK) ? count - off : MPI_CHUNK);
 
-            COMPCOLL_MPI_CHECK_GOTO(PMPI_Allreduce(MPI_IN_PLACE, buf + off,
-                                                   len, MPI_FLOAT, MPI_SUM,
-                                                   tc->comm),
-                                    status, out);
-        }
+        COMPCOLL_MPI_CHECK_GOTO(PMPI_Allreduce(MPI_IN_PLACE, buf + off, len,
+                                               MPI_FLOAT, MPI_SUM, tc->comm),
+                                status, out);
     }
     tcomm->bytes_sent += 2 * (uint64_t)(tcomm->size - 1) * count *
-                         compcoll_wire_size(wire) / (uint64_t)tcomm->size;
+                         sizeof(float) / (uint64_t)tcomm->size;
 out:
     return status;
 }
@@ -317,7 +259,7 @@ static compcoll_status_t mpi_ip2p(mpi_tcomm_t *tc, int peer, void *buf,
                                   compcoll_treq_t *req, int is_recv)
 {
     compcoll_status_t status = COMPCOLL_OK;
-    const int         tag    = (int)(chan % (MPI_CHAN_TAGS - 1u));
+    const int         tag    = (int)(chan % MPI_CHAN_TAGS);
 
     if (bytes > (size_t)INT_MAX) {
         return mpi_too_large(is_recv ? "irecv" : "isend", bytes);
