@@ -78,10 +78,8 @@ static struct {
 } drv;
 
 static compcoll_gpu_log_fn_t  gpu_log_fn;
-static pthread_mutex_t        gpu_lock = PTHREAD_MUTEX_INITIALIZER; /* aux */
 static pthread_mutex_t        gpu_pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static gpu_pool_t             gpu_pools[GPU_MAX_DEVICES];
-static compcoll_gpu_stream_t *gpu_aux[GPU_MAX_DEVICES];
 static uint64_t               gpu_fallbacks;
 static char                   gpu_description[160];
 
@@ -215,33 +213,6 @@ static compcoll_status_t gpu_context(int ordinal, void *owner, CUcontext *ctx,
     }
 out:
     return status;
-}
-
-/* The module's memory-type query, for its own synchronous table. */
-static compcoll_status_t gpu_where(const void *ptr, compcoll_mem_info_t *info)
-{
-    CUpointer_attribute attrs[] = {CU_POINTER_ATTRIBUTE_MEMORY_TYPE,
-                                   CU_POINTER_ATTRIBUTE_IS_MANAGED,
-                                   CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL,
-                                   CU_POINTER_ATTRIBUTE_CONTEXT};
-    unsigned            type = 0, managed = 0;
-    int                 ordinal = -1;
-    CUcontext           ctx     = NULL;
-    void               *data[]  = {&type, &managed, &ordinal, &ctx};
-
-    info->type    = COMPCOLL_MEM_HOST;
-    info->device  = -1;
-    info->context = NULL;
-    if (drv.ptr_attrs(4, attrs, data, (CUdeviceptr)(uintptr_t)ptr) !=
-        CUDA_SUCCESS) {
-        return COMPCOLL_OK;
-    }
-    if (managed || type == CU_MEMORYTYPE_DEVICE) {
-        info->type    = managed ? COMPCOLL_MEM_MANAGED : COMPCOLL_MEM_DEVICE;
-        info->device  = ordinal;
-        info->context = ctx;
-    }
-    return COMPCOLL_OK;
 }
 
 /* ------------------------------------------------------------ pools */
@@ -734,169 +705,12 @@ static uint64_t gpu_sample_fallbacks(void)
     return gpu_fallbacks;
 }
 
-/* ------------------------------------------------ the synchronous table */
-
-/*
- * compcoll_kernel_ops_t for device memory: one stream per device, kept by
- * the module; calls are serialized by gpu_lock and wait for their stream.
- * idx and vals are host memory, as in the host table.
- */
-static compcoll_gpu_stream_t *gpu_aux_stream(const void *ptr)
-{
-    compcoll_mem_info_t where;
-
-    if (gpu_where(ptr, &where) != COMPCOLL_OK ||
-        where.type == COMPCOLL_MEM_HOST || where.device < 0 ||
-        where.device >= GPU_MAX_DEVICES) {
-        compcoll_gpu_log(COMPCOLL_GPU_LOG_ERROR, __FILE__, __LINE__,
-                         "%p is not device memory: the device kernel table "
-                         "takes device buffers", ptr);
-        return NULL;
-    }
-    if (gpu_aux[where.device] == NULL &&
-        gpu_stream_create(&where, &gpu_aux[where.device]) != COMPCOLL_OK) {
-        return NULL;
-    }
-    return gpu_aux[where.device];
-}
-
-static compcoll_status_t gk_select(compcoll_select_t mode, const float *m,
-                                   const float *g, size_t n, size_t k,
-                                   uint32_t *idx,
-                                   compcoll_select_scratch_t *scratch)
-{
-    compcoll_status_t      status;
-    compcoll_gpu_stream_t *s;
-    void                  *d_idx = NULL;
-
-    status = gpu_check_select_args(n, k);
-    if (status != COMPCOLL_OK) {
-        return status;
-    }
-    pthread_mutex_lock(&gpu_lock);
-    s = gpu_aux_stream(g);
-    status = (s == NULL) ? COMPCOLL_ERR_INVALID_PARAM
-                         : gpu_dev_alloc(s, k * sizeof(uint32_t), &d_idx);
-    if (status == COMPCOLL_OK) {
-        status = gpu_select(s, mode, m, g, n, k, d_idx);
-    }
-    if (status == COMPCOLL_OK) {
-        status = gpu_copy(s, idx, d_idx, k * sizeof(uint32_t));
-    }
-    if (s != NULL) {
-        compcoll_status_t st2;
-
-        gpu_dev_free(s, d_idx);
-        st2 = gpu_stream_sync(s);
-        status = (status != COMPCOLL_OK) ? status : st2;
-    }
-    pthread_mutex_unlock(&gpu_lock);
-    return status;
-}
-
-/* Device room for k indices and k values on s, the indices uploaded:
- * what the synchronous compress and scatter share. */
-static compcoll_status_t gk_stage_idx(compcoll_gpu_stream_t *s,
-                                      const uint32_t *idx, size_t k,
-                                      void **d_idx, void **d_vals)
-{
-    compcoll_status_t status;
-
-    status = gpu_dev_alloc(s, k * sizeof(uint32_t), d_idx);
-    if (status == COMPCOLL_OK) {
-        status = gpu_dev_alloc(s, k * sizeof(float), d_vals);
-    }
-    if (status == COMPCOLL_OK) {
-        status = gpu_copy(s, *d_idx, idx, k * sizeof(uint32_t));
-    }
-    return status;
-}
-
-static void gk_compress(float *m, const float *g, float *out, size_t n,
-                        const uint32_t *idx, size_t k, float beta, float *vals)
-{
-    compcoll_status_t      status;
-    compcoll_gpu_stream_t *s;
-    void                  *d_idx = NULL, *d_vals = NULL;
-
-    pthread_mutex_lock(&gpu_lock);
-    s = gpu_aux_stream(g);
-    if (s == NULL) {
-        goto out;
-    }
-    status = gk_stage_idx(s, idx, k, &d_idx, &d_vals);
-    if (status == COMPCOLL_OK) {
-        status = gpu_compress(s, m, g, out, n, d_idx, k, beta, d_vals);
-    }
-    if (status == COMPCOLL_OK) {
-        status = gpu_copy(s, vals, d_vals, k * sizeof(float));
-    }
-    gpu_dev_free(s, d_idx);
-    gpu_dev_free(s, d_vals);
-    gpu_stream_sync(s);
-out:
-    pthread_mutex_unlock(&gpu_lock);
-}
-
-static void gk_scatter(float *out, const uint32_t *idx, const float *vals,
-                       size_t k)
-{
-    compcoll_status_t      status;
-    compcoll_gpu_stream_t *s;
-    void                  *d_idx = NULL, *d_vals = NULL;
-
-    pthread_mutex_lock(&gpu_lock);
-    s = gpu_aux_stream(out);
-    if (s == NULL) {
-        goto out;
-    }
-    status = gk_stage_idx(s, idx, k, &d_idx, &d_vals);
-    if (status == COMPCOLL_OK) {
-        status = gpu_copy(s, d_vals, vals, k * sizeof(float));
-    }
-    if (status == COMPCOLL_OK) {
-        gpu_scatter(s, out, d_idx, d_vals, k);
-    }
-    gpu_dev_free(s, d_idx);
-    gpu_dev_free(s, d_vals);
-    gpu_stream_sync(s);
-out:
-    pthread_mutex_unlock(&gpu_lock);
-}
-
-static void gk_dense(float *m, const float *g, float *out, size_t n,
-                     float beta)
-{
-    compcoll_gpu_stream_t *s;
-
-    pthread_mutex_lock(&gpu_lock);
-    s = gpu_aux_stream(g);
-    if (s != NULL && gpu_dense(s, m, g, out, n, beta) == COMPCOLL_OK) {
-        gpu_stream_sync(s);
-    }
-    pthread_mutex_unlock(&gpu_lock);
-}
-
-static const compcoll_kernel_ops_t gpu_kernel_ops = {
-    .name     = "cuda",
-    .select   = gk_select,
-    .compress = gk_compress,
-    .scatter  = gk_scatter,
-    .dense    = gk_dense,
-};
-
 /* ------------------------------------------------------------ module */
 
 static void gpu_finalize(void)
 {
     int d;
 
-    pthread_mutex_lock(&gpu_lock);
-    for (d = 0; d < GPU_MAX_DEVICES; d++) {
-        gpu_stream_destroy(gpu_aux[d]);
-        gpu_aux[d] = NULL;
-    }
-    pthread_mutex_unlock(&gpu_lock);
     pthread_mutex_lock(&gpu_pool_lock);
     for (d = 0; d < GPU_MAX_DEVICES; d++) {
         gpu_pool_t *p = &gpu_pools[d];
@@ -920,7 +734,6 @@ static void gpu_finalize(void)
 static const compcoll_gpu_module_t gpu_module = {
     .abi              = COMPCOLL_GPU_ABI_VERSION,
     .description      = gpu_description,
-    .kernels          = &gpu_kernel_ops,
     .stream_create    = gpu_stream_create,
     .stream_destroy   = gpu_stream_destroy,
     .stream_sync      = gpu_stream_sync,

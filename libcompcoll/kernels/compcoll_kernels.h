@@ -168,7 +168,7 @@ static inline float compcoll_kept(float m, float keep)
  * kernels round every operation to nearest and never contract a*b+c), except
  * that NaN payloads are not preserved (see libcompcoll(7)).
  */
-#define COMPCOLL_GPU_ABI_VERSION   1u
+#define COMPCOLL_GPU_ABI_VERSION   2u
 #define COMPCOLL_GPU_MODULE_NAME   "libcompcoll_cuda.so"
 #define COMPCOLL_GPU_MODULE_SYMBOL "compcoll_gpu_module_get"
 
@@ -196,15 +196,6 @@ typedef void (*compcoll_gpu_log_fn_t)(int level, const char *file, int line,
 typedef struct compcoll_gpu_module {
     uint32_t    abi;          /* COMPCOLL_GPU_ABI_VERSION */
     const char *description;  /* "CUDA runtime 13.0, sm_80 sm_90" */
-
-    /*
-     * The kernel-ops table for device memory, synchronous, with the host
-     * table's contract and arguments: m, g and out are device memory, idx
-     * and vals host memory.  Each call looks up g's context, uses a stream
-     * of the module's own and waits for it.  For tests and simple callers;
-     * the methods use the asynchronous operations below.
-     */
-    const compcoll_kernel_ops_t *kernels;
 
     /* One stream per tensor, in the context that owns `where`. */
     compcoll_status_t (*stream_create)(const compcoll_mem_info_t *where,

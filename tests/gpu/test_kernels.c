@@ -11,8 +11,7 @@
  *   compress (also in place), the leader's fused chunk pass, scatter, dense:
  *   memory, output and values bit for bit (NaN matching NaN);
  *   wire encode/decode: every fp16/bf16 pattern, 2^24 floats.
- * Also: memory types as the core sees them (device, host, pinned, managed),
- * and the module's synchronous kernel table.
+ * Also: memory types as the core sees them (device, host, pinned, managed).
  *
  * Exits 77 with "1..0 # SKIP" when there is no CUDA device.  The module is
  * $TEST_GPU_MODULE (or argv[1]).
@@ -457,61 +456,6 @@ static void run_wire(void)
     free(g16);
 }
 
-/* The synchronous table: host idx and vals, device m, g, out. */
-static void run_sync_table(void)
-{
-    const compcoll_kernel_ops_t *ker = mod->kernels;
-    const size_t n = 100003, k = 1001, bytes = n * sizeof(float);
-    float    *hm = malloc(bytes), *hg = malloc(bytes), *hm2 = malloc(bytes);
-    float    *hout = malloc(bytes), *got = malloc(bytes);
-    float    *hv = malloc(k * 4), *gv = malloc(k * 4);
-    uint32_t *hidx = malloc(k * 4), *gidx = malloc(k * 4);
-    float    *dm = dalloc(bytes), *dg = dalloc(bytes), *dout = dalloc(bytes);
-    size_t    i, at;
-    int       good;
-
-    for (i = 0; i < n; i++) {
-        hg[i] = gen(KIND_SPREAD, 0, 1.0f);
-        hm[i] = gen(KIND_SPREAD, 0, 0.25f);
-    }
-    memcpy(hm2, hm, bytes);
-    to_dev(dm, hm, bytes);
-    to_dev(dg, hg, bytes);
-    compcoll_host_select(COMPCOLL_SELECT_EXACT, hm, hg, n, k, hidx, &scr);
-    good = ker->select(COMPCOLL_SELECT_EXACT, dm, dg, n, k, gidx, NULL) ==
-           COMPCOLL_OK;
-    ok(good && same_u32(hidx, gidx, k, &at), "kernel table %s: select",
-       ker->name);
-    compcoll_host_kernels.compress(hm2, hg, hout, n, hidx, k, 0.5f, hv);
-    ker->compress(dm, dg, dout, n, hidx, k, 0.5f, gv);
-    to_host(got, dout, bytes);
-    good = same(hv, gv, k, &at) && same(hout, got, n, &at);
-    to_host(got, dm, bytes);
-    ok(good && same(hm2, got, n, &at), "kernel table: compress");
-    compcoll_host_kernels.scatter(hout, hidx, hv, k);
-    ker->scatter(dout, hidx, hv, k);
-    to_host(got, dout, bytes);
-    ok(same(hout, got, n, &at), "kernel table: scatter");
-    compcoll_host_kernels.dense(hm2, hg, hout, n, 0.5f);
-    ker->dense(dm, dg, dout, n, 0.5f);
-    to_host(got, dout, bytes);
-    good = same(hout, got, n, &at);
-    to_host(got, dm, bytes);
-    ok(good && same(hm2, got, n, &at), "kernel table: dense");
-    cudaFree(dm);
-    cudaFree(dg);
-    cudaFree(dout);
-    free(hm);
-    free(hg);
-    free(hm2);
-    free(hout);
-    free(got);
-    free(hv);
-    free(gv);
-    free(hidx);
-    free(gidx);
-}
-
 static void run_memtypes(compcoll_mem_info_t *dev_where)
 {
     compcoll_mem_info_t w;
@@ -605,7 +549,6 @@ int main(int argc, char **argv)
     diag("sample selections that fell back to exact: %llu",
          (unsigned long long)mod->sample_fallbacks());
     run_wire();
-    run_sync_table();
     mod->stream_destroy(S);
     mod->finalize();
     compcoll_buf_release(&scr.cand);
