@@ -493,16 +493,12 @@ static compcoll_status_t cc_staged(compcoll_comm_t *cc, compcoll_tensor_t *t,
                                    const compcoll_mem_info_t *gw, float *out,
                                    const compcoll_mem_info_t *ow, size_t n)
 {
-    const compcoll_gpu_module_t *gpu   = compcoll_gpu_module();
-    const size_t                 bytes = n * sizeof(float);
-    cc_thread_t                 *self  = cc_thread();
-    compcoll_status_t            status;
-    const float                 *hg    = g;
-    float                       *ho    = out;
+    const size_t      bytes = n * sizeof(float);
+    cc_thread_t      *self  = cc_thread();
+    compcoll_status_t status;
+    const float      *hg    = g;
+    float            *ho    = out;
 
-    if (gpu == NULL) {
-        return cc_blind(cc, t, n, COMPCOLL_ERR_UNAVAILABLE);
-    }
     if (self == NULL) {
         return cc_blind(cc, t, n, COMPCOLL_ERR_NO_MEMORY);
     }
@@ -512,7 +508,7 @@ static compcoll_status_t cc_staged(compcoll_comm_t *cc, compcoll_tensor_t *t,
         if (p == NULL) {
             return cc_blind(cc, t, n, COMPCOLL_ERR_NO_MEMORY);
         }
-        status = gpu->copy_sync(gw, p, g, bytes);
+        status = compcoll_mem_copy(gw, p, g, bytes);
         if (status != COMPCOLL_OK) {
             return cc_blind(cc, t, n, status);
         }
@@ -534,7 +530,7 @@ static compcoll_status_t cc_staged(compcoll_comm_t *cc, compcoll_tensor_t *t,
     status = cc_method->allreduce(cc, t, hg, ho, n);
     self->stage_depth--;
     if (status == COMPCOLL_OK && ho != out) {
-        status = gpu->copy_sync(ow, out, ho, bytes);
+        status = compcoll_mem_copy(ow, out, ho, bytes);
     }
     return status;
 }
@@ -600,7 +596,11 @@ compcoll_status_t compcoll_allreduce_staged(compcoll_comm_t *cc,
  * Passthrough with device buffers: the MPI library is not CUDA-aware, so the
  * buffer's extent goes to host memory and back around PMPI_Allreduce.  The
  * receive buffer is copied in first unless the type is contiguous, so that
- * the gaps of a derived datatype keep their contents.
+ * the gaps of a derived datatype keep their contents.  A rank that cannot
+ * stage its buffers fails the call when it is alone in the communicator,
+ * and otherwise ends the job: the others are in the all-reduce, some
+ * perhaps with host buffers and no step at which they could learn of it,
+ * and a stand-in contribution would hand them a wrong result as a success.
  */
 static compcoll_status_t cc_pass_staged(const void *sbuf,
                                         const compcoll_mem_info_t *sw,
@@ -609,16 +609,15 @@ static compcoll_status_t cc_pass_staged(const void *sbuf,
                                         int count, MPI_Datatype dt, MPI_Op op,
                                         MPI_Comm comm, int *rc)
 {
-    const compcoll_gpu_module_t *gpu     = compcoll_gpu_module();
-    cc_thread_t                 *self    = cc_thread();
-    const int                    inplace = (sbuf == MPI_IN_PLACE);
-    compcoll_status_t            status  = COMPCOLL_OK;
-    MPI_Aint                     lb, extent, true_lb, true_extent;
-    int                          size;
-    size_t                       span;
-    char                        *hs = NULL, *hr = NULL, *zeros;
-    const void                  *s_arg;
-    void                        *r_arg;
+    cc_thread_t      *self    = cc_thread();
+    const int         inplace = (sbuf == MPI_IN_PLACE);
+    const int         rdev    = (rw->type == COMPCOLL_MEM_DEVICE);
+    const int         sdev    = (!inplace && sw->type == COMPCOLL_MEM_DEVICE);
+    compcoll_status_t status  = COMPCOLL_OK;
+    MPI_Aint          lb, extent, true_lb, true_extent;
+    int               size, nranks;
+    size_t            span;
+    char             *hs = NULL, *hr = NULL;
 
     COMPCOLL_MPI_CHECK_GOTO(PMPI_Type_get_extent(dt, &lb, &extent), status,
                             out);
@@ -632,57 +631,50 @@ static compcoll_status_t cc_pass_staged(const void *sbuf,
         return COMPCOLL_ERR_NOT_SUPPORTED;
     }
     span = (size_t)true_extent + (size_t)(count - 1) * (size_t)extent;
-    if (gpu == NULL) {
-        status = COMPCOLL_ERR_UNAVAILABLE; /* no module to copy with */
-        goto blind;
+    if (self != NULL) {
+        hr = compcoll_buf_reserve(&self->pass_r, span);
+        hs = sdev ? compcoll_buf_reserve(&self->pass_s, span) : NULL;
     }
-    if (self == NULL) {
+    if (hr == NULL || (sdev && hs == NULL)) {
         status = COMPCOLL_ERR_NO_MEMORY;
-        goto blind;
     }
-    hr = compcoll_buf_reserve(&self->pass_r, span);
-    if (!inplace && sw->type == COMPCOLL_MEM_DEVICE) {
-        hs = compcoll_buf_reserve(&self->pass_s, span);
-    }
-    if (hr == NULL || (!inplace && sw->type == COMPCOLL_MEM_DEVICE &&
-                       hs == NULL)) {
-        status = COMPCOLL_ERR_NO_MEMORY;
-        goto blind;
-    }
-    if (rw->type == COMPCOLL_MEM_DEVICE &&
+    if (status == COMPCOLL_OK && rdev &&
         (inplace || true_lb != 0 || (size_t)size * (size_t)count != span)) {
-        status = gpu->copy_sync(rw, hr, (char *)rbuf + true_lb, span);
+        status = compcoll_mem_copy(rw, hr, (char *)rbuf + true_lb, span);
     }
-    if (status == COMPCOLL_OK && hs != NULL) {
-        status = gpu->copy_sync(sw, hs, (const char *)sbuf + true_lb, span);
+    if (status == COMPCOLL_OK && sdev) {
+        status = compcoll_mem_copy(sw, hs, (const char *)sbuf + true_lb,
+                                   span);
     }
-    if (status != COMPCOLL_OK) {
-        goto blind;
+    if (status != COMPCOLL_OK && PMPI_Comm_size(comm, &nranks) ==
+                                     MPI_SUCCESS && nranks == 1) {
+        compcoll_error("MPI_Allreduce of %d elements with a device buffer "
+                       "cannot be staged through host memory (%s): failing "
+                       "the call", count, compcoll_status_string(status));
+        return status; /* nobody else waits */
     }
-    s_arg = inplace ? MPI_IN_PLACE : (hs != NULL ? hs - true_lb : sbuf);
-    r_arg = (rw->type == COMPCOLL_MEM_DEVICE) ? hr - true_lb : rbuf;
-    *rc   = PMPI_Allreduce(s_arg, r_arg, count, dt, op, comm);
-    if (*rc == MPI_SUCCESS && rw->type == COMPCOLL_MEM_DEVICE) {
-        status = gpu->copy_sync(rw, (char *)rbuf + true_lb, hr, span);
-    }
-    goto out;
-blind:
-    /* The other ranks are in the all-reduce: this one takes part with
-     * zeros, so that they do not wait forever, then fails the call. */
-    zeros = calloc(span ? span : 1, 1);
-    if (zeros != NULL) {
-        *rc = PMPI_Allreduce(MPI_IN_PLACE, zeros - true_lb, count, dt, op,
-                             comm);
-        free(zeros);
-    }
-out:
     if (status != COMPCOLL_OK) {
         compcoll_error("MPI_Allreduce of %d elements with a device buffer "
                        "goes to the MPI library, which is not CUDA-aware, and "
-                       "staging it through host memory failed (%s); this "
-                       "rank took part with zeros and fails the call", count,
-                       compcoll_status_string(status));
+                       "this rank cannot stage it through host memory (%s): "
+                       "the other ranks cannot learn of it in the "
+                       "all-reduce, so the job ends",
+                       count, compcoll_status_string(status));
+        PMPI_Abort(comm, 1);
+        abort();
     }
+    *rc = PMPI_Allreduce(inplace ? MPI_IN_PLACE : (sdev ? hs - true_lb : sbuf),
+                         rdev ? hr - true_lb : rbuf, count, dt, op, comm);
+    if (*rc == MPI_SUCCESS && rdev) {
+        status = compcoll_mem_copy(rw, (char *)rbuf + true_lb, hr, span);
+        if (status != COMPCOLL_OK) {
+            compcoll_error("MPI_Allreduce of %d elements: the result could "
+                           "not be copied back to the device buffer (%s); "
+                           "this rank fails the call", count,
+                           compcoll_status_string(status));
+        }
+    }
+out:
     return status;
 }
 
@@ -769,14 +761,11 @@ static compcoll_status_t cc_tensor_call(compcoll_comm_t *cc, const void *key,
 static compcoll_status_t cc_hier_copy(const compcoll_mem_info_t *where,
                                       void *dst, const void *src, size_t bytes)
 {
-    const compcoll_gpu_module_t *gpu = compcoll_gpu_module();
-
     if (where->type != COMPCOLL_MEM_DEVICE) {
         memcpy(dst, src, bytes);
         return COMPCOLL_OK;
     }
-    return gpu != NULL ? gpu->copy_sync(where, dst, src, bytes)
-                       : COMPCOLL_ERR_UNAVAILABLE;
+    return compcoll_mem_copy(where, dst, src, bytes);
 }
 
 /*

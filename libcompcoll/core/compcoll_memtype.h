@@ -55,6 +55,14 @@ void compcoll_mem_query(const void *ptr, compcoll_mem_info_t *info);
  * cannot be. */
 const compcoll_gpu_module_t *compcoll_gpu_module(void);
 
+/* A synchronous copy of bytes between host memory and the buffer `where`
+ * describes (dst or src; host memory is memcpy'd): by the GPU module, or,
+ * when it cannot be loaded, by the CUDA driver the program loaded, so that
+ * device buffers are staged through host memory either way. */
+compcoll_status_t compcoll_mem_copy(const compcoll_mem_info_t *where,
+                                    void *dst, const void *src,
+                                    size_t bytes);
+
 /* The device state of t (a tensor of cc) for buffers at `where`, made on
  * first use, holding the tensor's memory on the device. */
 compcoll_status_t compcoll_gpu_tensor_get(compcoll_comm_t *cc,

@@ -43,6 +43,10 @@
 
 typedef int (*gpu_ptr_attrs_fn_t)(unsigned, int *, void **,
                                   unsigned long long);
+typedef int (*gpu_memcpy_fn_t)(unsigned long long, unsigned long long,
+                               size_t);
+typedef int (*gpu_ctx_push_fn_t)(void *);
+typedef int (*gpu_ctx_pop_fn_t)(void **);
 
 #define GPU_BUCKETS 256
 
@@ -226,14 +230,79 @@ const compcoll_gpu_module_t *compcoll_gpu_module(void)
 #endif
     if (gpu_mod == NULL) {
         gpu_mod_failed = 1;
-        compcoll_warn("device buffers need the GPU module %s, which could "
-                      "not be loaded%s", COMPCOLL_GPU_MODULE_NAME, why);
+        compcoll_warn("the GPU module %s could not be loaded%s: device "
+                      "buffers go through host memory, copied by the CUDA "
+                      "driver", COMPCOLL_GPU_MODULE_NAME, why);
     }
     pthread_mutex_unlock(&gpu_mod_lock);
     return gpu_mod;
 }
 
 /* ------------------------------------------------------------ staging */
+
+/*
+ * A copy by the driver the program loaded, when the module cannot be had:
+ * cuMemcpy (unified addressing tells the direction), in the buffer's
+ * context when the driver names one, else in the calling thread's.
+ */
+static compcoll_status_t gpu_driver_copy(const compcoll_mem_info_t *where,
+                                         void *dst, const void *src,
+                                         size_t bytes)
+{
+    static gpu_memcpy_fn_t   copy;
+    static gpu_ctx_push_fn_t push;
+    static gpu_ctx_pop_fn_t  pop;
+    void                    *ctx = where->context, *popped;
+    int                      err;
+
+    pthread_mutex_lock(&gpu_mod_lock);
+    if (copy == NULL) {
+        *(void **)&copy = dlsym(gpu_libcuda, "cuMemcpy");
+        *(void **)&push = dlsym(gpu_libcuda, "cuCtxPushCurrent_v2");
+        *(void **)&pop  = dlsym(gpu_libcuda, "cuCtxPopCurrent_v2");
+    }
+    pthread_mutex_unlock(&gpu_mod_lock);
+    if (copy == NULL || (ctx != NULL && (push == NULL || pop == NULL))) {
+        compcoll_error("the loaded CUDA driver has no cuMemcpy or "
+                       "cuCtxPushCurrent: a device buffer cannot be staged");
+        return COMPCOLL_ERR_UNAVAILABLE;
+    }
+    if (ctx != NULL && (err = push(ctx)) != GPU_CUDA_SUCCESS) {
+        compcoll_error("the CUDA driver cannot make the context of device "
+                       "%d current (CUDA error %d): a device buffer cannot "
+                       "be staged", where->device, err);
+        return COMPCOLL_ERR_CUDA;
+    }
+    err = copy((unsigned long long)(uintptr_t)dst,
+               (unsigned long long)(uintptr_t)src, bytes);
+    if (ctx != NULL) {
+        pop(&popped);
+    }
+    if (err != GPU_CUDA_SUCCESS) {
+        compcoll_error("the CUDA driver's copy of %zu bytes between host "
+                       "memory and device %d failed (CUDA error %d)", bytes,
+                       where->device, err);
+        return COMPCOLL_ERR_CUDA;
+    }
+    return COMPCOLL_OK;
+}
+
+compcoll_status_t compcoll_mem_copy(const compcoll_mem_info_t *where,
+                                    void *dst, const void *src, size_t bytes)
+{
+    const compcoll_gpu_module_t *gpu;
+
+    if (bytes == 0) {
+        return COMPCOLL_OK;
+    }
+    if (where->type == COMPCOLL_MEM_HOST) {
+        memcpy(dst, src, bytes);
+        return COMPCOLL_OK;
+    }
+    gpu = compcoll_gpu_module();
+    return gpu != NULL ? gpu->copy_sync(where, dst, src, bytes)
+                       : gpu_driver_copy(where, dst, src, bytes);
+}
 
 void *compcoll_gpu_stage(compcoll_gpu_stream_t *s, compcoll_stage_slot_t slot,
                          size_t bytes)
@@ -589,6 +658,16 @@ void compcoll_mem_query(const void *ptr, compcoll_mem_info_t *info)
 const compcoll_gpu_module_t *compcoll_gpu_module(void)
 {
     return NULL;
+}
+
+compcoll_status_t compcoll_mem_copy(const compcoll_mem_info_t *where,
+                                    void *dst, const void *src, size_t bytes)
+{
+    (void)where;
+    if (bytes != 0) {
+        memcpy(dst, src, bytes);
+    }
+    return COMPCOLL_OK;
 }
 
 compcoll_status_t compcoll_gpu_tensor_get(compcoll_comm_t *cc,

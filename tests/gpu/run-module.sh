@@ -10,8 +10,34 @@ if [ ! -r "$stub" ]; then
     echo "1..0 # SKIP $stub not built"
     exit 77
 fi
-echo "1..3"
-run_case 1 1 "TRANSPORT=mpi" module_check "$stub"
-run_case 2 2 "TRANSPORT=ucx" module_check "$stub"
-run_case 3 2 "TRANSPORT=mpi SELECT=chunk" module_check "$stub"
+echo "1..6"
+run_case 1 1 "TRANSPORT=mpi" module_check "$stub" module
+run_case 2 2 "TRANSPORT=ucx" module_check "$stub" module
+run_case 3 2 "TRANSPORT=mpi SELECT=chunk" module_check "$stub" module
+
+# The library alone in a directory of its own finds no module: device
+# buffers are staged by the driver.
+mkdir -p "$tmp/alone"
+cp "$TEST_LIBCOMPCOLL" "$tmp/alone/libcompcoll.so"
+lib_built=$lib
+lib=$(echo "$lib" | sed "s|$TEST_LIBCOMPCOLL|$tmp/alone/libcompcoll.so|")
+run_case 4 1 "TRANSPORT=mpi WARMUP=1" module_check "$stub" no-module
+run_case 5 2 "TRANSPORT=ucx WARMUP=1" module_check "$stub" no-module
+lib=$lib_built
+
+# A passthrough call that a rank cannot stage ends the job, with a message
+# that says why, instead of giving the others a result with a stand-in.
+start=$(date +%s)
+$guard "$mpiexec" -n 2 env LD_PRELOAD="$lib" COMPCOLL_MIN_COUNT=64 \
+    "$builddir/module_check" "$stub" abort >"$tmp/log" 2>&1 </dev/null
+rc=$?
+secs=$(($(date +%s) - start))
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ "$rc" -ne 137 ] &&
+    grep -q "cannot stage it through host memory.*so the job ends" "$tmp/log" &&
+    ! grep -q "FAILED" "$tmp/log"; then
+    echo "ok 6 - P=2: a passthrough call a rank cannot stage ends the job (exit status $rc, ${secs}s)"
+else
+    echo "not ok 6 - P=2: a passthrough call a rank cannot stage: exit status $rc"
+    head -n 14 "$tmp/log" | cut -c1-400 | sed 's/^/#   /'
+fi
 exit 0

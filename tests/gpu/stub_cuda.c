@@ -4,9 +4,10 @@
  *
  * It answers cuPointerGetAttributes like the real driver (success; memory
  * type 0 for memory it does not know), except that memory the test declares
- * with stub_cuda_pretend() reads as device memory of device 0.  Every other
- * entry point fails with CUDA_ERROR_NO_DEVICE, as on a machine without a
- * GPU, so nothing can make a context.  Each entry point counts its calls;
+ * with stub_cuda_pretend() reads as device memory of device 0 (of no
+ * context), and cuMemcpy copies (the "device" memory being host memory).
+ * Every other entry point fails with CUDA_ERROR_NO_DEVICE, as on a machine
+ * without a GPU, so nothing can make a context.  Each entry point counts its calls;
  * stub_cuda_calls(name) reads them.
  */
 #include <stddef.h>
@@ -21,14 +22,14 @@ enum {
     C_POINTER_ATTRS, C_CTX_PUSH, C_CTX_POP, C_PRIMARY_RETAIN,
     C_PRIMARY_RELEASE, C_PRIMARY_STATE, C_DEVICE_GET, C_ERROR_STRING,
     C_INIT, C_DRIVER_VERSION, C_GET_PROC, C_CTX_CREATE, C_CTX_GET,
-    C_DEVICE_COUNT, C_EXPORT_TABLE, C_COUNT
+    C_DEVICE_COUNT, C_EXPORT_TABLE, C_MEMCPY, C_COUNT
 };
 static const char *stub_names[C_COUNT] = {
     "cuPointerGetAttributes", "cuCtxPushCurrent_v2", "cuCtxPopCurrent_v2",
     "cuDevicePrimaryCtxRetain", "cuDevicePrimaryCtxRelease_v2",
     "cuDevicePrimaryCtxGetState", "cuDeviceGet", "cuGetErrorString",
     "cuInit", "cuDriverGetVersion", "cuGetProcAddress", "cuCtxCreate_v2",
-    "cuCtxGetCurrent", "cuDeviceGetCount", "cuGetExportTable"};
+    "cuCtxGetCurrent", "cuDeviceGetCount", "cuGetExportTable", "cuMemcpy"};
 static unsigned long stub_count[C_COUNT];
 static uintptr_t     stub_lo, stub_hi;
 
@@ -100,6 +101,14 @@ STUB_FAIL(cuCtxCreate_v2, C_CTX_CREATE)
 STUB_FAIL(cuCtxGetCurrent, C_CTX_GET)
 STUB_FAIL(cuDeviceGetCount, C_DEVICE_COUNT)
 STUB_FAIL(cuGetExportTable, C_EXPORT_TABLE)
+
+STUB_EXPORT int cuMemcpy(unsigned long long dst, unsigned long long src,
+                         size_t bytes)
+{
+    stub_count[C_MEMCPY]++;
+    memmove((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, bytes);
+    return STUB_SUCCESS;
+}
 
 STUB_EXPORT int cuGetErrorString(int error, const char **str)
 {
