@@ -69,9 +69,10 @@ compcoll_status_t compcoll_gpu_tensor_get(compcoll_comm_t *cc,
                                           compcoll_tensor_t *t,
                                           const compcoll_mem_info_t *where,
                                           compcoll_gpu_tensor_t **gt_p);
-/* After a failed call: t's memory cleared wherever it lives (a no-op
- * without device state). */
-void compcoll_gpu_tensor_clear(compcoll_comm_t *cc, compcoll_tensor_t *t);
+/* After a failed call: t's memory cleared if it lives on the device, which
+ * returns 1 (t->mem is then a placeholder, not to be touched); 0 when it
+ * lives in t->mem (or t has no device state). */
+int compcoll_gpu_tensor_clear(compcoll_comm_t *cc, compcoll_tensor_t *t);
 /* Room for k indices and values on the device. */
 compcoll_status_t compcoll_gpu_tensor_reserve(compcoll_gpu_tensor_t *gt,
                                               size_t k);

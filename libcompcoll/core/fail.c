@@ -127,11 +127,9 @@ compcoll_status_t compcoll_call_end(compcoll_comm_t *cc, compcoll_tensor_t *t,
                            compcoll_status_string(status));
         }
         compcoll_stats.calls_failed++;
-        if (t != NULL && t->mem != NULL) {
+        if (t != NULL && !compcoll_gpu_tensor_clear(cc, t) &&
+            t->mem != NULL) {
             memset(t->mem, 0, t->count * sizeof(float));
-        }
-        if (t != NULL) {
-            compcoll_gpu_tensor_clear(cc, t);
         }
         if (cc->transport_failed && !cc->broken) {
             cc->broken = 1;

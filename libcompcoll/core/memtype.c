@@ -490,23 +490,26 @@ compcoll_status_t compcoll_gpu_tensor_to_host(compcoll_comm_t *cc,
     return (*pp != NULL) ? gpu_mem_home(*pp, t) : COMPCOLL_OK;
 }
 
-void compcoll_gpu_tensor_clear(compcoll_comm_t *cc, compcoll_tensor_t *t)
+int compcoll_gpu_tensor_clear(compcoll_comm_t *cc, compcoll_tensor_t *t)
 {
     compcoll_gpu_tensor_t **pp;
     gpu_comm_t             *gc;
 
     if (gpu_mod == NULL || gpu_comm_get(cc, 0, &gc) != COMPCOLL_OK ||
         gc == NULL) {
-        return;
+        return 0;
     }
     pp = gpu_find(gc, t);
-    if (*pp != NULL && (*pp)->mem_live &&
-        (gpu_mod->zero((*pp)->stream, (*pp)->mem,
-                       t->count * sizeof(float)) != COMPCOLL_OK ||
-         gpu_mod->stream_sync((*pp)->stream) != COMPCOLL_OK)) {
+    if (*pp == NULL || !(*pp)->mem_live) {
+        return 0;
+    }
+    if (gpu_mod->zero((*pp)->stream, (*pp)->mem,
+                      t->count * sizeof(float)) != COMPCOLL_OK ||
+        gpu_mod->stream_sync((*pp)->stream) != COMPCOLL_OK) {
         compcoll_warn("could not clear the device memory of a tensor of %zu "
                       "elements after a failed call", t->count);
     }
+    return 1;
 }
 
 compcoll_status_t compcoll_gpu_tensor_get(compcoll_comm_t *cc,
@@ -684,8 +687,9 @@ compcoll_status_t compcoll_gpu_tensor_reserve(compcoll_gpu_tensor_t *gt,
     return COMPCOLL_ERR_NOT_SUPPORTED;
 }
 
-void compcoll_gpu_tensor_clear(compcoll_comm_t *cc, compcoll_tensor_t *t)
+int compcoll_gpu_tensor_clear(compcoll_comm_t *cc, compcoll_tensor_t *t)
 {
+    return 0;
 }
 
 compcoll_status_t compcoll_gpu_tensor_to_host(compcoll_comm_t *cc,

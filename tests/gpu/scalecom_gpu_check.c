@@ -12,8 +12,20 @@
  * below COMPCOLL_MIN_COUNT exercise the staged passthrough.
  *
  * Each rank uses device (node-local rank mod device count).
+ *
+ * Built with STUB_DEVICE it is scalecom_stub_check, for machines without a
+ * GPU: the device buffers come from one arena that the stand-in driver
+ * ($TEST_STUB_LIBCUDA, stub_cuda.c) reports as device memory, copies are
+ * memcpy, and the library, which finds the stand-in module (stub_module.c)
+ * beside it, runs its whole device path with the host kernels: the device
+ * protocol against the oracle, on any machine.
  */
+#ifdef STUB_DEVICE
+#include <dlfcn.h>
+#include <sys/mman.h>
+#else
 #include <cuda_runtime_api.h>
+#endif
 #include <mpi.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,15 +39,64 @@ static int gpu_allreduce(const void *sbuf, void *rbuf, int count,
 #include "../mpi/scalecom_check.c"
 #undef MPI_Allreduce
 
-typedef struct {
-    const void *host;
-    size_t      bytes;
-    void       *dev;
-} gpu_map_t;
+static int gpu_ready;
 
-static gpu_map_t *gpu_map;
-static size_t     gpu_map_len, gpu_map_cap;
-static int        gpu_ready;
+#ifdef STUB_DEVICE
+
+#define STUB_ARENA ((size_t)1 << 32) /* reserved, backed as it is used */
+
+static unsigned char *stub_arena;
+static size_t         stub_used;
+
+static void stub_die(const char *what)
+{
+    fprintf(stderr, "# rank %d: scalecom_stub_check: %s\n", world_rank,
+            what);
+    PMPI_Abort(MPI_COMM_WORLD, 3);
+    exit(3);
+}
+
+static void *dev_alloc(size_t bytes)
+{
+    void *p;
+
+    stub_used = (stub_used + 63) & ~(size_t)63;
+    if (stub_used + bytes > STUB_ARENA) {
+        stub_die("the stand-in device arena is full");
+    }
+    p = stub_arena + stub_used;
+    stub_used += bytes;
+    return p;
+}
+
+static void dev_copy(void *dst, const void *src, size_t bytes,
+                     const char *what)
+{
+    (void)what;
+    memcpy(dst, src, bytes);
+}
+
+static void gpu_setup(void)
+{
+    const char *path = getenv("TEST_STUB_LIBCUDA");
+    void (*pretend)(const void *, size_t) = NULL;
+    void       *stub;
+
+    stub = path != NULL ? dlopen(path, RTLD_NOW | RTLD_GLOBAL) : NULL;
+    if (stub == NULL) {
+        stub_die("cannot load the stand-in driver $TEST_STUB_LIBCUDA");
+    }
+    *(void **)&pretend = dlsym(stub, "stub_cuda_pretend");
+    stub_arena = mmap(NULL, STUB_ARENA, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (pretend == NULL || stub_arena == MAP_FAILED) {
+        stub_die("no stub_cuda_pretend in the driver, or no arena");
+    }
+    pretend(stub_arena, STUB_ARENA);
+    gpu_ready = 1;
+}
+
+#else
 
 static void gpu_die(const char *what, cudaError_t e)
 {
@@ -45,37 +106,31 @@ static void gpu_die(const char *what, cudaError_t e)
     exit(3);
 }
 
-/* The device twin of a host buffer: the same one for the same buffer. */
-static void *gpu_twin(const void *host, size_t bytes)
+static void *dev_alloc(size_t bytes)
 {
-    cudaError_t e;
-    size_t      i;
+    void       *p = NULL;
+    cudaError_t e = cudaMalloc(&p, bytes ? bytes : 4);
 
-    for (i = 0; i < gpu_map_len; i++) {
-        if (gpu_map[i].host == host && gpu_map[i].bytes >= bytes) {
-            return gpu_map[i].dev;
-        }
-    }
-    if (gpu_map_len == gpu_map_cap) {
-        gpu_map_cap = gpu_map_cap ? 2 * gpu_map_cap : 64;
-        gpu_map     = realloc(gpu_map, gpu_map_cap * sizeof(*gpu_map));
-        if (gpu_map == NULL) {
-            die("out of memory");
-        }
-    }
-    gpu_map[gpu_map_len].host  = host;
-    gpu_map[gpu_map_len].bytes = bytes;
-    e = cudaMalloc(&gpu_map[gpu_map_len].dev, bytes ? bytes : 4);
     if (e != cudaSuccess) {
         gpu_die("cudaMalloc", e);
     }
-    return gpu_map[gpu_map_len++].dev;
+    return p;
+}
+
+static void dev_copy(void *dst, const void *src, size_t bytes,
+                     const char *what)
+{
+    cudaError_t e = cudaMemcpy(dst, src, bytes, cudaMemcpyDefault);
+
+    if (e != cudaSuccess) {
+        gpu_die(what, e);
+    }
 }
 
 static void gpu_setup(void)
 {
-    MPI_Comm node;
-    int      local = 0, ndev = 0;
+    MPI_Comm    node;
+    int         local = 0, ndev = 0;
     cudaError_t e;
 
     PMPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0,
@@ -93,13 +148,46 @@ static void gpu_setup(void)
     gpu_ready = 1;
 }
 
+#endif
+
+typedef struct {
+    const void *host;
+    size_t      bytes;
+    void       *dev;
+} gpu_map_t;
+
+static gpu_map_t *gpu_map;
+static size_t     gpu_map_len, gpu_map_cap;
+
+/* The device twin of a host buffer: the same one for the same buffer. */
+static void *gpu_twin(const void *host, size_t bytes)
+{
+    size_t i;
+
+    for (i = 0; i < gpu_map_len; i++) {
+        if (gpu_map[i].host == host && gpu_map[i].bytes >= bytes) {
+            return gpu_map[i].dev;
+        }
+    }
+    if (gpu_map_len == gpu_map_cap) {
+        gpu_map_cap = gpu_map_cap ? 2 * gpu_map_cap : 64;
+        gpu_map     = realloc(gpu_map, gpu_map_cap * sizeof(*gpu_map));
+        if (gpu_map == NULL) {
+            die("out of memory");
+        }
+    }
+    gpu_map[gpu_map_len].host  = host;
+    gpu_map[gpu_map_len].bytes = bytes;
+    gpu_map[gpu_map_len].dev   = dev_alloc(bytes);
+    return gpu_map[gpu_map_len++].dev;
+}
+
 static int gpu_allreduce(const void *sbuf, void *rbuf, int count,
                          MPI_Datatype dt, MPI_Op op, MPI_Comm comm)
 {
-    size_t      bytes;
-    int         tsize = 0, rc;
-    void       *ds = NULL, *dr;
-    cudaError_t e;
+    size_t bytes;
+    int    tsize = 0, rc;
+    void  *ds = NULL, *dr;
 
     if (!gpu_ready) {
         gpu_setup();
@@ -109,26 +197,18 @@ static int gpu_allreduce(const void *sbuf, void *rbuf, int count,
     dr    = gpu_twin(rbuf, bytes);
     /* the receive buffer as the host has it: the in-place gradient, or the
      * poison the oracle expects to be overwritten */
-    if ((e = cudaMemcpy(dr, rbuf, bytes, cudaMemcpyHostToDevice)) != cudaSuccess) {
-        gpu_die("cudaMemcpy to the device", e);
-    }
+    dev_copy(dr, rbuf, bytes, "cudaMemcpy to the device");
     if (sbuf != MPI_IN_PLACE) {
         ds = gpu_twin(sbuf, bytes);
-        if ((e = cudaMemcpy(ds, sbuf, bytes, cudaMemcpyHostToDevice)) != cudaSuccess) {
-            gpu_die("cudaMemcpy to the device", e);
-        }
+        dev_copy(ds, sbuf, bytes, "cudaMemcpy to the device");
     }
     rc = MPI_Allreduce(ds != NULL ? ds : MPI_IN_PLACE, dr, count, dt, op,
                        comm);
-    if ((e = cudaMemcpy(rbuf, dr, bytes, cudaMemcpyDeviceToHost)) != cudaSuccess) {
-        gpu_die("cudaMemcpy to the host", e);
-    }
+    dev_copy(rbuf, dr, bytes, "cudaMemcpy to the host");
     if (ds != NULL && bytes > 0) {
         void *back = xmalloc(bytes);
 
-        if ((e = cudaMemcpy(back, ds, bytes, cudaMemcpyDeviceToHost)) != cudaSuccess) {
-            gpu_die("cudaMemcpy to the host", e);
-        }
+        dev_copy(back, ds, bytes, "cudaMemcpy to the host");
         if (memcmp(back, sbuf, bytes) != 0) {
             fail("MPI_Allreduce of %d elements changed its device send buffer",
                  count);
