@@ -296,6 +296,9 @@ typedef struct {
     uint8_t           *code;   /* COMPCOLL_ICODE_MAX k: the indices as sent */
     float             *vals;   /* k: this rank's values, then their sums */
     void              *pipe;   /* a pipelined call's pieces (sc_pipe_run) */
+    unsigned           pieces; /* the leader's: pieces to cut it into */
+    int                fold;   /* the beta = 1 pass runs before the header */
+    compcoll_gpu_tensor_t *gt; /* device buffers: the tensor's device side */
     compcoll_status_t  local;  /* this rank's first failure */
 } sc_call_t;
 
@@ -755,8 +758,10 @@ static void sc_blind(sc_call_t *c)
  * they go (sc_pipe_run); gap pieces are laid out from the selection.  A
  * leader that cannot take its part says so in the header (SC_MODE_ABORT).
  */
-static void sc_lead(sc_call_t *c, int fold, unsigned pipe)
+static void sc_lead(sc_call_t *c)
 {
+    const int      fold = c->fold;
+    const unsigned pipe = c->pieces;
     const compcoll_config_t     *cfg = &compcoll_cfg;
     const compcoll_kernel_ops_t *ker = compcoll_kernels();
     compcoll_tensor_t           *t   = c->t;
@@ -878,81 +883,47 @@ static void sc_sparse(sc_call_t *c)
     }
 }
 
-static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
-                                      const float *g, float *out, size_t n)
+/*
+ * Host buffers: the call's buffers (a rank without them goes on with
+ * stand-ins and fails the call), whether the leader pipelines it, and, with
+ * beta = 1, the pass over n that needs no indices (compcoll_kernels.h:
+ * fold, take): every rank but the leader makes it before the header
+ * arrives, the leader fused with its selection and take (fold_select), so
+ * the others' pass runs while the leader selects.  Whether the call will
+ * be sparse is the leader's to say; a rank that folded for a call that
+ * turns out dense moves a from m to out instead.
+ */
+static int sc_host_prepare(sc_call_t *c)
 {
-    const compcoll_config_t     *cfg   = &compcoll_cfg;
-    const compcoll_kernel_ops_t *ker   = compcoll_kernels();
-    const size_t                 k     = compcoll_tensor_k(t, n);
-    const uint64_t               sent0 = cc->tcomm->bytes_sent;
-    sc_call_t                    c;
+    const compcoll_config_t     *cfg = &compcoll_cfg;
+    const compcoll_kernel_ops_t *ker = compcoll_kernels();
+    compcoll_comm_t             *cc  = c->cc;
+    compcoll_tensor_t           *t   = c->t;
     double                       t0;
-    unsigned                     pipe;
-    /*
-     * With beta = 1 the pass over n needs no indices (compcoll_kernels.h:
-     * fold, take): every rank makes it before the header arrives, the
-     * leader fused with its selection and take (fold_select), so the
-     * others' pass runs while the leader selects.  Whether the call will
-     * be sparse is the leader's to say; a rank that folded for a call that
-     * turns out dense moves a from m to out instead.
-     */
-    const int fold = (cfg->beta == 1.0 && t->mem != NULL &&
-                      ker->fold != NULL && t->calls >= cfg->warmup &&
-                      !t->dense_next);
 
-    memset(&c, 0, sizeof(c));
-    c.cc     = cc;
-    c.t      = t;
-    c.g      = g;
-    c.out    = out;
-    c.n      = n;
-    c.k      = k;
-    c.leader = (int)(cc->ncalls % (uint64_t)cc->size);
-    c.idx    = compcoll_buf_reserve(&cc->msg, k * sizeof(uint32_t));
-    c.code   = compcoll_buf_reserve(&cc->icode, COMPCOLL_ICODE_MAX * k);
-    c.vals   = compcoll_buf_reserve(&cc->vals, k * sizeof(float));
-    if (c.idx == NULL || c.code == NULL || c.vals == NULL ||
-        sc_pipe_reserve(cc, n, k) != 0) {
+    c->idx  = compcoll_buf_reserve(&cc->msg, c->k * sizeof(uint32_t));
+    c->code = compcoll_buf_reserve(&cc->icode, COMPCOLL_ICODE_MAX * c->k);
+    c->vals = compcoll_buf_reserve(&cc->vals, c->k * sizeof(float));
+    if (c->idx == NULL || c->code == NULL || c->vals == NULL ||
+        sc_pipe_reserve(cc, c->n, c->k) != 0) {
         compcoll_error("no memory for the buffers of a call of %zu elements",
-                       n);
-        sc_fail(&c, COMPCOLL_ERR_NO_MEMORY);
+                       c->n);
+        sc_fail(c, COMPCOLL_ERR_NO_MEMORY);
     }
-    sc_fail(&c, compcoll_fault(cc, COMPCOLL_FAULT_ALLOC));
-    c.pipe = cc->pipe.ptr;
+    sc_fail(c, compcoll_fault(cc, COMPCOLL_FAULT_ALLOC));
+    c->pipe = cc->pipe.ptr;
+    c->fold = (cfg->beta == 1.0 && t->mem != NULL && ker->fold != NULL &&
+               t->calls >= cfg->warmup && !t->dense_next);
     /* a leader staging device buffers does not pipeline: the device ranks
      * could not follow */
-    pipe = !compcoll_staging() ? sc_pipe_pieces(cc, n, k) : 0;
-
-    if (fold && cc->rank != c.leader && c.local == COMPCOLL_OK) {
+    c->pieces = !compcoll_staging() ? sc_pipe_pieces(cc, c->n, c->k) : 0;
+    if (c->fold && cc->rank != c->leader && c->local == COMPCOLL_OK) {
         t0 = compcoll_time();
-        ker->fold(t->mem, g, out, n);
-        c.folded = 1;
+        ker->fold(t->mem, c->g, c->out, c->n);
+        c->folded = 1;
         compcoll_stats.time_host += compcoll_time() - t0;
     }
-    if (cc->rank == c.leader) {
-        sc_lead(&c, fold, pipe);
-    }
-    t->sparse_last = 0;
-    if (sc_header_step(&c)) {
-        return c.local;
-    }
-    t->sparse_last = (c.h.mode == SC_MODE_SPARSE);
-    t->k_last      = c.k;
-    compcoll_trace("allreduce count=%zu comm=%llu call=%llu: scalecom %s "
-                   "k=%zu leader=%d pieces=%u (%u empty)", n,
-                   (unsigned long long)cc->id, (unsigned long long)cc->ncalls,
-                   c.h.mode == SC_MODE_SPARSE ? "sparse" : "dense", k,
-                   c.leader, c.h.pieces, sc_pipe_empty(&c.h));
-    compcoll_count_call(cc, t, n);
-    if (c.h.mode == SC_MODE_DENSE) {
-        sc_dense(&c);
-    } else {
-        sc_sparse(&c);
-        compcoll_stats.calls_compressed++;
-        compcoll_stats.elements_sent += k;
-    }
-    compcoll_stats.bytes_sent += cc->tcomm->bytes_sent - sent0;
-    return c.local;
+    return 0;
 }
 
 /* A device step of this rank that failed: said once, the call fails. */
@@ -981,8 +952,9 @@ static compcoll_status_t sc_first(compcoll_status_t a, compcoll_status_t b)
  * pass), the indices to host memory and checked before anything touches m
  * or out; the compression then runs during the broadcast.
  */
-static void sc_gpu_lead(sc_call_t *c, compcoll_gpu_tensor_t *gt)
+static void sc_gpu_lead(sc_call_t *c)
 {
+    compcoll_gpu_tensor_t       *gt   = c->gt;
     const compcoll_config_t     *cfg  = &compcoll_cfg;
     const compcoll_gpu_module_t *gpu  = compcoll_gpu_module();
     compcoll_gpu_stream_t       *s    = gt->stream;
@@ -1032,8 +1004,9 @@ static void sc_gpu_lead(sc_call_t *c, compcoll_gpu_tensor_t *gt)
 
 /* A dense call on the device: out = a there, through a host buffer for the
  * sum, and back. */
-static void sc_gpu_dense(sc_call_t *c, compcoll_gpu_tensor_t *gt)
+static void sc_gpu_dense(sc_call_t *c)
 {
+    compcoll_gpu_tensor_t       *gt    = c->gt;
     const compcoll_gpu_module_t *gpu   = compcoll_gpu_module();
     compcoll_gpu_stream_t       *s     = gt->stream;
     const size_t                 bytes = c->n * sizeof(float);
@@ -1078,8 +1051,9 @@ static void sc_gpu_dense(sc_call_t *c, compcoll_gpu_tensor_t *gt)
 /* A sparse call on the device after the header: the others compress at
  * the leader's indices, the k values are summed in host memory and
  * scattered into out on the device. */
-static void sc_gpu_sparse(sc_call_t *c, compcoll_gpu_tensor_t *gt)
+static void sc_gpu_sparse(sc_call_t *c)
 {
+    compcoll_gpu_tensor_t       *gt  = c->gt;
     const compcoll_gpu_module_t *gpu = compcoll_gpu_module();
     compcoll_gpu_stream_t       *s   = gt->stream;
     const size_t                 k   = c->k;
@@ -1115,62 +1089,114 @@ static void sc_gpu_sparse(sc_call_t *c, compcoll_gpu_tensor_t *gt)
         sc_gpu_fail(c, sc_first(st, gpu->stream_sync(s)), "scatter");
         compcoll_stats.time_host += compcoll_time() - t0;
     }
-    compcoll_stats.calls_compressed++;
-    compcoll_stats.elements_sent += k;
 }
 
 /*
- * The same call with g and out in device memory (compcoll_memtype.h): the
- * passes run on the tensor's stream, and only the header and indices (the
- * leader's) and the k values cross to pinned host memory for the transport.
- * A rank whose device work fails still takes its part in the exchange
- * (with zeros) and then fails the call, so no rank waits forever; a leader
- * whose selection fails broadcasts SC_MODE_ABORT.  When its staging
- * buffers cannot be had (before anything is exchanged), the call goes
- * through host memory instead (compcoll_allreduce_staged).
+ * Device buffers (compcoll_memtype.h): the passes run on the tensor's
+ * stream, and only the header and indices (the leader's) and the k values
+ * cross to pinned host memory for the transport.  A rank whose device work
+ * fails still takes its part in the exchange (with zeros) and then fails
+ * the call, so no rank waits forever; a leader whose selection fails
+ * broadcasts SC_MODE_ABORT.  When the staging buffers cannot be had
+ * (before anything is exchanged), -1: the call goes through host memory
+ * instead (compcoll_allreduce_staged), which makes the same steps.
  */
-static compcoll_status_t sc_allreduce_gpu(compcoll_comm_t *cc,
-                                          compcoll_tensor_t *t,
-                                          compcoll_gpu_tensor_t *gt,
-                                          const float *g, float *out, size_t n)
+static int sc_device_prepare(sc_call_t *c)
 {
-    const size_t           k     = compcoll_tensor_k(t, n);
-    compcoll_gpu_stream_t *s     = gt->stream;
-    const uint64_t         sent0 = cc->tcomm->bytes_sent;
-    sc_call_t              c;
+    compcoll_gpu_stream_t *s = c->gt->stream;
+
+    c->idx  = compcoll_gpu_stage(s, COMPCOLL_STAGE_MSG,
+                                 c->k * sizeof(uint32_t));
+    c->code = compcoll_buf_reserve(&c->cc->icode, COMPCOLL_ICODE_MAX * c->k);
+    c->vals = compcoll_gpu_stage(s, COMPCOLL_STAGE_VALS, c->k * sizeof(float));
+    if (c->idx == NULL || c->code == NULL || c->vals == NULL ||
+        sc_pipe_reserve(c->cc, c->n, c->k) != 0 ||
+        compcoll_gpu_tensor_reserve(c->gt, c->k) != COMPCOLL_OK ||
+        compcoll_fault(c->cc, COMPCOLL_FAULT_ALLOC) != COMPCOLL_OK) {
+        return -1;
+    }
+    c->pipe = c->cc->pipe.ptr;
+    return 0;
+}
+
+/* The leader's queued device work, when the call ends at its header. */
+static void sc_device_abandon(sc_call_t *c)
+{
+    compcoll_gpu_module()->stream_sync(c->gt->stream);
+}
+
+/* Where a call's buffers live: the steps that differ (prepare returns -1
+ * when the call must go another way before anything was exchanged). */
+typedef struct {
+    int  (*prepare)(sc_call_t *c);
+    void (*lead)(sc_call_t *c);
+    void (*dense)(sc_call_t *c);
+    void (*sparse)(sc_call_t *c);
+    void (*abandon)(sc_call_t *c);
+} sc_place_t;
+
+static const sc_place_t sc_host_place = {
+    .prepare = sc_host_prepare,
+    .lead    = sc_lead,
+    .dense   = sc_dense,
+    .sparse  = sc_sparse,
+    .abandon = NULL,
+};
+
+static const sc_place_t sc_device_place = {
+    .prepare = sc_device_prepare,
+    .lead    = sc_gpu_lead,
+    .dense   = sc_gpu_dense,
+    .sparse  = sc_gpu_sparse,
+    .abandon = sc_device_abandon,
+};
+
+/*
+ * One call, wherever its buffers live (gt: the tensor's device side when
+ * they are device memory, else NULL): the leader's header (and selection),
+ * the others' check of it, then a dense or sparse exchange.
+ */
+static compcoll_status_t sc_call(compcoll_comm_t *cc, compcoll_tensor_t *t,
+                                 compcoll_gpu_tensor_t *gt, const float *g,
+                                 float *out, size_t n)
+{
+    const sc_place_t *at    = gt != NULL ? &sc_device_place : &sc_host_place;
+    const uint64_t    sent0 = cc->tcomm->bytes_sent;
+    sc_call_t         c;
 
     memset(&c, 0, sizeof(c));
-    c.idx  = compcoll_gpu_stage(s, COMPCOLL_STAGE_MSG, k * sizeof(uint32_t));
-    c.code = compcoll_buf_reserve(&cc->icode, COMPCOLL_ICODE_MAX * k);
-    c.vals = compcoll_gpu_stage(s, COMPCOLL_STAGE_VALS, k * sizeof(float));
-    if (c.idx == NULL || c.code == NULL || c.vals == NULL ||
-        sc_pipe_reserve(cc, n, k) != 0 ||
-        compcoll_gpu_tensor_reserve(gt, k) != COMPCOLL_OK ||
-        compcoll_fault(cc, COMPCOLL_FAULT_ALLOC) != COMPCOLL_OK) {
-        /* nothing exchanged yet: the host path makes the same steps */
-        return compcoll_allreduce_staged(cc, t, g, out, n);
-    }
     c.cc     = cc;
     c.t      = t;
+    c.gt     = gt;
     c.g      = g;
     c.out    = out;
     c.n      = n;
-    c.k      = k;
+    c.k      = compcoll_tensor_k(t, n);
     c.leader = (int)(cc->ncalls % (uint64_t)cc->size);
-    c.pipe   = cc->pipe.ptr;
-
+    if (at->prepare(&c) != 0) {
+        return compcoll_allreduce_staged(cc, t, g, out, n);
+    }
     if (cc->rank == c.leader) {
-        sc_gpu_lead(&c, gt);
+        at->lead(&c);
     }
     t->sparse_last = 0;
     if (sc_header_step(&c)) {
-        compcoll_gpu_module()->stream_sync(s); /* the leader's queued work */
+        if (at->abandon != NULL) {
+            at->abandon(&c);
+        }
         return c.local;
     }
     t->sparse_last = (c.h.mode == SC_MODE_SPARSE);
     t->k_last      = c.k;
+    compcoll_trace("allreduce count=%zu comm=%llu call=%llu: scalecom %s "
+                   "k=%zu leader=%d pieces=%u (%u empty), on %s %d", n,
+                   (unsigned long long)cc->id, (unsigned long long)cc->ncalls,
+                   c.h.mode == SC_MODE_SPARSE ? "sparse" : "dense", c.k,
+                   c.leader, c.h.pieces, sc_pipe_empty(&c.h),
+                   gt != NULL ? "device" : "the host, rank",
+                   gt != NULL ? gt->where.device : cc->rank);
     compcoll_count_call(cc, t, n);
-    if (c.h.pieces != 0) {
+    if (gt != NULL && c.h.pieces != 0) {
         /* the leader's buffers are in host memory, this rank's on a device:
          * it takes its part with zeros, so that nobody waits for it, and
          * fails the call */
@@ -1183,21 +1209,29 @@ static compcoll_status_t sc_allreduce_gpu(compcoll_comm_t *cc,
                        (unsigned long long)cc->id);
         sc_fail(&c, COMPCOLL_ERR_NOT_SUPPORTED);
         sc_blind(&c);
+    } else if (c.h.mode == SC_MODE_DENSE) {
+        at->dense(&c);
     } else {
-        compcoll_trace("allreduce count=%zu comm=%llu call=%llu: scalecom %s "
-                       "k=%zu leader=%d, on device %d", n,
-                       (unsigned long long)cc->id,
-                       (unsigned long long)cc->ncalls,
-                       c.h.mode == SC_MODE_SPARSE ? "sparse" : "dense", k,
-                       c.leader, gt->where.device);
-        if (c.h.mode == SC_MODE_DENSE) {
-            sc_gpu_dense(&c, gt);
-        } else {
-            sc_gpu_sparse(&c, gt);
-        }
+        at->sparse(&c);
+        compcoll_stats.calls_compressed++;
+        compcoll_stats.elements_sent += c.k;
     }
     compcoll_stats.bytes_sent += cc->tcomm->bytes_sent - sent0;
     return c.local;
+}
+
+static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
+                                      const float *g, float *out, size_t n)
+{
+    return sc_call(cc, t, NULL, g, out, n);
+}
+
+static compcoll_status_t sc_allreduce_gpu(compcoll_comm_t *cc,
+                                          compcoll_tensor_t *t,
+                                          compcoll_gpu_tensor_t *gt,
+                                          const float *g, float *out, size_t n)
+{
+    return sc_call(cc, t, gt, g, out, n);
 }
 
 compcoll_status_t compcoll_sc_header_check(const compcoll_comm_t *cc,

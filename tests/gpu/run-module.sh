@@ -27,11 +27,16 @@ lib=$lib_built
 
 # A passthrough call that a rank cannot stage ends the job, with a message
 # that says why, instead of giving the others a result with a stand-in.
+# Each rank writes its stderr to a file of its own: what a process writes
+# just before MPI_Abort can be lost on its way through mpiexec.
 start=$(date +%s)
-$guard "$mpiexec" -n 2 env LD_PRELOAD="$lib" COMPCOLL_MIN_COUNT=64 \
+# shellcheck disable=SC2016 # expanded by the ranks' shell
+$guard "$mpiexec" -n 2 sh -c 'exec "$@" 2>"$0.$PMI_RANK"' "$tmp/err" \
+    env LD_PRELOAD="$lib" COMPCOLL_MIN_COUNT=64 \
     "$builddir/module_check" "$stub" abort >"$tmp/log" 2>&1 </dev/null
 rc=$?
 secs=$(($(date +%s) - start))
+cat "$tmp"/err.* >>"$tmp/log" 2>/dev/null
 if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ "$rc" -ne 137 ] &&
     grep -q "cannot stage it through host memory.*so the job ends" "$tmp/log" &&
     ! grep -q "FAILED" "$tmp/log"; then
