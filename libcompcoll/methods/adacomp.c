@@ -82,6 +82,96 @@ static size_t ada_select(const float *R, const float *g, size_t n, size_t bin,
     return sizeof(float) + c * sizeof(uint32_t);
 }
 
+/* This rank's stream (its buffers and selection), before the agreement, so
+ * that a rank that cannot make it says so there: *bytes its size, 0 with a
+ * NaN or an infinity in a, which turns the call dense (*want_dense). */
+static compcoll_status_t ada_stream(compcoll_comm_t *cc, compcoll_tensor_t *t,
+                                    const float *g, size_t n, size_t bin,
+                                    unsigned char **stream, size_t *bytes,
+                                    int *want_dense)
+{
+    compcoll_status_t local = compcoll_fault(cc, COMPCOLL_FAULT_ALLOC);
+    float            *bmax;
+    double            t0;
+
+    if (local != COMPCOLL_OK) {
+        return local;
+    }
+    *stream = compcoll_buf_reserve(&cc->msg,
+                                   sizeof(float) + n * sizeof(uint32_t));
+    bmax = compcoll_buf_reserve(&cc->vals,
+                                ((n + bin - 1) / bin) * sizeof(float));
+    if (*stream == NULL || bmax == NULL) {
+        compcoll_error("no memory for the buffers of a call of %zu elements",
+                       n);
+        return COMPCOLL_ERR_NO_MEMORY;
+    }
+    local = compcoll_fault(cc, COMPCOLL_FAULT_KERNEL);
+    if (local != COMPCOLL_OK) {
+        return local;
+    }
+    t0     = compcoll_time();
+    *bytes = ada_select(t->mem, g, n, bin, bmax, *stream);
+    compcoll_stats.time_select += compcoll_time() - t0;
+    if (*bytes == 0) {
+        compcoll_warn_once("a NaN or an infinity in a gradient of %zu "
+                           "elements (adacomp): such calls are summed "
+                           "densely", n);
+        *want_dense = 1;
+    }
+    return COMPCOLL_OK;
+}
+
+/* R <- G - sent: G = R + g everywhere, then this rank's stream off. */
+static void ada_keep(float *R, const float *g, size_t n,
+                     const unsigned char *stream, size_t bytes)
+{
+    const uint32_t *ent = (const uint32_t *)(stream + sizeof(float));
+    const size_t    c   = (bytes - sizeof(float)) / sizeof(uint32_t);
+    float           scale;
+    size_t          j;
+
+    memcpy(&scale, stream, sizeof(scale));
+    for (j = 0; j < n; j++) {
+        R[j] += g[j];
+    }
+    for (j = 0; j < c; j++) {
+        uint32_t i = ent[j] & ~ADA_SIGN;
+
+        R[i] -= (ent[j] & ADA_SIGN) ? -scale : scale;
+    }
+}
+
+/* out = every rank's stream (all: in rank order, counts[r] bytes each)
+ * added in rank order, each index checked first: below n, ascending. */
+static compcoll_status_t ada_sum(const compcoll_comm_t *cc, const void *all,
+                                 const size_t *counts, float *out, size_t n)
+{
+    size_t off, j;
+    int    r;
+
+    memset(out, 0, n * sizeof(float));
+    for (r = 0, off = 0; r < cc->size; off += counts[r], r++) {
+        const unsigned char *s   = (const unsigned char *)all + off;
+        const uint32_t      *ent = (const uint32_t *)(s + sizeof(float));
+        size_t               cr  = (counts[r] - sizeof(float)) / sizeof(uint32_t);
+        float                sr;
+
+        memcpy(&sr, s, sizeof(sr));
+        for (j = 0; j < cr; j++) {
+            uint32_t i = ent[j] & ~ADA_SIGN;
+
+            if (i >= n || (j > 0 && i <= (ent[j - 1] & ~ADA_SIGN))) {
+                compcoll_error("rank %d's AdaComp index %zu is %u: not below "
+                               "n=%zu and ascending; refusing it", r, j, i, n);
+                return COMPCOLL_ERR_PROTOCOL;
+            }
+            out[i] += (ent[j] & ADA_SIGN) ? -sr : sr;
+        }
+    }
+    return COMPCOLL_OK;
+}
+
 static compcoll_status_t ada_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
                                        const float *g, float *out, size_t n)
 {
@@ -92,37 +182,14 @@ static compcoll_status_t ada_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t
     unsigned char     *stream    = NULL;
     const size_t      *counts;
     compcoll_status_t  status, local;
-    size_t             bytes = 0, off, j, c;
-    float             *bmax, scale;
+    size_t             bytes = 0;
     void              *all;
     int                dense, r;
     double             t0;
 
-    local = compcoll_fault(cc, COMPCOLL_FAULT_ALLOC);
-    if (!want_dense && local == COMPCOLL_OK) {
-        stream = compcoll_buf_reserve(&cc->msg, sizeof(float) +
-                                                    n * sizeof(uint32_t));
-        bmax   = compcoll_buf_reserve(&cc->vals,
-                                      ((n + bin - 1) / bin) * sizeof(float));
-        if (stream == NULL || bmax == NULL) {
-            compcoll_error("no memory for the buffers of a call of %zu "
-                           "elements", n);
-            local = COMPCOLL_ERR_NO_MEMORY;
-        } else {
-            local = compcoll_fault(cc, COMPCOLL_FAULT_KERNEL);
-        }
-        if (local == COMPCOLL_OK) {
-            t0    = compcoll_time();
-            bytes = ada_select(t->mem, g, n, bin, bmax, stream);
-            compcoll_stats.time_select += compcoll_time() - t0;
-            if (bytes == 0) {
-                compcoll_warn_once("a NaN or an infinity in a gradient of "
-                                   "%zu elements (adacomp): such calls are "
-                                   "summed densely", n);
-                want_dense = 1;
-            }
-        }
-    }
+    local = want_dense ? compcoll_fault(cc, COMPCOLL_FAULT_ALLOC)
+                       : ada_stream(cc, t, g, n, bin, &stream, &bytes,
+                                    &want_dense);
     status = compcoll_xchg_agree(cc, want_dense, bytes, local, &dense,
                                  &counts);
     if (status != COMPCOLL_OK) {
@@ -156,46 +223,15 @@ static compcoll_status_t ada_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t
     if (compcoll_fault(cc, COMPCOLL_FAULT_DECODE) != COMPCOLL_OK) {
         return COMPCOLL_ERR_PROTOCOL;
     }
-
     t0 = compcoll_time();
-    /* R <- G - sent: G = R + g everywhere, then the sent part off. */
-    memcpy(&scale, stream, sizeof(scale));
-    c = (bytes - sizeof(float)) / sizeof(uint32_t);
-    {
-        float          *R   = t->mem;
-        const uint32_t *ent = (const uint32_t *)(stream + sizeof(float));
-
-        for (j = 0; j < n; j++) {
-            R[j] += g[j];
-        }
-        for (j = 0; j < c; j++) {
-            uint32_t i = ent[j] & ~ADA_SIGN;
-
-            R[i] -= (ent[j] & ADA_SIGN) ? -scale : scale;
-        }
-    }
-    memset(out, 0, n * sizeof(float));
-    for (r = 0, off = 0; r < cc->size; off += counts[r], r++) {
-        const unsigned char *s = (const unsigned char *)all + off;
-        const uint32_t      *ent = (const uint32_t *)(s + sizeof(float));
-        size_t               cr  = (counts[r] - sizeof(float)) / sizeof(uint32_t);
-        float                sr;
-
-        memcpy(&sr, s, sizeof(sr));
-        for (j = 0; j < cr; j++) {
-            uint32_t i = ent[j] & ~ADA_SIGN;
-
-            if (i >= n || (j > 0 && i <= (ent[j - 1] & ~ADA_SIGN))) {
-                compcoll_error("rank %d's AdaComp index %zu is %u: not below "
-                               "n=%zu and ascending; refusing it", r, j, i, n);
-                return COMPCOLL_ERR_PROTOCOL;
-            }
-            out[i] += (ent[j] & ADA_SIGN) ? -sr : sr;
-        }
-    }
+    ada_keep(t->mem, g, n, stream, bytes);
+    status = ada_sum(cc, all, counts, out, n);
     compcoll_stats.time_host += compcoll_time() - t0;
+    if (status != COMPCOLL_OK) {
+        return status;
+    }
     compcoll_stats.calls_compressed++;
-    compcoll_stats.elements_sent += c;
+    compcoll_stats.elements_sent += (bytes - sizeof(float)) / sizeof(uint32_t);
     compcoll_xchg_account(cc, t, n, sent0);
     return COMPCOLL_OK;
 }

@@ -21,58 +21,140 @@
 #include "compcoll_log.h"
 #include "compcoll_stats.h"
 
+/* One call's state, as its steps share it. */
+typedef struct {
+    compcoll_comm_t   *cc;
+    compcoll_tensor_t *t;
+    size_t             n, k;
+    compcoll_wire_t    wire;
+    size_t             bytes; /* a rank's stream */
+    uint32_t          *idx;   /* this rank's stream: k indices, k values */
+    float             *vals;  /* k */
+} topk_call_t;
+
+/* This rank's buffers and selection (which leaves m alone), before the
+ * agreement, so that a rank that cannot make them says so there. */
+static compcoll_status_t topk_select(topk_call_t *c, const float *g)
+{
+    const compcoll_config_t *cfg = &compcoll_cfg;
+    compcoll_status_t        local;
+    double                   t0;
+
+    local   = compcoll_fault(c->cc, COMPCOLL_FAULT_ALLOC);
+    c->idx  = compcoll_buf_reserve(&c->cc->msg, c->bytes);
+    c->vals = compcoll_buf_reserve(&c->cc->vals, c->k * sizeof(float));
+    if (c->idx == NULL || c->vals == NULL) {
+        compcoll_error("no memory for the buffers of a call of %zu elements",
+                       c->n);
+        return COMPCOLL_ERR_NO_MEMORY;
+    }
+    if (local != COMPCOLL_OK) {
+        return local;
+    }
+    t0    = compcoll_time();
+    local = compcoll_fault(c->cc, COMPCOLL_FAULT_KERNEL);
+    if (local == COMPCOLL_OK) {
+        local = compcoll_kernels()->select((compcoll_select_t)cfg->select,
+                                           c->t->mem, g, c->n, c->k, c->idx,
+                                           compcoll_select_scratch());
+    }
+    compcoll_stats.time_select += compcoll_time() - t0;
+    if (local != COMPCOLL_OK) {
+        compcoll_error("index selection failed: %s",
+                       compcoll_status_string(local));
+    }
+    return local;
+}
+
+/* This rank's stream: vals = a at idx, encoded after the indices; m keeps
+ * everything else (beta = 1) and, with a 16-bit wire, the rounding of what
+ * was sent. */
+static void topk_compress(topk_call_t *c, const float *g, float *out)
+{
+    const size_t wsize = compcoll_wire_size(c->wire);
+    float       *mem   = c->t->mem;
+    double       t0    = compcoll_time();
+    size_t       j;
+
+    compcoll_kernels()->compress(mem, g, out, c->n, c->idx, c->k, 1.0f,
+                                 c->vals);
+    compcoll_wire_encode(c->wire, c->idx + c->k, c->vals, c->k);
+    if (c->wire != COMPCOLL_WIRE_FP32) {
+        float *sent = c->vals; /* reuse: decode in place after encoding */
+
+        for (j = 0; j < c->k; j++) {
+            float a = c->vals[j];
+
+            compcoll_wire_decode(c->wire, &sent[j],
+                                 (char *)(c->idx + c->k) + j * wsize, 1);
+            /* a NaN or infinity went out as it is: nothing to keep */
+            mem[c->idx[j]] = compcoll_nonfinite(a - sent[j]) ? 0.0f
+                                                             : a - sent[j];
+        }
+    }
+    compcoll_stats.time_host += compcoll_time() - t0;
+}
+
+/* Every rank's stream (all: in rank order) added into out, in rank order,
+ * each checked first: indices below n and ascending. */
+static compcoll_status_t topk_sum(topk_call_t *c, const void *all, float *out)
+{
+    const size_t k = c->k;
+    double       t0 = compcoll_time();
+    size_t       j;
+    int          r;
+
+    for (r = 0; r < c->cc->size; r++) {
+        /* rank r's stream starts r * bytes in: with 16-bit values and an odd
+         * k that is no multiple of 4, so its indices are copied out (into
+         * this rank's own, sent already) before they are read */
+        const char     *rs = (const char *)all + (size_t)r * c->bytes;
+        const uint32_t *ri = c->idx;
+
+        memcpy(c->idx, rs, k * sizeof(uint32_t));
+        for (j = 0; j < k; j++) {
+            if (ri[j] >= c->n || (j > 0 && ri[j] <= ri[j - 1])) {
+                compcoll_error("rank %d's top-k index %zu is %u: not below "
+                               "n=%zu and ascending; refusing it", r, j, ri[j],
+                               c->n);
+                return COMPCOLL_ERR_PROTOCOL;
+            }
+        }
+        compcoll_wire_decode(c->wire, c->vals, rs + k * sizeof(uint32_t), k);
+        for (j = 0; j < k; j++) {
+            out[ri[j]] += c->vals[j];
+        }
+    }
+    compcoll_stats.time_host += compcoll_time() - t0;
+    return COMPCOLL_OK;
+}
+
 static compcoll_status_t topk_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
                                         const float *g, float *out, size_t n)
 {
-    const compcoll_config_t     *cfg   = &compcoll_cfg;
-    const compcoll_kernel_ops_t *ker   = compcoll_kernels();
-    const compcoll_wire_t        wire  = (compcoll_wire_t)cfg->wire;
-    const size_t                 k     = compcoll_tensor_k(t, n);
-    const size_t                 wsize = compcoll_wire_size(wire);
-    const size_t                 bytes = k * (sizeof(uint32_t) + wsize);
-    uint64_t                     sent0 = cc->tcomm->bytes_sent;
-    const size_t                *counts;
-    compcoll_status_t            status;
-    uint32_t                    *idx;
-    float                       *vals;
-    void                        *all;
-    int                          dense, r;
-    size_t                       j;
-    double                       t0;
+    const compcoll_config_t *cfg   = &compcoll_cfg;
+    const uint64_t           sent0 = cc->tcomm->bytes_sent;
+    const int want_dense = t->calls < cfg->warmup || t->mem == NULL ||
+                           t->dense_next;
+    topk_call_t       c;
+    const size_t     *counts;
+    compcoll_status_t status, local = COMPCOLL_OK;
+    void             *all;
+    int               dense, r;
 
-    const int                    want_dense = t->calls < cfg->warmup ||
-                                              t->mem == NULL ||
-                                              t->dense_next;
-    compcoll_status_t            local;
-
-    /* the selection (which leaves m alone) before step 1, so that a rank
-     * that cannot make it says so there */
-    local = compcoll_fault(cc, COMPCOLL_FAULT_ALLOC);
-    idx   = NULL;
-    vals  = NULL;
+    memset(&c, 0, sizeof(c));
+    c.cc    = cc;
+    c.t     = t;
+    c.n     = n;
+    c.k     = compcoll_tensor_k(t, n);
+    c.wire  = (compcoll_wire_t)cfg->wire;
+    c.bytes = c.k * (sizeof(uint32_t) + compcoll_wire_size(c.wire));
     if (!want_dense) { /* a rank that wants a dense call makes one */
-        idx  = compcoll_buf_reserve(&cc->msg, bytes);
-        vals = compcoll_buf_reserve(&cc->vals, k * sizeof(float));
-        if (idx == NULL || vals == NULL) {
-            compcoll_error("no memory for the buffers of a call of %zu "
-                           "elements", n);
-            local = COMPCOLL_ERR_NO_MEMORY;
-        }
+        local = topk_select(&c, g);
+    } else {
+        local = compcoll_fault(cc, COMPCOLL_FAULT_ALLOC);
     }
-    if (!want_dense && local == COMPCOLL_OK) {
-        t0    = compcoll_time();
-        local = compcoll_fault(cc, COMPCOLL_FAULT_KERNEL);
-        if (local == COMPCOLL_OK) {
-            local = ker->select((compcoll_select_t)cfg->select, t->mem, g, n,
-                                k, idx, compcoll_select_scratch());
-        }
-        compcoll_stats.time_select += compcoll_time() - t0;
-        if (local != COMPCOLL_OK) {
-            compcoll_error("index selection failed: %s",
-                           compcoll_status_string(local));
-        }
-    }
-    status = compcoll_xchg_agree(cc, want_dense, bytes, local, &dense,
+    status = compcoll_xchg_agree(cc, want_dense, c.bytes, local, &dense,
                                  &counts);
     if (status != COMPCOLL_OK) {
         return status;
@@ -80,75 +162,36 @@ static compcoll_status_t topk_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *
     compcoll_trace("allreduce count=%zu comm=%llu call=%llu: topk %s k=%zu",
                    n, (unsigned long long)cc->id,
                    (unsigned long long)cc->ncalls, dense ? "dense" : "sparse",
-                   k);
+                   c.k);
     if (dense) {
         status = compcoll_xchg_dense(cc, t, g, out, n);
         compcoll_xchg_account(cc, t, n, sent0);
         return status;
     }
     for (r = 0; r < cc->size; r++) {
-        if (counts[r] != bytes) {
+        if (counts[r] != c.bytes) {
             compcoll_error("rank %d sends a top-k stream of %zu bytes, this "
                            "rank expects %zu: are all ranks making the same "
-                           "MPI_Allreduce calls?", r, counts[r], bytes);
+                           "MPI_Allreduce calls?", r, counts[r], c.bytes);
             return COMPCOLL_ERR_PROTOCOL; /* seen alike by every rank */
         }
     }
-    t0 = compcoll_time();
-    /* beta = 1: m <- m + g off the selection, 0 on it; vals = a at idx. */
-    ker->compress(t->mem, g, out, n, idx, k, 1.0f, vals);
-    /* Send what the wire can carry and keep the rounding in the memory. */
-    compcoll_wire_encode(wire, idx + k, vals, k);
-    if (wire != COMPCOLL_WIRE_FP32) {
-        float *sent = vals; /* reuse: decode in place after encoding */
-
-        for (j = 0; j < k; j++) {
-            float a = vals[j];
-
-            compcoll_wire_decode(wire, &sent[j], (char *)(idx + k) + j * wsize,
-                                 1);
-            /* a NaN or infinity went out as it is: nothing to keep */
-            t->mem[idx[j]] = compcoll_nonfinite(a - sent[j]) ? 0.0f
-                                                             : a - sent[j];
-        }
-    }
-    compcoll_stats.time_host += compcoll_time() - t0;
-
+    topk_compress(&c, g, out);
     /* a check of this rank's own that fails still makes the exchange */
     local  = compcoll_fault(cc, COMPCOLL_FAULT_VALIDATE);
-    status = compcoll_xchg_gather(cc, idx, counts, &all);
+    status = compcoll_xchg_gather(cc, c.idx, counts, &all);
     if (status != COMPCOLL_OK || local != COMPCOLL_OK) {
         return local != COMPCOLL_OK ? local : status;
     }
     if (compcoll_fault(cc, COMPCOLL_FAULT_DECODE) != COMPCOLL_OK) {
         return COMPCOLL_ERR_PROTOCOL;
     }
-    t0 = compcoll_time();
-    for (r = 0; r < cc->size; r++) {
-        /* rank r's stream starts r * bytes in: with 16-bit values and an odd
-         * k that is no multiple of 4, so its indices are copied out (into
-         * this rank's own, sent already) before they are read */
-        const char     *rs = (const char *)all + (size_t)r * bytes;
-        const void     *rv = rs + k * sizeof(uint32_t);
-        const uint32_t *ri = idx;
-
-        memcpy(idx, rs, k * sizeof(uint32_t));
-        for (j = 0; j < k; j++) {
-            if (ri[j] >= n || (j > 0 && ri[j] <= ri[j - 1])) {
-                compcoll_error("rank %d's top-k index %zu is %u: not below "
-                               "n=%zu and ascending; refusing it", r, j, ri[j],
-                               n);
-                return COMPCOLL_ERR_PROTOCOL;
-            }
-        }
-        compcoll_wire_decode(wire, vals, rv, k);
-        for (j = 0; j < k; j++) {
-            out[ri[j]] += vals[j];
-        }
+    status = topk_sum(&c, all, out);
+    if (status != COMPCOLL_OK) {
+        return status;
     }
-    compcoll_stats.time_host += compcoll_time() - t0;
     compcoll_stats.calls_compressed++;
-    compcoll_stats.elements_sent += k;
+    compcoll_stats.elements_sent += c.k;
     compcoll_xchg_account(cc, t, n, sent0);
     return COMPCOLL_OK;
 }
