@@ -824,74 +824,106 @@ static void cc_hier_unpack(float *work, size_t n, const uint32_t *pack,
     }
 }
 
-static compcoll_status_t cc_hier(compcoll_comm_t *cc, const float *g,
-                                 float *out, size_t n)
+/* One hierarchical call's state on a rank (cc_hier). */
+typedef struct {
+    compcoll_mem_info_t gw, ow;   /* where g and out live */
+    int                 staged;   /* a device buffer: work is host memory */
+    float              *work;     /* the node's sum, then the result */
+    float              *spare;    /* a stand-in work, freed at the end */
+    compcoll_status_t   local;    /* this rank's own failure */
+} cc_hier_t;
+
+/* work: out, or, with a device buffer, a host buffer holding g (a rank that
+ * cannot have it goes on with zeros, its failure in h->local). */
+static const float *cc_hier_stage_in(compcoll_comm_t *cc, cc_hier_t *h,
+                                     const float *g, float *out, size_t n)
 {
-    const int           leader = (cc->node_rank == 0);
-    const size_t        bytes  = n * sizeof(float);
-    const float *const  key    = g; /* the tensor's identity, as flat */
-    compcoll_status_t   status = COMPCOLL_OK, local = COMPCOLL_OK;
-    compcoll_mem_info_t gw, ow;
-    float              *work = out, *spare = NULL;
-    cc_thread_t        *self = cc_thread();
-    int                 staged = 0, code[2];
-    double              t0;
+    cc_thread_t *self = cc_thread();
 
+    h->work = out;
     if (compcoll_gpu_present()) {
-        compcoll_mem_query(g, &gw);
-        ow = gw;
+        compcoll_mem_query(g, &h->gw);
+        h->ow = h->gw;
         if (out != g) {
-            compcoll_mem_query(out, &ow);
+            compcoll_mem_query(out, &h->ow);
         }
-        staged = (gw.type == COMPCOLL_MEM_DEVICE ||
-                  ow.type == COMPCOLL_MEM_DEVICE);
+        h->staged = (h->gw.type == COMPCOLL_MEM_DEVICE ||
+                     h->ow.type == COMPCOLL_MEM_DEVICE);
     }
-    if (staged) {
-        work  = (self != NULL) ? compcoll_buf_reserve(&self->stage_node, bytes)
-                               : NULL;
-        local = (work != NULL) ? cc_hier_copy(&gw, work, g, bytes)
-                               : COMPCOLL_ERR_NO_MEMORY;
-        if (local != COMPCOLL_OK) {
-            work = spare = calloc(n, sizeof(float));
-            if (spare == NULL) {
-                compcoll_fail_job(cc, "no memory for a stand-in gradient");
-            }
+    if (!h->staged) {
+        return g;
+    }
+    h->work  = (self != NULL) ? compcoll_buf_reserve(&self->stage_node,
+                                                     n * sizeof(float))
+                              : NULL;
+    h->local = (h->work != NULL)
+                   ? cc_hier_copy(&h->gw, h->work, g, n * sizeof(float))
+                   : COMPCOLL_ERR_NO_MEMORY;
+    if (h->local != COMPCOLL_OK) {
+        h->work = h->spare = calloc(n, sizeof(float));
+        if (h->spare == NULL) {
+            compcoll_fail_job(cc, "no memory for a stand-in gradient");
         }
-        g = work;
     }
-    compcoll_trace("allreduce count=%zu comm=%llu: hierarchical, node rank "
-                   "%d%s%s", n, (unsigned long long)cc->id, cc->node_rank,
-                   leader ? " (the node's leader)" : "",
-                   staged ? ", staged through host memory" : "");
+    return h->work;
+}
 
-    /* The node's sum on its leader.  An all-reduce, though only the leader
-     * needs the sum: MPICH's (4.0) reduce of a large vector takes about
-     * twice its all-reduce. */
-    t0 = compcoll_time();
-    COMPCOLL_MPI_CHECK_GOTO(PMPI_Allreduce(g == work ? MPI_IN_PLACE : g, work,
-                                           (int)n, MPI_FLOAT, MPI_SUM,
+/*
+ * The node's sum on its leader, and whether every rank of the node could
+ * take its part (*node_why: the first failure, by status code, else OK),
+ * so that the leader makes its call with stand-ins when one could not and
+ * the call fails on every rank, memory cleared.  An all-reduce, though only
+ * the leader needs the sum: MPICH's (4.0) reduce of a large vector takes
+ * about twice its all-reduce.
+ */
+static compcoll_status_t cc_hier_node_sum(compcoll_comm_t *cc, cc_hier_t *h,
+                                          const float *g, size_t n,
+                                          compcoll_status_t *node_why)
+{
+    compcoll_status_t status = COMPCOLL_OK;
+    int               why    = (int)h->local, worst = 0;
+    double            t0     = compcoll_time();
+
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Allreduce(g == h->work ? MPI_IN_PLACE : g,
+                                           h->work, (int)n, MPI_FLOAT, MPI_SUM,
                                            cc->node),
-                            status, done);
+                            status, out);
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Allreduce(&why, &worst, 1, MPI_INT, MPI_MIN,
+                                           cc->node),
+                            status, out);
+    *node_why = (compcoll_status_t)worst;
+out:
     compcoll_stats.time_node += compcoll_time() - t0;
+    return status;
+}
 
-    if (leader) {
-        status = cc_tensor_call(cc->inner, key, work, work, n, local);
-    }
-    /* the leader's status, and how its result comes: nnz (index, bits)
-     * pairs, or dense (-1) */
-    code[0] = (int)status;
+/*
+ * The leader's status (code[0]) and result to the node: dense, or, when it
+ * is sparse enough, its nonzero (index, bits) pairs (code[1] of them; -1:
+ * dense).  A rank that cannot hold the pairs takes its part and fails.
+ */
+static compcoll_status_t cc_hier_result(compcoll_comm_t *cc, cc_hier_t *h,
+                                        compcoll_status_t leader_status,
+                                        size_t n, compcoll_status_t *result)
+{
+    const int         leader = (cc->node_rank == 0);
+    cc_thread_t      *self   = cc_thread();
+    compcoll_status_t status = COMPCOLL_OK;
+    int               code[2];
+    double            t0 = compcoll_time();
+
+    code[0] = (int)leader_status;
     code[1] = -1;
-
-    t0 = compcoll_time();
-    if (leader && status == COMPCOLL_OK) {
-        code[1] = cc_hier_pack(self, work, n);
+    if (leader && leader_status == COMPCOLL_OK) {
+        code[1] = cc_hier_pack(self, h->work, n);
     }
     COMPCOLL_MPI_CHECK_GOTO(PMPI_Bcast(code, 2, MPI_INT, 0, cc->node), status,
-                            done);
+                            out);
+    *result = (compcoll_status_t)code[0];
     if (code[0] == COMPCOLL_OK && code[1] < 0) {
-        COMPCOLL_MPI_CHECK_GOTO(PMPI_Bcast(work, (int)n, MPI_FLOAT, 0,
+        COMPCOLL_MPI_CHECK_GOTO(PMPI_Bcast(h->work, (int)n, MPI_FLOAT, 0,
                                            cc->node),
-                                status, done);
+                                status, out);
     } else if (code[0] == COMPCOLL_OK && code[1] >= 0) {
         const size_t words = 2 * (size_t)code[1];
         uint32_t    *pack  = (self == NULL) ? NULL
@@ -903,38 +935,66 @@ static compcoll_status_t cc_hier(compcoll_comm_t *cc, const float *g,
         if (pack == NULL) {
             /* this rank still takes its part (work holds the lists: 2 nnz
              * <= n / 2 words), then fails the call */
-            local = COMPCOLL_ERR_NO_MEMORY;
-            pack  = (uint32_t *)(void *)work;
+            h->local = COMPCOLL_ERR_NO_MEMORY;
+            pack     = (uint32_t *)(void *)h->work;
         }
         if (words != 0) {
             COMPCOLL_MPI_CHECK_GOTO(PMPI_Bcast(pack, (int)words, MPI_UINT32_T,
                                                0, cc->node),
-                                    status, done);
+                                    status, out);
         }
-        if (!leader && local == COMPCOLL_OK) {
-            cc_hier_unpack(work, n, pack, (size_t)code[1]);
+        if (!leader && h->local == COMPCOLL_OK) {
+            cc_hier_unpack(h->work, n, pack, (size_t)code[1]);
         }
     }
+out:
     compcoll_stats.time_node += compcoll_time() - t0;
-    compcoll_stats.calls_hierarchical++;
+    return status;
+}
 
-    status = (compcoll_status_t)code[0];
-    if (status == COMPCOLL_OK && staged && local == COMPCOLL_OK) {
-        local = cc_hier_copy(&ow, out, work, bytes);
+static compcoll_status_t cc_hier(compcoll_comm_t *cc, const float *g,
+                                 float *out, size_t n)
+{
+    const int          leader = (cc->node_rank == 0);
+    const float *const key    = g; /* the tensor's identity, as flat */
+    compcoll_status_t  status, node_why = COMPCOLL_OK;
+    compcoll_status_t  result = COMPCOLL_OK;
+    cc_hier_t          h;
+
+    memset(&h, 0, sizeof(h));
+    g = cc_hier_stage_in(cc, &h, g, out, n);
+    compcoll_trace("allreduce count=%zu comm=%llu: hierarchical, node rank "
+                   "%d%s%s", n, (unsigned long long)cc->id, cc->node_rank,
+                   leader ? " (the node's leader)" : "",
+                   h.staged ? ", staged through host memory" : "");
+    status = cc_hier_node_sum(cc, &h, g, n, &node_why);
+    if (status == COMPCOLL_OK && leader) {
+        result = cc_tensor_call(cc->inner, key, h.work, h.work, n, node_why);
     }
-    if (status == COMPCOLL_OK && local != COMPCOLL_OK) {
-        compcoll_error("MPI_Allreduce of %zu floats: this rank could not "
-                       "move its buffers between device and host memory or "
-                       "hold its node's result (%s); it took its part and "
-                       "fails the call", n, compcoll_status_string(local));
-        status = local;
-    } else if (status != COMPCOLL_OK && !leader) {
-        /* the leader said why */
-        compcoll_debug("MPI_Allreduce of %zu floats failed on this node's "
-                       "leader (%s)", n, compcoll_status_string(status));
+    if (status == COMPCOLL_OK) {
+        status = cc_hier_result(cc, &h, result, n, &result);
     }
-done:
-    free(spare);
+    if (status == COMPCOLL_OK) {
+        compcoll_stats.calls_hierarchical++;
+        status = result;
+        if (status == COMPCOLL_OK && h.staged && h.local == COMPCOLL_OK) {
+            h.local = cc_hier_copy(&h.ow, out, h.work, n * sizeof(float));
+        }
+        if (status == COMPCOLL_OK && h.local != COMPCOLL_OK) {
+            compcoll_error("MPI_Allreduce of %zu floats: this rank could not "
+                           "move its buffers between device and host memory "
+                           "or hold its node's result (%s); it took its part "
+                           "and fails the call", n,
+                           compcoll_status_string(h.local));
+            status = h.local;
+        } else if (status != COMPCOLL_OK && !leader) {
+            /* the leader said why */
+            compcoll_debug("MPI_Allreduce of %zu floats failed on this "
+                           "node's leader (%s)", n,
+                           compcoll_status_string(status));
+        }
+    }
+    free(h.spare);
     if (leader && cc->inner != NULL && cc->inner->broken) {
         /* the leaders' transport failed: the whole communicator passes
          * through from now on (compcoll_call_end), node ranks included */

@@ -42,6 +42,7 @@ cat >"$tmp/cases" <<'CASES'
 2 | TRANSPORT=mpi RATIO=1 | scalecom_stub_check --steps 6 --redup
 3 | TRANSPORT=ucx | scalecom_stub_check --steps 8 --interleave --inplace
 3 | TRANSPORT=mpi SELECT=chunk WIRE_TYPE=fp16 RAMP=4 | scalecom_stub_check --steps 8 --dup
+4 | HIERARCHICAL=y RANKS_PER_NODE=2 | scalecom_stub_check --steps 4 --interleave
 2 | FAULT=alloc:1:3 | scalecom_stub_check --steps 5 --interleave --fail-call 3
 2 | FAULT=validate:0:3 | scalecom_stub_check --steps 5 --interleave --fail-call 3
 2 | FAULT=decode:0:3 TRANSPORT=mpi | scalecom_stub_check --steps 5 --interleave --fail-call 3

@@ -58,6 +58,8 @@ cat >"$tmp/cases" <<EOF2
 2 | FAULT=alloc:0:3 SELECT=chunk | $big
 2 | FAULT=transport:1:3 SELECT=chunk | $big --fail-broken
 2 | METHOD=dense FAULT=transport:0:3 | $f --fail-broken
+4 | HIERARCHICAL=y RANKS_PER_NODE=2 FAULT=alloc:2:3 | $f
+4 | HIERARCHICAL=y RANKS_PER_NODE=2 FAULT=validate:0:3 TRANSPORT=mpi | $f
 2 | FAULT=transport:0:0 MIN_COUNT=1000 | broken_check
 2 | FAULT=transport:1:0 MIN_COUNT=1000 TRANSPORT=mpi | broken_check
 2 | METHOD=topk FAULT=alloc:0:3 | $sp
