@@ -21,98 +21,45 @@
 #define COMPCOLL_UCX_BLOB_NONE 0
 #define COMPCOLL_UCX_BLOB_OK 1
 
-compcoll_status_t compcoll_ucx_comm_create(MPI_Comm           comm,
-                                           compcoll_tcomm_t **tcomm_p)
+/* This rank's contribution to the address exchange: *mine (flag byte, then
+ * the worker address when this rank can use UCX here; else no_blob), its
+ * length in *len.  Returns whether this rank can use UCX. */
+static int compcoll_ucx_blob(int size, unsigned char *no_blob,
+                             unsigned char **mine, int *len)
 {
-    compcoll_ucx_context_t *ctx     = &compcoll_ucx_ctx;
-    compcoll_status_t       status  = COMPCOLL_OK;
-    compcoll_ucx_comm_t    *ucomm   = NULL;
-    unsigned char           no_blob = COMPCOLL_UCX_BLOB_NONE;
-    unsigned char          *mine    = &no_blob;
-    unsigned char          *all     = NULL;
-    int                    *lens    = NULL, *displs;
-    int                     my_len = 1, total = 0;
-    int                     rank, size, i, ok, all_ok;
-    uint64_t                id, cannot = 0; /* cannot: agreed max */
+    const compcoll_ucx_context_t *ctx = &compcoll_ucx_ctx;
 
-    *tcomm_p = NULL;
-    COMPCOLL_MPI_CHECK_GOTO(PMPI_Comm_rank(comm, &rank), status, out);
-    COMPCOLL_MPI_CHECK_GOTO(PMPI_Comm_size(comm, &size), status, out);
-
-    /* Without these this rank cannot even take part in the exchange. */
-    lens = malloc(2 * (size_t)size * sizeof(*lens));
-    if (lens == NULL) {
-        compcoll_error("UCX: cannot allocate the address exchange for %d "
-                       "ranks",
-                       size);
-        return COMPCOLL_ERR_NO_MEMORY;
+    *mine = no_blob;
+    *len  = 1;
+    if (!ctx->ready) {
+        return 0;
     }
-    displs = lens + size;
-
-    ok = ctx->ready;
-    if (ok && (size > COMPCOLL_UCX_MAX_RANKS)) {
+    if (size > COMPCOLL_UCX_MAX_RANKS) {
         compcoll_warn("UCX: a communicator of %d ranks exceeds the %d that "
                       "the tag layout can name",
                       size, COMPCOLL_UCX_MAX_RANKS);
-        ok = 0;
+        return 0;
     }
-    if (ok && (ctx->address_len < (size_t)INT_MAX)) {
-        mine = malloc(1 + ctx->address_len);
-        if (mine != NULL) {
-            mine[0] = COMPCOLL_UCX_BLOB_OK;
-            memcpy(mine + 1, ctx->address, ctx->address_len);
-            my_len = 1 + (int)ctx->address_len;
-        } else {
-            mine = &no_blob;
-            ok   = 0;
-        }
-    } else {
-        ok = 0;
+    if (ctx->address_len >= (size_t)INT_MAX ||
+        (*mine = malloc(1 + ctx->address_len)) == NULL) {
+        *mine = no_blob;
+        return 0;
     }
+    (*mine)[0] = COMPCOLL_UCX_BLOB_OK;
+    memcpy(*mine + 1, ctx->address, ctx->address_len);
+    *len = 1 + (int)ctx->address_len;
+    return 1;
+}
 
-    COMPCOLL_MPI_CHECK_GOTO(
-        PMPI_Allgather(&my_len, 1, MPI_INT, lens, 1, MPI_INT, comm), status,
-        out);
+/* Endpoints to every other rank from the exchanged blobs; whether every
+ * one could be had. */
+static int compcoll_ucx_connect(compcoll_ucx_comm_t *ucomm, int rank, int size,
+                                const unsigned char *all, const int *lens,
+                                const int *displs)
+{
+    int i;
 
-    /* Any rank that cannot hold the exchange makes everyone stop before the
-     * Allgatherv, agreed in the same reduction that picks the id. */
     for (i = 0; i < size; i++) {
-        displs[i] = total;
-        if ((lens[i] < 1) || (lens[i] > INT_MAX - total)) {
-            cannot = 1;
-            break;
-        }
-        total += lens[i];
-    }
-    if (cannot == 0) {
-        all   = malloc((size_t)total);
-        ucomm = calloc(1, sizeof(*ucomm));
-        if ((all == NULL) || (ucomm == NULL) ||
-            ((ucomm->eps = calloc((size_t)size, sizeof(ucp_ep_h))) == NULL)) {
-            compcoll_error("UCX: cannot allocate communicator state for %d "
-                           "ranks",
-                           size);
-            cannot = 1;
-        }
-    }
-
-    /* An id no communicator sharing a member with this one has (the tag
-     * keeps communicators apart on the shared worker), agreed along with
-     * whether every rank can hold the exchange. */
-    status = compcoll_agree_id(comm, &ctx->ids, &cannot, 1, &id);
-    if (status != COMPCOLL_OK) {
-        goto out;
-    }
-    if (cannot != 0) {
-        status = COMPCOLL_ERR_UNAVAILABLE;
-        goto out;
-    }
-
-    COMPCOLL_MPI_CHECK_GOTO(PMPI_Allgatherv(mine, my_len, MPI_BYTE, all, lens,
-                                            displs, MPI_BYTE, comm),
-                            status, out);
-
-    for (i = 0; ok && (i < size); i++) {
         const unsigned char *blob = all + displs[i];
 
         if (i == rank) {
@@ -122,13 +69,97 @@ compcoll_status_t compcoll_ucx_comm_create(MPI_Comm           comm,
             compcoll_info("UCX: rank %d of this communicator has no UCX "
                           "transport",
                           i);
-            ok = 0;
-        } else if (compcoll_ucx_ep_get(blob + 1, (size_t)lens[i] - 1,
-                                       &ucomm->eps[i]) != COMPCOLL_OK) {
-            ok = 0;
+            return 0;
+        }
+        if (compcoll_ucx_ep_get(blob + 1, (size_t)lens[i] - 1,
+                                &ucomm->eps[i]) != COMPCOLL_OK) {
+            return 0;
         }
     }
+    return 1;
+}
 
+/*
+ * Collective over comm, every rank through the same collectives whatever
+ * failed locally: an id and whether every rank has room for the lengths
+ * (agreed), the lengths, whether every rank has room for the addresses
+ * (agreed), the addresses, and whether every rank could connect (agreed).
+ */
+compcoll_status_t compcoll_ucx_comm_create(MPI_Comm           comm,
+                                           compcoll_tcomm_t **tcomm_p)
+{
+    compcoll_ucx_context_t *ctx     = &compcoll_ucx_ctx;
+    compcoll_status_t       status  = COMPCOLL_OK;
+    compcoll_ucx_comm_t    *ucomm   = NULL;
+    unsigned char           no_blob = COMPCOLL_UCX_BLOB_NONE;
+    unsigned char          *mine    = &no_blob;
+    unsigned char          *all     = NULL;
+    int                    *lens    = NULL, *displs = NULL;
+    int                     my_len = 1, total = 0;
+    int                     rank, size, i, ok, all_ok, room, all_room;
+    uint64_t                id, cannot; /* cannot: agreed max */
+
+    *tcomm_p = NULL;
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Comm_rank(comm, &rank), status, out);
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Comm_size(comm, &size), status, out);
+
+    ok   = compcoll_ucx_blob(size, &no_blob, &mine, &my_len);
+    lens = malloc(2 * (size_t)size * sizeof(*lens));
+    if (lens == NULL) {
+        compcoll_error("UCX: cannot allocate the address exchange for %d "
+                       "ranks",
+                       size);
+    } else {
+        displs = lens + size;
+    }
+
+    /* An id no communicator sharing a member with this one has (the tag
+     * keeps communicators apart on the shared worker), agreed along with
+     * whether every rank can receive the lengths. */
+    cannot = (lens == NULL);
+    status = compcoll_agree_id(comm, &ctx->ids, &cannot, 1, &id);
+    if (status != COMPCOLL_OK) {
+        goto out;
+    }
+    if (cannot != 0) {
+        status = COMPCOLL_ERR_UNAVAILABLE;
+        goto out;
+    }
+    COMPCOLL_MPI_CHECK_GOTO(
+        PMPI_Allgather(&my_len, 1, MPI_INT, lens, 1, MPI_INT, comm), status,
+        out);
+
+    /* Any rank that cannot hold the addresses makes everyone stop before
+     * the Allgatherv. */
+    room = 1;
+    for (i = 0; i < size && room; i++) {
+        displs[i] = total;
+        room      = (lens[i] >= 1) && (lens[i] <= INT_MAX - total);
+        total += room ? lens[i] : 0;
+    }
+    if (room) {
+        all   = malloc((size_t)total);
+        ucomm = calloc(1, sizeof(*ucomm));
+        room  = (all != NULL) && (ucomm != NULL) &&
+               ((ucomm->eps = calloc((size_t)size, sizeof(ucp_ep_h))) != NULL);
+        if (!room) {
+            compcoll_error("UCX: cannot allocate communicator state for %d "
+                           "ranks",
+                           size);
+        }
+    }
+    COMPCOLL_MPI_CHECK_GOTO(
+        PMPI_Allreduce(&room, &all_room, 1, MPI_INT, MPI_MIN, comm), status,
+        out);
+    if (!all_room) {
+        status = COMPCOLL_ERR_UNAVAILABLE;
+        goto out;
+    }
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Allgatherv(mine, my_len, MPI_BYTE, all, lens,
+                                            displs, MPI_BYTE, comm),
+                            status, out);
+
+    ok = ok && compcoll_ucx_connect(ucomm, rank, size, all, lens, displs);
     COMPCOLL_MPI_CHECK_GOTO(
         PMPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, comm), status, out);
     if (!all_ok) {
