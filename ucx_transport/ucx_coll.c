@@ -375,7 +375,6 @@ compcoll_status_t compcoll_ucx_test(compcoll_tcomm_t *tcomm,
     compcoll_status_t status = COMPCOLL_OK;
     compcoll_ucx_op_t op;
 
-    (void)tcomm;
     *done = !req->active;
     if (*done) {
         return COMPCOLL_OK;
@@ -385,7 +384,7 @@ compcoll_status_t compcoll_ucx_test(compcoll_tcomm_t *tcomm,
         *done       = 1;
         return COMPCOLL_OK;
     }
-    ucp_worker_progress(compcoll_ucx_ctx.worker);
+    tcomm->events += ucp_worker_progress(compcoll_ucx_ctx.worker);
     compcoll_ucx_req_in(&op, req);
     if (compcoll_ucx_op_done(&op, "UCX test", &status)) {
         req->impl   = NULL;
@@ -397,8 +396,7 @@ compcoll_status_t compcoll_ucx_test(compcoll_tcomm_t *tcomm,
 
 void compcoll_ucx_progress(compcoll_tcomm_t *tcomm)
 {
-    (void)tcomm;
-    ucp_worker_progress(compcoll_ucx_ctx.worker);
+    tcomm->events += ucp_worker_progress(compcoll_ucx_ctx.worker);
 }
 
 void compcoll_ucx_cancel(compcoll_tcomm_t *tcomm, compcoll_treq_t *req)

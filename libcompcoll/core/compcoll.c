@@ -461,16 +461,13 @@ static const char *cc_memtype_name(compcoll_memtype_t type)
  * steps, with zeros and no memory, so that the other ranks do not hang;
  * then it fails the call with `why`.
  */
-static compcoll_status_t cc_blind(compcoll_comm_t *cc, compcoll_tensor_t *t,
-                                  size_t n, compcoll_status_t why)
+static compcoll_status_t cc_stand_in(compcoll_comm_t *cc,
+                                     compcoll_tensor_t *t, size_t n,
+                                     compcoll_status_t why)
 {
     compcoll_tensor_t stand_in = *t;
     float            *zeros    = calloc(n ? n : 1, sizeof(float));
 
-    compcoll_error("this rank cannot read or write the buffers of an "
-                   "MPI_Allreduce of %zu floats (%s); it takes part with "
-                   "zeros and fails the call", n,
-                   compcoll_status_string(why));
     if (zeros != NULL) {
         stand_in.mem   = NULL;
         stand_in.stats = NULL;
@@ -480,6 +477,16 @@ static compcoll_status_t cc_blind(compcoll_comm_t *cc, compcoll_tensor_t *t,
         compcoll_fail_job(cc, "no memory for a stand-in gradient");
     }
     return why;
+}
+
+static compcoll_status_t cc_blind(compcoll_comm_t *cc, compcoll_tensor_t *t,
+                                  size_t n, compcoll_status_t why)
+{
+    compcoll_error("this rank cannot read or write the buffers of an "
+                   "MPI_Allreduce of %zu floats (%s); it takes part with "
+                   "zeros and fails the call", n,
+                   compcoll_status_string(why));
+    return cc_stand_in(cc, t, n, why);
 }
 
 int compcoll_staging(void)
@@ -597,7 +604,8 @@ compcoll_status_t compcoll_allreduce_staged(compcoll_comm_t *cc,
  * buffer's extent goes to host memory and back around PMPI_Allreduce.  The
  * receive buffer is copied in first unless the type is contiguous, so that
  * the gaps of a derived datatype keep their contents.  A rank that cannot
- * stage its buffers fails the call when it is alone in the communicator,
+ * stage its buffers fails the call when it is alone in an
+ * intracommunicator,
  * and otherwise ends the job: the others are in the all-reduce, some
  * perhaps with host buffers and no step at which they could learn of it,
  * and a stand-in contribution would hand them a wrong result as a success.
@@ -615,7 +623,7 @@ static compcoll_status_t cc_pass_staged(const void *sbuf,
     const int         sdev    = (!inplace && sw->type == COMPCOLL_MEM_DEVICE);
     compcoll_status_t status  = COMPCOLL_OK;
     MPI_Aint          lb, extent, true_lb, true_extent;
-    int               size, nranks;
+    int               size, nranks, inter = 1;
     size_t            span;
     char             *hs = NULL, *hr = NULL;
 
@@ -646,8 +654,9 @@ static compcoll_status_t cc_pass_staged(const void *sbuf,
         status = compcoll_mem_copy(sw, hs, (const char *)sbuf + true_lb,
                                    span);
     }
-    if (status != COMPCOLL_OK && PMPI_Comm_size(comm, &nranks) ==
-                                     MPI_SUCCESS && nranks == 1) {
+    if (status != COMPCOLL_OK && PMPI_Comm_test_inter(comm, &inter) ==
+                                     MPI_SUCCESS && !inter &&
+        PMPI_Comm_size(comm, &nranks) == MPI_SUCCESS && nranks == 1) {
         compcoll_error("MPI_Allreduce of %d elements with a device buffer "
                        "cannot be staged through host memory (%s): failing "
                        "the call", count, compcoll_status_string(status));
@@ -737,8 +746,15 @@ static compcoll_status_t cc_tensor_call(compcoll_comm_t *cc, const void *key,
                                  0);
     }
     compcoll_host_nonfinite = 0;
-    status = (why == COMPCOLL_OK) ? cc_call(cc, t, g, out, n)
-                                  : cc_blind(cc, t, n, why);
+    if (why == COMPCOLL_OK) {
+        status = cc_call(cc, t, g, out, n);
+    } else {
+        compcoll_error("a rank of this node could not take its part in an "
+                       "MPI_Allreduce of %zu floats (%s); its leader takes "
+                       "part with zeros and the call fails", n,
+                       compcoll_status_string(why));
+        status = cc_stand_in(cc, t, n, why);
+    }
     if (t->stats != NULL) {
         t->stats->bytes_sent += compcoll_stats.bytes_sent - bytes0;
         t->stats->elements_sent += compcoll_stats.elements_sent - elems0;

@@ -622,6 +622,7 @@ static void sc_pipe_run(sc_call_t *c)
     sc_piece_t           *pc     = c->pipe; /* sc_pipe_reserve */
     unsigned char        *scratch = (unsigned char *)(pc + SC_PIPE_PIECES);
     uint32_t              base;
+    uint64_t              events = tc->events;
     unsigned              s, first = 0, next = 0, idle = 0;
     double                t0, t_loop = compcoll_time(), t_sel = 0.0, host0;
     size_t                c0 = 0, boff = 0, j;
@@ -686,8 +687,9 @@ static void sc_pipe_run(sc_call_t *c)
         while (first < np && pc[first].phase == SC_PIPE_DONE) {
             first++;
         }
-        if (moved) {
-            idle = 0;
+        if (moved || tc->events != events) {
+            events = tc->events;
+            idle   = 0;
         } else {
             compcoll_backoff(&idle);
         }
@@ -964,6 +966,10 @@ static void sc_gpu_lead(sc_call_t *c)
     double                       t0;
 
     sc_header_fill(c->cc, c->t, gt->mem != NULL, &c->h, c->n, c->k);
+    if (c->local != COMPCOLL_OK) {
+        c->h.mode = SC_MODE_ABORT; /* the others fail with us */
+        return;
+    }
     if (c->h.mode != SC_MODE_SPARSE) {
         return;
     }

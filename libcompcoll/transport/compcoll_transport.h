@@ -45,6 +45,10 @@ typedef struct compcoll_tcomm {
     int                             rank;
     int                             size;
     uint64_t                        bytes_sent;
+    /* Progress events seen by test and progress, for a transport that can
+     * tell (ucx: what its worker's progress reports); a wait backs off
+     * only while neither this nor its operations move. */
+    uint64_t                        events;
 } compcoll_tcomm_t;
 
 struct compcoll_transport_ops {
@@ -132,8 +136,13 @@ struct compcoll_transport_ops {
  *    bytes are in buf, before this rank's forward is done.
  *  - test moves an operation on as far as its messages allow and sets *done
  *    once this rank's part is over; `moves` counts its steps (a caller
- *    polling several backs off while none moves).  wait tests until done.
- *  - cancel abandons an operation after a failure (ops->cancel's rules).
+ *    polling several backs off while none moves and tc->events stays).
+ *    wait tests until done.
+ *  - cancel abandons an operation after a failure (ops->cancel's rules: a
+ *    send is let go, and its buffer, the caller's or the scratch, stays
+ *    the transport's until it completes on its own; the library ends the
+ *    job after a failure in the middle of a step, compcoll_fail.h, so it
+ *    never reuses them).
  *  - allreduce: iallreduce and wait on a channel of its own.
  */
 typedef struct compcoll_tcoll {

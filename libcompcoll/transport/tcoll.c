@@ -202,6 +202,9 @@ compcoll_status_t compcoll_tcoll_test(compcoll_tcomm_t *tc,
             if ((tc->rank + 1) % p != op->root) {
                 status = tc->ops->isend(tc, (tc->rank + 1) % p, op->data,
                                         op->count, op->chan, &op->sreq);
+                if (status != COMPCOLL_OK) {
+                    break;
+                }
             }
             continue;
         }
@@ -231,6 +234,7 @@ compcoll_status_t compcoll_tcoll_wait(compcoll_tcomm_t *tc,
 {
     compcoll_status_t status;
     unsigned          idle = 0, moves = op->moves;
+    uint64_t          events = tc->events;
     int               done;
 
     for (;;) {
@@ -238,9 +242,10 @@ compcoll_status_t compcoll_tcoll_wait(compcoll_tcomm_t *tc,
         if (status != COMPCOLL_OK || done) {
             return status;
         }
-        if (op->moves != moves) {
-            moves = op->moves;
-            idle  = 0;
+        if (op->moves != moves || tc->events != events) {
+            moves  = op->moves;
+            events = tc->events;
+            idle   = 0;
         } else {
             compcoll_backoff(&idle);
         }
