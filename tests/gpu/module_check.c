@@ -20,8 +20,8 @@
  *      ranks stayed in step);
  *   no-module (the library alone in a directory of its own: no module):
  *   3. a passthrough call (MPI_DOUBLE) on "device" memory succeeds with
- *      PMPI's sums, staged by the driver's cuMemcpy; the module is not
- *      mapped;
+ *      PMPI's sums, staged by the driver's cuMemcpy in the buffer's context
+ *      (pushed, then popped); the module is not mapped;
  *   4. compressed calls on "device" memory (run with WARMUP=1): the first,
  *      dense, gives PMPI's sums of the same values in host memory; the
  *      second succeeds and every element is a multiple of the ranks;
@@ -44,6 +44,7 @@
 #include "maps.h"
 
 static int rank, size, failed;
+static int (*ctx_depth)(void);
 
 static void expect(int cond, const char *what)
 {
@@ -102,6 +103,10 @@ static int no_module(double *dev, int n,
                           MPI_COMM_WORLD) == MPI_SUCCESS;
     good &= memcmp(dev, want, 1000 * sizeof(double)) == 0;
     good &= calls("cuMemcpy") >= 2;
+    /* in the buffer's context, left as found */
+    good &= calls("cuCtxPushCurrent_v2") >= 2 &&
+            calls("cuCtxPopCurrent_v2") == calls("cuCtxPushCurrent_v2") &&
+            ctx_depth() == 0;
     good &= maps_has("libcompcoll_cuda") == 0;
     if (!good) {
         printf("# rank %d: passthrough staged by the driver: wrong\n", rank);
@@ -171,8 +176,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "module_check: %s\n", dlerror());
         PMPI_Abort(MPI_COMM_WORLD, 2);
     }
-    *(void **)&calls   = dlsym(stub, "stub_cuda_calls");
-    *(void **)&pretend = dlsym(stub, "stub_cuda_pretend");
+    *(void **)&calls     = dlsym(stub, "stub_cuda_calls");
+    *(void **)&pretend   = dlsym(stub, "stub_cuda_pretend");
+    *(void **)&ctx_depth = dlsym(stub, "stub_cuda_ctx_depth");
     expect(host_call(n), "2. host buffers with the driver loaded: succeeds");
     expect(calls("cuPointerGetAttributes") > 0,
            "2. the library asked the driver where the buffers live");

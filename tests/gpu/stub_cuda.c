@@ -4,9 +4,11 @@
  *
  * It answers cuPointerGetAttributes like the real driver (success; memory
  * type 0 for memory it does not know), except that memory the test declares
- * with stub_cuda_pretend() reads as device memory of device 0 (of no
- * context), and cuMemcpy copies (the "device" memory being host memory).
- * Every other entry point fails with CUDA_ERROR_NO_DEVICE, as on a machine
+ * with stub_cuda_pretend() reads as device memory of device 0, allocated in
+ * the stand-in context stub_ctx; cuMemcpy copies (the "device" memory being
+ * host memory), and cuCtxPushCurrent / cuCtxPopCurrent accept that context
+ * (and only it), keeping a depth that stub_cuda_ctx_depth() reads.  Every
+ * other entry point fails with CUDA_ERROR_NO_DEVICE, as on a machine
  * without a GPU, so nothing can make a context.  Each entry point counts its calls;
  * stub_cuda_calls(name) reads them.
  */
@@ -32,6 +34,13 @@ static const char *stub_names[C_COUNT] = {
     "cuCtxGetCurrent", "cuDeviceGetCount", "cuGetExportTable", "cuMemcpy"};
 static unsigned long stub_count[C_COUNT];
 static uintptr_t     stub_lo, stub_hi;
+static int           stub_ctx;       /* its address is the context */
+static int           stub_ctx_depth; /* pushes not popped */
+
+STUB_EXPORT int stub_cuda_ctx_depth(void)
+{
+    return stub_ctx_depth;
+}
 
 STUB_EXPORT void stub_cuda_pretend(const void *p, size_t bytes)
 {
@@ -63,7 +72,7 @@ STUB_EXPORT int cuPointerGetAttributes(unsigned num, int *attrs, void **data,
     for (i = 0; i < num; i++) {
         switch (attrs[i]) {
         case 1:
-            *(void **)data[i] = NULL;
+            *(void **)data[i] = dev ? (void *)&stub_ctx : NULL;
             break;
         case 2:
             *(unsigned *)data[i] = dev ? 2u : 0u;
@@ -88,8 +97,28 @@ STUB_EXPORT int cuPointerGetAttributes(unsigned num, int *attrs, void **data,
         return STUB_NO_DEVICE;                                               \
     }
 
-STUB_FAIL(cuCtxPushCurrent_v2, C_CTX_PUSH)
-STUB_FAIL(cuCtxPopCurrent_v2, C_CTX_POP)
+STUB_EXPORT int cuCtxPushCurrent_v2(void *ctx)
+{
+    stub_count[C_CTX_PUSH]++;
+    if (ctx != (void *)&stub_ctx) {
+        return STUB_NO_DEVICE;
+    }
+    stub_ctx_depth++;
+    return STUB_SUCCESS;
+}
+
+STUB_EXPORT int cuCtxPopCurrent_v2(void **ctx)
+{
+    stub_count[C_CTX_POP]++;
+    if (stub_ctx_depth == 0) {
+        return STUB_NO_DEVICE;
+    }
+    stub_ctx_depth--;
+    if (ctx != NULL) {
+        *ctx = (void *)&stub_ctx;
+    }
+    return STUB_SUCCESS;
+}
 STUB_FAIL(cuDevicePrimaryCtxRetain, C_PRIMARY_RETAIN)
 STUB_FAIL(cuDevicePrimaryCtxRelease_v2, C_PRIMARY_RELEASE)
 STUB_FAIL(cuDevicePrimaryCtxGetState, C_PRIMARY_STATE)
