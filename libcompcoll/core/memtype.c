@@ -64,6 +64,9 @@ typedef struct {
 
 static void                 *gpu_libcuda;     /* set once the driver is seen */
 static gpu_ptr_attrs_fn_t    gpu_ptr_attrs;
+static gpu_memcpy_fn_t       gpu_drv_copy;    /* the rest: NULL where absent */
+static gpu_ctx_push_fn_t     gpu_drv_push;
+static gpu_ctx_pop_fn_t      gpu_drv_pop;
 static unsigned long long    gpu_seen_adds;   /* loader count last looked at */
 static const compcoll_gpu_module_t *gpu_mod;
 static int                   gpu_mod_failed;
@@ -113,6 +116,9 @@ int compcoll_gpu_present(void)
     }
     compcoll_debug("the CUDA driver is loaded: buffers may be device memory");
     gpu_ptr_attrs = fn;
+    *(void **)&gpu_drv_copy = dlsym(h, "cuMemcpy");
+    *(void **)&gpu_drv_push = dlsym(h, "cuCtxPushCurrent_v2");
+    *(void **)&gpu_drv_pop  = dlsym(h, "cuCtxPopCurrent_v2");
     __atomic_store_n(&gpu_libcuda, h, __ATOMIC_RELEASE);
     return 1;
 }
@@ -249,19 +255,12 @@ static compcoll_status_t gpu_driver_copy(const compcoll_mem_info_t *where,
                                          void *dst, const void *src,
                                          size_t bytes)
 {
-    static gpu_memcpy_fn_t   copy;
-    static gpu_ctx_push_fn_t push;
-    static gpu_ctx_pop_fn_t  pop;
-    void                    *ctx = where->context, *popped;
-    int                      err;
+    const gpu_memcpy_fn_t   copy = gpu_drv_copy;
+    const gpu_ctx_push_fn_t push = gpu_drv_push;
+    const gpu_ctx_pop_fn_t  pop  = gpu_drv_pop;
+    void                   *ctx  = where->context, *popped;
+    int                     err;
 
-    pthread_mutex_lock(&gpu_mod_lock);
-    if (copy == NULL) {
-        *(void **)&copy = dlsym(gpu_libcuda, "cuMemcpy");
-        *(void **)&push = dlsym(gpu_libcuda, "cuCtxPushCurrent_v2");
-        *(void **)&pop  = dlsym(gpu_libcuda, "cuCtxPopCurrent_v2");
-    }
-    pthread_mutex_unlock(&gpu_mod_lock);
     if (copy == NULL || (ctx != NULL && (push == NULL || pop == NULL))) {
         compcoll_error("the loaded CUDA driver has no cuMemcpy or "
                        "cuCtxPushCurrent: a device buffer cannot be staged");

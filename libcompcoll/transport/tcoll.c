@@ -134,7 +134,6 @@ compcoll_status_t compcoll_tcoll_iallreduce(compcoll_tcomm_t *tc, float *buf,
     op->wire    = wire;
     op->scratch = scratch;
     op->chan    = chan;
-    op->ready   = 1; /* the result is the whole operation's */
     if (count == 0) {
         op->phase = TCOLL_DONE;
         return COMPCOLL_OK;
