@@ -32,6 +32,9 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(HAVE_TARGET_AVX2) && (defined(__x86_64__) || defined(__i386__))
+#include <immintrin.h>
+#endif
 /* Loops with an AVX2 version, taken where the CPU has AVX2 (configure
  * checks that the compiler builds functions for that target). */
 #if defined(HAVE_TARGET_AVX2) && (defined(__x86_64__) || defined(__i386__))
@@ -572,6 +575,106 @@ static size_t sel_fold_collect_tail(float *m, const float *g, float *out,
     return nc;
 }
 
+#ifdef SEL_AVX2
+/* For a 4-bit mask of hit lanes: the lanes to move to the front, in order
+ * (the rest of each row is never read). */
+static const int32_t sel_pack4[16][4] = {
+    {0, 0, 0, 0}, {0, 0, 0, 0}, {1, 0, 0, 0}, {0, 1, 0, 0},
+    {2, 0, 0, 0}, {0, 2, 0, 0}, {1, 2, 0, 0}, {0, 1, 2, 0},
+    {3, 0, 0, 0}, {0, 3, 0, 0}, {1, 3, 0, 0}, {0, 1, 3, 0},
+    {2, 3, 0, 0}, {0, 2, 3, 0}, {1, 2, 3, 0}, {0, 1, 2, 3},
+};
+
+/* Four lanes' hits (mask bits) appended at cand + nc, cval + nc: all four
+ * lanes are written, the count moves by the hits. */
+__attribute__((target("avx2"))) static inline size_t
+sel_pack_hits(sel_cand_t *cand, float *cval, size_t nc, __m128i key,
+              __m128 a, size_t at, unsigned bits)
+{
+    const __m128i order =
+        _mm_loadu_si128((const __m128i *)(const void *)sel_pack4[bits]);
+    const __m128i keys = _mm_castps_si128(
+        _mm_permutevar_ps(_mm_castsi128_ps(key), order));
+    const __m128i where = _mm_add_epi32(_mm_set1_epi32((int32_t)at), order);
+
+    _mm_storeu_si128((__m128i *)(void *)(cand + nc),
+                     _mm_unpacklo_epi32(where, keys));
+    _mm_storeu_si128((__m128i *)(void *)(cand + nc + 2),
+                     _mm_unpackhi_epi32(where, keys));
+    _mm_storeu_ps(cval + nc, _mm_permutevar_ps(a, order));
+    return nc + (size_t)__builtin_popcount(bits);
+}
+
+/*
+ * sel_fold_collect's loop, eight elements a time, from *at while eight are
+ * left (out 32-byte aligned when streamed).  Eight elements with a hit
+ * (about one in ten at ratio 100) have their hits packed to the front of
+ * each half by a lane permutation and stored whatever their number: one
+ * branch per eight elements, none per hit.  (Storing the packed lanes of
+ * every eight, hit or not, costs more in stores than the branch does.)
+ * Near the bound the hits are looked at one by one.
+ */
+__attribute__((target("avx2"))) static size_t
+sel_fold_collect_avx2(float *m, const float *g, float *out, size_t *at,
+                      size_t n, uint32_t thresh, sel_cand_t *cand, float *cval,
+                      size_t nc, size_t cap, int stream)
+{
+    const __m256i lim  = _mm256_set1_epi32((int32_t)thresh - 1);
+    const __m256i mag  = _mm256_set1_epi32(0x7fffffff);
+    const __m256  zero = _mm256_setzero_ps();
+    __m256        bad  = zero;
+    size_t        i    = *at;
+
+    for (; i + 8 <= n; i += 8) {
+        const __m256  a = _mm256_add_ps(_mm256_loadu_ps(m + i),
+                                        _mm256_loadu_ps(g + i));
+        const __m256i key = _mm256_and_si256(_mm256_castps_si256(a), mag);
+        const __m256i hit = _mm256_cmpgt_epi32(key, lim);
+        unsigned      bits =
+            (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(hit));
+
+        if (stream) {
+            _mm256_stream_ps(out + i, zero);
+        } else {
+            _mm256_storeu_ps(out + i, zero); /* after g's load: may alias */
+        }
+        bad = _mm256_or_ps(bad, _mm256_cmp_ps(_mm256_sub_ps(a, a), zero,
+                                              _CMP_NEQ_UQ));
+        if (bits == 0) {
+            _mm256_storeu_ps(m + i, a);
+            continue;
+        }
+        if (nc + 8 <= cap) {
+            /* taken on the spot: m <- +0 at the hits */
+            _mm256_storeu_ps(m + i,
+                             _mm256_andnot_ps(_mm256_castsi256_ps(hit), a));
+            nc = sel_pack_hits(cand, cval, nc, _mm256_castsi256_si128(key),
+                               _mm256_castps256_ps128(a), i, bits & 15u);
+            nc = sel_pack_hits(cand, cval, nc,
+                               _mm256_extracti128_si256(key, 1),
+                               _mm256_extractf128_ps(a, 1), i + 4, bits >> 4);
+            continue;
+        }
+        _mm256_storeu_ps(m + i, a);
+        while (bits != 0) {
+            const size_t j = i + (size_t)__builtin_ctz(bits);
+
+            bits &= bits - 1;
+            if (nc < cap) {
+                cand[nc].idx = (uint32_t)j;
+                cand[nc].key = compcoll_abs_key(m[j]);
+                cval[nc]     = m[j];
+                m[j]         = 0.0f;
+            }
+            nc += (nc <= cap);
+        }
+    }
+    compcoll_host_nonfinite |= (_mm256_movemask_ps(bad) != 0);
+    *at = i;
+    return nc;
+}
+#endif
+
 /*
  * Fold [0, n) (m <- m + g, out <- 0; out may be g) and append the indices
  * whose folded key is at least thresh to cand (ascending); returns their
@@ -579,8 +682,10 @@ static size_t sel_fold_collect_tail(float *m, const float *g, float *out,
  * candidates kept are taken on the spot, while their memory is in cache:
  * their values a go to cval and m there to +0, so that afterwards only the
  * few that lose the trim need their memory back (sel_sample_take).  With
- * SSE2 four elements are folded at a time and only the hits are looked at;
- * keys are below 2^31, so the signed compare orders them.
+ * AVX2 eight elements are folded at a time and their hits packed without
+ * branches (sel_fold_collect_avx2); with SSE2 four at a time and only the
+ * hits are looked at.  Keys are below 2^31, so the signed compare orders
+ * them.
  */
 static size_t sel_fold_collect(float *m, const float *g, float *out, size_t n,
                                uint32_t thresh, sel_cand_t *cand, float *cval,
@@ -589,6 +694,24 @@ static size_t sel_fold_collect(float *m, const float *g, float *out, size_t n,
     const int stream = compcoll_host_fold_streams(g, out, n);
     size_t    nc = 0, i = 0;
 
+#ifdef SEL_AVX2
+    if (sel_use_avx2()) {
+        if (stream) {
+            /* up to out's first 32-byte boundary: the plain loop */
+            while (i < n && ((uintptr_t)(out + i) % 32) != 0) {
+                i++;
+            }
+            nc = sel_fold_collect_tail(m, g, out, 0, i, thresh, cand, cval,
+                                       nc, cap);
+        }
+        nc = sel_fold_collect_avx2(m, g, out, &i, n, thresh, cand, cval, nc,
+                                   cap, stream);
+        nc = sel_fold_collect_tail(m, g, out, i, n, thresh, cand, cval, nc,
+                                   cap);
+        compcoll_host_stream_fence(stream);
+        return nc;
+    }
+#endif
 #if defined(__SSE2__)
     const __m128i lim  = _mm_set1_epi32((int32_t)thresh - 1);
     const __m128  mag  = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
