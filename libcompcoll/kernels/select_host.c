@@ -330,13 +330,16 @@ static compcoll_status_t sel_exact(const float *m, const float *g, size_t n,
     return sel_exact_from_hist(m, g, n, k, idx, hist, s);
 }
 
-/* Exact top-q of an arbitrary candidate list (ascending idx), into idx. */
-static compcoll_status_t sel_from_candidates(sel_cand_t *cand, size_t nc,
-                                             size_t q, uint32_t *idx,
-                                             compcoll_select_scratch_t *s)
+/* The trim of a candidate list to its exact top q: the threshold key and
+ * how many candidates equal to it are taken (the first ones, so ties go to
+ * the lower index). */
+static compcoll_status_t sel_cand_threshold(sel_cand_t *cand, size_t nc,
+                                            size_t q, uint32_t *thresh,
+                                            size_t *ties,
+                                            compcoll_select_scratch_t *s)
 {
-    uint32_t   *hist, b, thresh;
-    size_t      above, ties, j, nb = 0;
+    uint32_t   *hist, b;
+    size_t      above, j, nb = 0;
     sel_cand_t *bucket;
 
     hist = compcoll_buf_reserve(&s->keys, SEL_HI_SIZE * sizeof(uint32_t));
@@ -356,7 +359,23 @@ static compcoll_status_t sel_from_candidates(sel_cand_t *cand, size_t nc,
             bucket[nb++] = cand[j];
         }
     }
-    sel_lo_threshold(bucket, nb, q - above, hist, b, &thresh, &ties);
+    sel_lo_threshold(bucket, nb, q - above, hist, b, thresh, ties);
+    return COMPCOLL_OK;
+}
+
+/* Exact top-q of an arbitrary candidate list (ascending idx), into idx. */
+static compcoll_status_t sel_from_candidates(sel_cand_t *cand, size_t nc,
+                                             size_t q, uint32_t *idx,
+                                             compcoll_select_scratch_t *s)
+{
+    uint32_t          thresh;
+    size_t            ties;
+    compcoll_status_t status = sel_cand_threshold(cand, nc, q, &thresh,
+                                                  &ties, s);
+
+    if (status != COMPCOLL_OK) {
+        return status;
+    }
     return (sel_merge(NULL, 0, cand, nc, thresh, ties, idx) == q)
                ? COMPCOLL_OK
                : COMPCOLL_ERR_PROTOCOL;
@@ -681,7 +700,7 @@ sel_fold_collect_avx2(float *m, const float *g, float *out, size_t *at,
  * count, or cap + 1 when they overflowed (the fold still completes).  The
  * candidates kept are taken on the spot, while their memory is in cache:
  * their values a go to cval and m there to +0, so that afterwards only the
- * few that lose the trim need their memory back (sel_sample_take).  With
+ * few that lose the trim need their memory back (sel_trim_take).  With
  * AVX2 eight elements are folded at a time and their hits packed without
  * branches (sel_fold_collect_avx2); with SSE2 four at a time and only the
  * hits are looked at.  Keys are below 2^31, so the signed compare orders
@@ -760,30 +779,35 @@ static size_t sel_fold_collect(float *m, const float *g, float *out, size_t n,
 }
 
 /*
- * The trimmed selection idx (ascending, a subset of the candidates): its
- * values from cval, and the memory of the candidates it left out back from
- * cval.
+ * The trim and the take in one walk over the taken candidates: those above
+ * the threshold (and the first `ties` equal to it) go to idx and vals in
+ * order, the others' memory back from cval.  Returns how many were taken.
  */
-static void sel_sample_take(float *m, const sel_cand_t *cand,
-                            const float *cval, size_t nc, const uint32_t *idx,
-                            size_t k, float *vals)
+static size_t sel_trim_take(float *m, const sel_cand_t *cand,
+                            const float *cval, size_t nc, uint32_t thresh,
+                            size_t ties, uint32_t *idx, float *vals)
 {
     size_t j, t = 0;
 
     for (j = 0; j < nc; j++) {
-        if (t < k && cand[j].idx == idx[t]) {
+        const uint32_t key = cand[j].key;
+
+        if (key > thresh || (key == thresh && ties > 0)) {
+            ties -= (key == thresh);
+            idx[t]    = cand[j].idx;
             vals[t++] = cval[j];
         } else {
             m[cand[j].idx] = cval[j];
         }
     }
+    return t;
 }
 
 /*
  * sample, fused with the fold and the take: the threshold comes from a
  * sample of a = m + g before the pass; the pass folds, collects the
  * candidates at or above it and takes them; they are trimmed to the exact
- * top k, and the memory of those that lost goes back.  When they do not
+ * top k, and the memory of those that lost goes back, in one walk.  When they do not
  * cover k or overflow their bound, the memory of those collected goes back
  * and exact selection runs on the folded memory (which holds a), so the
  * result is always the exact set.
@@ -794,8 +818,9 @@ static compcoll_status_t sel_sample_fold(float *m, const float *g, float *out,
                                          compcoll_select_scratch_t *s)
 {
     uint32_t          thresh;
-    size_t            cap, nc, j;
+    size_t            cap, nc, j, ties;
     float            *cval;
+    sel_cand_t       *cand;
     compcoll_status_t status;
 
     status = sel_sample_threshold(m, g, n, k, s, &thresh, &cap);
@@ -807,10 +832,9 @@ static compcoll_status_t sel_sample_fold(float *m, const float *g, float *out,
         compcoll_host_kernels.fold(m, g, out, n);
         return status;
     }
-    nc = sel_fold_collect(m, g, out, n, thresh, s->cand.ptr, cval, cap);
+    cand = s->cand.ptr;
+    nc   = sel_fold_collect(m, g, out, n, thresh, cand, cval, cap);
     if (nc > cap || nc < k) {
-        const sel_cand_t *cand = s->cand.ptr;
-
         for (j = 0; j < (nc < cap ? nc : cap); j++) {
             m[cand[j].idx] = cval[j];
         }
@@ -821,14 +845,18 @@ static compcoll_status_t sel_sample_fold(float *m, const float *g, float *out,
         }
         return status;
     }
-    status = sel_from_candidates(s->cand.ptr, nc, k, idx, s);
+    cand   = s->cand.ptr;
+    status = sel_cand_threshold(cand, nc, k, &thresh, &ties, s);
     if (status != COMPCOLL_OK) {
         /* every candidate's memory back: m holds a, as after a fold */
-        sel_sample_take(m, s->cand.ptr, cval, nc, idx, 0, vals);
+        for (j = 0; j < nc; j++) {
+            m[cand[j].idx] = cval[j];
+        }
         return status;
     }
-    sel_sample_take(m, s->cand.ptr, cval, nc, idx, k, vals);
-    return COMPCOLL_OK;
+    return sel_trim_take(m, cand, cval, nc, thresh, ties, idx, vals) == k
+               ? COMPCOLL_OK
+               : COMPCOLL_ERR_PROTOCOL;
 }
 
 /* The largest key of m[lo, hi); written for the vectoriser. */
