@@ -27,6 +27,7 @@ typedef struct {
     uint64_t calls_no_memory;   /* sparse calls on a rank without memory */
     uint64_t calls_failed;      /* library calls that failed (every rank) */
     uint64_t calls_nonfinite;   /* calls that left a NaN/Inf in a memory */
+    uint64_t select_fallbacks;  /* sample selections redone by exact */
     uint64_t diag_calls;        /* COMPCOLL_DIAG_EVERY: calls measured */
     double   diag_captured_sum; /* their captured energy fractions, summed */
     double   diag_captured_min; /* the least (valid when diag_calls > 0) */

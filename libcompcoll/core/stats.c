@@ -65,6 +65,7 @@ static void stats_add(compcoll_stats_t *t, const compcoll_stats_t *s)
     t->calls_no_memory += s->calls_no_memory;
     t->calls_failed += s->calls_failed;
     t->calls_nonfinite += s->calls_nonfinite;
+    t->select_fallbacks += s->select_fallbacks;
     if (s->diag_calls > 0) {
         if (t->diag_calls == 0 || s->diag_captured_min < t->diag_captured_min) {
             t->diag_captured_min = s->diag_captured_min;
@@ -148,9 +149,9 @@ void compcoll_stats_free(void)
 /* The figures of the report, after the reduction. */
 typedef struct {
     int      ranks;
-    uint64_t sum[7];   /* bytes_dense, bytes_sent, elements in/sent,
+    uint64_t sum[8];   /* bytes_dense, bytes_sent, elements in/sent,
                           calls_no_memory, transport_fallbacks,
-                          tensors_retired */
+                          tensors_retired, select_fallbacks */
     double   tsum[4];  /* select, host, comm, node */
     double   tmax[4];
     uint64_t calls[4]; /* compressed, dense, failed, nonfinite: the most any
@@ -263,6 +264,11 @@ static void stats_print_summary(FILE *out, const stats_report_t *r,
                      "of their communicator)\n", "memories retired",
                 (unsigned long long)r->sum[6], COMPCOLL_RETIRE_CYCLES);
     }
+    if (r->sum[7] > 0) {
+        fprintf(out, "  %-22s %12llu      all ranks (the sample misjudged; "
+                     "exact selection ran)\n", "selection fallbacks",
+                (unsigned long long)r->sum[7]);
+    }
     fprintf(out, "  tensors (rank 0): %zu%s\n", stats_ntensors,
             s->tensors_unlisted ? " listed, more not listed" : "");
     if (stats_head != NULL) {
@@ -335,6 +341,8 @@ static void stats_write_json(FILE *out, const stats_report_t *r,
             r->tmax[0], r->tmax[1], r->tmax[2], r->tmax[3]);
     fprintf(out, "  \"tensors_retired\": %llu,\n",
             (unsigned long long)r->sum[6]);
+    fprintf(out, "  \"select_fallbacks\": %llu,\n",
+            (unsigned long long)r->sum[7]);
     fprintf(out, "  \"tensors_unlisted\": %llu,\n  \"tensors\": [",
             (unsigned long long)s->tensors_unlisted);
     for (t = stats_head; t != NULL; t = t->next) {
@@ -354,7 +362,7 @@ void compcoll_stats_report(MPI_Comm world)
 {
     compcoll_stats_t total, *s = &total;
     stats_report_t   r;
-    uint64_t         mine[7];
+    uint64_t         mine[8];
     double           tmine[4];
     uint64_t         calls[4];
     int              rank;
@@ -368,6 +376,7 @@ void compcoll_stats_report(MPI_Comm world)
     mine[4]  = s->calls_no_memory;
     mine[5]  = s->transport_fallbacks;
     mine[6]  = s->tensors_retired;
+    mine[7]  = s->select_fallbacks;
     tmine[0] = s->time_select;
     tmine[1] = s->time_host;
     tmine[2] = s->time_comm;
@@ -379,7 +388,7 @@ void compcoll_stats_report(MPI_Comm world)
     memset(&r, 0, sizeof(r));
     PMPI_Comm_rank(world, &rank);
     PMPI_Comm_size(world, &r.ranks);
-    if (PMPI_Reduce(mine, r.sum, 7, MPI_UINT64_T, MPI_SUM, 0, world) !=
+    if (PMPI_Reduce(mine, r.sum, 8, MPI_UINT64_T, MPI_SUM, 0, world) !=
             MPI_SUCCESS ||
         PMPI_Reduce(tmine, r.tsum, 4, MPI_DOUBLE, MPI_SUM, 0, world) !=
             MPI_SUCCESS ||

@@ -790,11 +790,14 @@ static void sc_lead(sc_call_t *c)
     t0     = compcoll_time();
     status = compcoll_fault(c->cc, COMPCOLL_FAULT_KERNEL);
     if (status == COMPCOLL_OK) {
+        compcoll_select_scratch_t *scratch = compcoll_select_scratch();
+        const uint64_t             fb      = scratch->sample_fallbacks;
+
         status = fold ? ker->fold_select(cfg->select, t->mem, c->g, c->out,
-                                         c->n, c->k, c->idx, c->vals,
-                                         compcoll_select_scratch())
+                                         c->n, c->k, c->idx, c->vals, scratch)
                       : ker->select(cfg->select, t->mem, c->g, c->n, c->k,
-                                    c->idx, compcoll_select_scratch());
+                                    c->idx, scratch);
+        compcoll_stats.select_fallbacks += scratch->sample_fallbacks - fb;
     }
     c->folded = fold;
     compcoll_stats.time_select += compcoll_time() - t0;
@@ -976,10 +979,15 @@ static void sc_gpu_lead(sc_call_t *c)
     t0 = compcoll_time();
     st = compcoll_fault(c->cc, COMPCOLL_FAULT_KERNEL);
     if (st == COMPCOLL_OK) {
+        /* the module's count is over all streams: a call on another
+         * thread's may fall in between */
+        const uint64_t fb = gpu->sample_fallbacks();
+
         st = fused ? gpu->chunk_compress(s, gt->mem, c->g, c->out, c->n, c->k,
                                          beta, gt->idx, gt->vals)
                    : gpu->select(s, (compcoll_select_t)cfg->select, gt->mem,
                                  c->g, c->n, c->k, gt->idx);
+        compcoll_stats.select_fallbacks += gpu->sample_fallbacks() - fb;
     }
     if (st == COMPCOLL_OK) {
         st = gpu->copy(s, c->idx, gt->idx, c->k * sizeof(uint32_t));

@@ -54,9 +54,13 @@ static compcoll_status_t topk_select(topk_call_t *c, const float *g)
     t0    = compcoll_time();
     local = compcoll_fault(c->cc, COMPCOLL_FAULT_KERNEL);
     if (local == COMPCOLL_OK) {
+        compcoll_select_scratch_t *scratch = compcoll_select_scratch();
+        const uint64_t             fb      = scratch->sample_fallbacks;
+
         local = compcoll_kernels()->select((compcoll_select_t)cfg->select,
                                            c->t->mem, g, c->n, c->k, c->idx,
-                                           compcoll_select_scratch());
+                                           scratch);
+        compcoll_stats.select_fallbacks += scratch->sample_fallbacks - fb;
     }
     compcoll_stats.time_select += compcoll_time() - t0;
     if (local != COMPCOLL_OK) {

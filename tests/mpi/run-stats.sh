@@ -53,7 +53,8 @@ if not isinstance(s, dict):
     sys.exit(1)
 need = ["version", "method", "transport", "ranks", "calls_compressed",
         "calls_dense", "calls_passthrough", "bytes_dense", "bytes_sent",
-        "compression_ratio", "time_select_s", "time_comm_s", "tensors"]
+        "compression_ratio", "time_select_s", "time_comm_s",
+        "select_fallbacks", "tensors"]
 missing = [k for k in need if k not in s]
 if missing:
     print("missing keys: " + ", ".join(missing))
@@ -85,6 +86,12 @@ for k, want in (("calls_compressed", compressed), ("calls_dense", dense),
             k, s[k], want,
             " (summed over ranks?)" if s[k] == want * ranks and want else ""))
 sent, dense_b = num("bytes_sent"), num("bytes_dense")
+# random gradients: the sample's threshold covers the top k with a margin
+# of four standard deviations and a quarter; a fallback here would mean
+# that it misjudges ordinary data
+if num("select_fallbacks") != 0:
+    errors.append("select_fallbacks=%r on random gradients, expected 0"
+                  % s["select_fallbacks"])
 num("time_select_s"), num("time_comm_s"), num("compression_ratio")
 if compressed > 0:
     if sent <= 0:
@@ -139,7 +146,7 @@ for e in errors:
 sys.exit(1 if errors else 0)
 EOF
 
-echo "1..15"
+echo "1..16"
 
 # run NAME RANKS SETTINGS...: the job, its stats file in $tmp/NAME.json
 run() {
@@ -285,6 +292,19 @@ PY
     [ $rc -eq 0 ] && [ $ok -eq 0 ]
     tap $? "P=2 DIAG_EVERY=1, $mode gradients: top-k energy captured ($why)" "$tmp/diag-$mode.out"
 done
+
+# --ties: the gradients are multiples of 1/8, so an eighth of the elements
+# share the largest |a|, far more than the sample's candidate bound: the
+# leader's sample selection falls back to exact (and the sums are still
+# the oracle's), and the statistics count it, in the JSON and the summary
+rm -f "$tmp/ties.json"
+$guard "$mpiexec" -n 2 env LD_PRELOAD="$lib" COMPCOLL_MIN_COUNT=64 \
+    COMPCOLL_SELECT=sample COMPCOLL_STATS="$tmp/ties.json" "$check" \
+    --count 200000 --steps 2 --ties >"$tmp/ties.out" 2>&1 </dev/null
+rc=$?
+fb=$("$python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["select_fallbacks"])' "$tmp/ties.json" 2>>"$tmp/ties.out")
+[ $rc -eq 0 ] && [ -n "$fb" ] && [ "$fb" -ge 1 ]
+tap $? "P=2 --ties, sample selection: the oracle's sums, select_fallbacks = ${fb:-?} (>= 1)" "$tmp/ties.out"
 
 # COMPCOLL_STATS=1: a summary on stderr
 run summary 2 COMPCOLL_TRANSPORT=mpi COMPCOLL_STATS=1
