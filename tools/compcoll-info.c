@@ -47,7 +47,8 @@ static void print_version(void)
 #ifdef HAVE_CUDA
     printf("  CUDA:         yes (%s)\n", COMPCOLL_BUILD_CUDA);
 #else
-    printf("  CUDA:         no\n");
+    printf("  CUDA:         no (no kernel module: device buffers are staged "
+           "through host memory)\n");
 #endif
 #ifdef HAVE_HWLOC
     printf("  hwloc:        yes (%s)\n", COMPCOLL_BUILD_HWLOC);

@@ -7,6 +7,11 @@
  * freed, and compcoll_gpu_finalize drops the rest before MPI_Finalize.  A
  * communicator's registry state carries an id that is never reused; device
  * state made for another id is stale and dropped.
+ *
+ * Built with or without CUDA: nothing here includes a CUDA header.  The
+ * driver is asked through dlsym, and only in a process that loaded it
+ * already; the kernels are the module's.  A build without the module still
+ * recognizes device buffers and stages them with the driver's copies.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -24,8 +29,6 @@
 #include "compcoll.h"
 #include "compcoll_log.h"
 #include "compcoll_topo.h"
-
-#ifdef HAVE_CUDA
 
 #include <dlfcn.h>
 #include <limits.h>
@@ -642,69 +645,3 @@ void compcoll_gpu_finalize(void)
         gpu_mod->finalize();
     }
 }
-
-#else /* !HAVE_CUDA: every buffer is host memory */
-
-int compcoll_gpu_present(void)
-{
-    return 0;
-}
-
-void compcoll_mem_query(const void *ptr, compcoll_mem_info_t *info)
-{
-    info->type    = COMPCOLL_MEM_HOST;
-    info->device  = -1;
-    info->context = NULL;
-}
-
-const compcoll_gpu_module_t *compcoll_gpu_module(void)
-{
-    return NULL;
-}
-
-compcoll_status_t compcoll_mem_copy(const compcoll_mem_info_t *where,
-                                    void *dst, const void *src, size_t bytes)
-{
-    (void)where;
-    if (bytes != 0) {
-        memcpy(dst, src, bytes);
-    }
-    return COMPCOLL_OK;
-}
-
-compcoll_status_t compcoll_gpu_tensor_get(compcoll_comm_t *cc,
-                                          compcoll_tensor_t *t,
-                                          const compcoll_mem_info_t *where,
-                                          compcoll_gpu_tensor_t **gt_p)
-{
-    return COMPCOLL_ERR_NOT_SUPPORTED;
-}
-
-compcoll_status_t compcoll_gpu_tensor_reserve(compcoll_gpu_tensor_t *gt,
-                                              size_t k)
-{
-    return COMPCOLL_ERR_NOT_SUPPORTED;
-}
-
-int compcoll_gpu_tensor_clear(compcoll_comm_t *cc, compcoll_tensor_t *t)
-{
-    return 0;
-}
-
-compcoll_status_t compcoll_gpu_tensor_to_host(compcoll_comm_t *cc,
-                                              compcoll_tensor_t *t)
-{
-    return COMPCOLL_OK;
-}
-
-void *compcoll_gpu_stage(compcoll_gpu_stream_t *s, compcoll_stage_slot_t slot,
-                         size_t bytes)
-{
-    return NULL;
-}
-
-void compcoll_gpu_finalize(void)
-{
-}
-
-#endif

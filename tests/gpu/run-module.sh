@@ -2,7 +2,7 @@
 #
 # tests/gpu/run-module.sh: the GPU module is loaded when, and only when, a
 # device buffer appears; with a stand-in driver (stub/libcuda.so.1), so it
-# runs without a GPU (module_check.c); TAP.  Built with CUDA only.
+# runs without a GPU (module_check.c); TAP.  Built with or without CUDA.
 . "${TESTS_SRCDIR:-.}/mpi-common.sh"
 
 stub=$builddir/stub/libcuda.so.1
@@ -11,9 +11,20 @@ if [ ! -r "$stub" ]; then
     exit 77
 fi
 echo "1..6"
-run_case 1 1 "TRANSPORT=mpi" module_check "$stub" module
-run_case 2 2 "TRANSPORT=ucx" module_check "$stub" module
-run_case 3 2 "TRANSPORT=mpi SELECT=chunk" module_check "$stub" module
+# Cases 1-3 and 6 are about the real module meeting a machine without a
+# usable GPU: they need it built (configure found CUDA).
+nomodule=""
+[ -r "${TEST_GPU_MODULE:-}" ] ||
+    nomodule="the GPU module is not built (configure found no CUDA)"
+if [ -z "$nomodule" ]; then
+    run_case 1 1 "TRANSPORT=mpi" module_check "$stub" module
+    run_case 2 2 "TRANSPORT=ucx" module_check "$stub" module
+    run_case 3 2 "TRANSPORT=mpi SELECT=chunk" module_check "$stub" module
+else
+    for c in 1 2 3; do
+        echo "ok $c - module_check module # SKIP $nomodule"
+    done
+fi
 
 # The library alone in a directory of its own finds no module: device
 # buffers are staged by the driver.
@@ -29,6 +40,10 @@ lib=$lib_built
 # that says why, instead of giving the others a result with a stand-in.
 # Each rank writes its stderr to a file of its own: what a process writes
 # just before MPI_Abort can be lost on its way through mpiexec.
+if [ -n "$nomodule" ]; then
+    echo "ok 6 - P=2: a passthrough call a rank cannot stage # SKIP $nomodule"
+    exit 0
+fi
 start=$(date +%s)
 # shellcheck disable=SC2016 # expanded by the ranks' shell
 $guard "$mpiexec" -n 2 sh -c 'exec "$@" 2>"$0.$PMI_RANK"' "$tmp/err" \
