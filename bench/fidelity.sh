@@ -5,14 +5,19 @@
 #   bench/fidelity.sh [--models "mlp cnn"] [--opts "sgd adam novograd"]
 #       [--settings "dense scalecom100 ..."] [--ranks P] [--batch N]
 #       [--epochs "N ..."] [--seeds "S ..."] [--subset N|all]
-#       [--min-count N|default] [--tag NAME] [-- TRAINER-OPTION...]
+#       [--min-count N|default] [--tag NAME] [--reuse-dense]
+#       [-- TRAINER-OPTION...]
 # The protocol: every run uses the trainer's cosine learning rate (decaying
 # to 0 at its last step, so each length is trained to its plateau); each
 # length in --epochs is a run of its own (the gap against training length),
 # each seed in --seeds too (the seed of the initial parameters and of the
 # shuffling, the same for dense and compressed).  A compressed run's byte
 # ratio is the whole run's: every call the library saw (warm-up, ramp and
-# dense calls included), indices and headers included.
+# dense calls included), indices and headers included.  A dense run has
+# nothing preloaded and the trainer is deterministic (the same seed gives
+# the same bits): --reuse-dense takes the accuracy of a dense run kept in
+# bench/results/fidelity/ under the same tag, model, optimizer, length and
+# seed instead of training it again (and adds no line for it).
 # Settings (COMPCOLL_* of the compressed runs):
 #   dense               MPICH's MPI_Allreduce, nothing preloaded
 #   defaults            libcompcoll preloaded with nothing set
@@ -41,6 +46,7 @@ build=${LIBCOMPCOLL_BUILDDIR:-$top/_build}
 models="mlp cnn" opts="sgd adam novograd"
 settings="dense scalecom100 scalecom400 scalecom100-fp16 scalecom100-beta0.1"
 ranks=4 batch=128 epochs=4 seeds=1 subset=all tag="" min_count=1024
+reuse_dense=n
 warmup=${FIDELITY_WARMUP:-0}
 
 die() { echo "fidelity: $*" >&2; exit 2; }
@@ -53,6 +59,7 @@ while [ $# -gt 0 ]; do
         --models) need "$@"; models=$2; shift 2 ;;
         --opts) need "$@"; opts=$2; shift 2 ;;
         --settings) need "$@"; settings=$2; shift 2 ;;
+        --reuse-dense) reuse_dense=y; shift ;;
         --ranks) need "$@"; number "$1" "$2"; ranks=$2; shift 2 ;;
         --batch) need "$@"; number "$1" "$2"; batch=$2; shift 2 ;;
         --epochs) need "$@"; for e in $2; do number "$1" "$e"; done
@@ -149,6 +156,12 @@ for seed in $seeds; do
     dense_acc=""
     for s in $settings; do
         base="$runs/$tag-$model-$opt-e$ep-s$seed-$s"
+        if [ "$s" = dense ] && [ $reuse_dense = y ] && [ -s "$base.csv" ]; then
+            dense_acc=$(python3 -c 'import csv, sys
+print("%.2f" % float(list(csv.DictReader(open(sys.argv[1])))[-1]["test_acc"]))' "$base.csv")
+            echo "== $tag $model $opt, $ep epochs, seed $seed: dense $dense_acc (kept run, $base.csv)"
+            continue
+        fi
         rm -f "$base.csv" "$base.json"
         echo "== $tag $model $opt, $ep epochs, seed $seed: $s"
         t0=$(date +%s.%N)
