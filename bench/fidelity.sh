@@ -17,7 +17,10 @@
 # nothing preloaded and the trainer is deterministic (the same seed gives
 # the same bits): --reuse-dense takes the accuracy of a dense run kept in
 # bench/results/fidelity/ under the same tag, model, optimizer, length and
-# seed instead of training it again (and adds no line for it).
+# seed, when it reached its last epoch, instead of training it again (and
+# adds no line for it); the trainer's description of its configuration
+# (ranks, batch, training set, optimizer, schedule) must then be the same
+# in the compressed runs, or the script stops.
 # Settings (COMPCOLL_* of the compressed runs):
 #   dense               MPICH's MPI_Allreduce, nothing preloaded
 #   defaults            libcompcoll preloaded with nothing set
@@ -70,7 +73,7 @@ while [ $# -gt 0 ]; do
         --tag) need "$@"; tag=$2; shift 2 ;;
         --min-count) need "$@"; [ "$2" = default ] || number "$1" "$2"
             min_count=$2; shift 2 ;;
-        -h|--help) sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         --) shift; break ;;
         *) die "unknown option '$1' (--help lists the options)" ;;
     esac
@@ -153,14 +156,20 @@ for model in $models; do
 for opt in $opts; do
 for ep in $epochs; do
 for seed in $seeds; do
-    dense_acc=""
+    dense_acc="" kept=""
     for s in $settings; do
         base="$runs/$tag-$model-$opt-e$ep-s$seed-$s"
         if [ "$s" = dense ] && [ $reuse_dense = y ] && [ -s "$base.csv" ]; then
+            # a kept run that reached its last epoch (a killed one did not)
             dense_acc=$(python3 -c 'import csv, sys
-print("%.2f" % float(list(csv.DictReader(open(sys.argv[1])))[-1]["test_acc"]))' "$base.csv")
-            echo "== $tag $model $opt, $ep epochs, seed $seed: dense $dense_acc (kept run, $base.csv)"
-            continue
+rows = list(csv.DictReader(open(sys.argv[1])))
+if rows and int(rows[-1]["epoch"]) == int(sys.argv[2]):
+    print("%.2f" % float(rows[-1]["test_acc"]))' "$base.csv" "$ep")
+            if [ -n "$dense_acc" ]; then
+                echo "== $tag $model $opt, $ep epochs, seed $seed: dense $dense_acc (kept run, $base.csv)"
+                kept=$base
+                continue
+            fi
         fi
         rm -f "$base.csv" "$base.json"
         echo "== $tag $model $opt, $ep epochs, seed $seed: $s"
@@ -182,6 +191,13 @@ print("%.2f" % float(list(csv.DictReader(open(sys.argv[1])))[-1]["test_acc"]))' 
                 { tail "$base.txt" >&2; die "$tag $model $opt $ep $seed $s failed"; }
         fi
         t1=$(date +%s.%N)
+        # the trainer's first lines name its whole configuration: a kept
+        # dense run must have been made with this one
+        if [ -n "$kept" ] && [ "$s" != dense ] &&
+            [ "$(grep '^fmnist:' "$kept.txt" | head -n 3)" != \
+              "$(grep '^fmnist:' "$base.txt" | head -n 3)" ]; then
+            die "the kept dense run $kept.txt was made with other settings than this run ($base.txt): run without --reuse-dense"
+        fi
         line=$(python3 - "$base" "$s" "$t0" "$t1" "$dense_acc" <<'PY'
 import csv, json, os, sys
 base, setting, t0, t1, dense = sys.argv[1:6]

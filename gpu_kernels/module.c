@@ -48,6 +48,7 @@ struct compcoll_gpu_stream {
     int           mark_check;    /* ... and comes before the mark */
     size_t        check_expect;
     uint64_t      rng;
+    uint64_t      fallbacks; /* sample selections redone by exact */
 };
 
 /* What host_alloc keeps in front of a pinned block. */
@@ -80,7 +81,6 @@ static struct {
 static compcoll_gpu_log_fn_t  gpu_log_fn;
 static pthread_mutex_t        gpu_pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static gpu_pool_t             gpu_pools[GPU_MAX_DEVICES];
-static uint64_t               gpu_fallbacks;
 static char                   gpu_description[160];
 
 void compcoll_gpu_log(int level, const char *file, int line, const char *fmt,
@@ -596,7 +596,7 @@ static compcoll_status_t gpu_select(compcoll_gpu_stream_t *s,
         c.pool      = s->pool;
         c.h_check   = s->h_check;
         c.rng       = &s->rng;
-        c.fallbacks = &gpu_fallbacks;
+        c.fallbacks = &s->fallbacks;
         c.sms       = s->sms;
         status = compcoll_gpu_launch_select(s->st, &c, mode, m, g, n, k, idx);
         if (status == COMPCOLL_OK) {
@@ -700,9 +700,9 @@ static compcoll_status_t gpu_wire_decode(compcoll_gpu_stream_t *s,
     return status;
 }
 
-static uint64_t gpu_sample_fallbacks(void)
+static uint64_t gpu_sample_fallbacks(compcoll_gpu_stream_t *s)
 {
-    return gpu_fallbacks;
+    return s->fallbacks;
 }
 
 /* ------------------------------------------------------------ module */

@@ -3,8 +3,9 @@
 # sources configured with --enable-sanitizers (AddressSanitizer,
 # LeakSanitizer and UndefinedBehaviorSanitizer, every report fatal; -O1)
 # in _build/asan/ (or $LIBCOMPCOLL_ASAN_BUILDDIR), built, then `make
-# check-sanitizers` there: the unit tests, the fuzz harnesses and the MPI
-# tests that fit the suite's time (tests/README.md).  Prints the tests that
+# check-sanitizers` there: the unit tests, the fuzz harnesses, the MPI
+# tests that fit the suite's time and the device path with the stand-in
+# driver and module (tests/README.md).  Prints the tests that
 # did not pass and one labelled total; exits non-zero when one failed.
 # $LIBCOMPCOLL_CONFIGURE_FLAGS are passed on, as build.sh does.
 set -e

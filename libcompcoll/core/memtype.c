@@ -238,10 +238,16 @@ const compcoll_gpu_module_t *compcoll_gpu_module(void)
     }
 #endif
     if (gpu_mod == NULL) {
+#ifdef HAVE_CUDA
+        const char *built = "";
+#else
+        const char *built = " (this build made none: configured without "
+                            "CUDA)";
+#endif
         gpu_mod_failed = 1;
-        compcoll_warn("the GPU module %s could not be loaded%s: device "
+        compcoll_warn("the GPU module %s could not be loaded%s%s: device "
                       "buffers go through host memory, copied by the CUDA "
-                      "driver", COMPCOLL_GPU_MODULE_NAME, why);
+                      "driver", COMPCOLL_GPU_MODULE_NAME, built, why);
     }
     pthread_mutex_unlock(&gpu_mod_lock);
     return gpu_mod;

@@ -168,7 +168,7 @@ static inline float compcoll_kept(float m, float keep)
  * kernels round every operation to nearest and never contract a*b+c), except
  * that NaN payloads are not preserved (see libcompcoll(7)).
  */
-#define COMPCOLL_GPU_ABI_VERSION   2u
+#define COMPCOLL_GPU_ABI_VERSION   3u
 #define COMPCOLL_GPU_MODULE_NAME   "libcompcoll_cuda.so"
 #define COMPCOLL_GPU_MODULE_SYMBOL "compcoll_gpu_module_get"
 
@@ -255,8 +255,10 @@ typedef struct compcoll_gpu_module {
                                      compcoll_wire_t wire, float *dst,
                                      const void *src, size_t count);
 
-    /* Selections that fell back from sample to exact, over all streams. */
-    uint64_t (*sample_fallbacks)(void);
+    /* Selections on stream s that fell back from sample to exact (a
+     * stream serves one call at a time, so a difference taken around a
+     * select is that select's). */
+    uint64_t (*sample_fallbacks)(compcoll_gpu_stream_t *s);
 
     /* Release the pools and the module's own streams; every stream made by
      * stream_create must be destroyed first. */

@@ -596,7 +596,7 @@ static size_t sel_fold_collect_tail(float *m, const float *g, float *out,
 
 #ifdef SEL_AVX2
 /* For a 4-bit mask of hit lanes: the lanes to move to the front, in order
- * (the rest of each row is never read). */
+ * (the rest of a row fills lanes stored past the hits: any value does). */
 static const int32_t sel_pack4[16][4] = {
     {0, 0, 0, 0}, {0, 0, 0, 0}, {1, 0, 0, 0}, {0, 1, 0, 0},
     {2, 0, 0, 0}, {0, 2, 0, 0}, {1, 2, 0, 0}, {0, 1, 2, 0},
@@ -785,14 +785,14 @@ static size_t sel_fold_collect(float *m, const float *g, float *out, size_t n,
  */
 static size_t sel_trim_take(float *m, const sel_cand_t *cand,
                             const float *cval, size_t nc, uint32_t thresh,
-                            size_t ties, uint32_t *idx, float *vals)
+                            size_t ties, size_t k, uint32_t *idx, float *vals)
 {
     size_t j, t = 0;
 
     for (j = 0; j < nc; j++) {
         const uint32_t key = cand[j].key;
 
-        if (key > thresh || (key == thresh && ties > 0)) {
+        if (t < k && (key > thresh || (key == thresh && ties > 0))) {
             ties -= (key == thresh);
             idx[t]    = cand[j].idx;
             vals[t++] = cval[j];
@@ -807,10 +807,10 @@ static size_t sel_trim_take(float *m, const sel_cand_t *cand,
  * sample, fused with the fold and the take: the threshold comes from a
  * sample of a = m + g before the pass; the pass folds, collects the
  * candidates at or above it and takes them; they are trimmed to the exact
- * top k, and the memory of those that lost goes back, in one walk.  When they do not
- * cover k or overflow their bound, the memory of those collected goes back
- * and exact selection runs on the folded memory (which holds a), so the
- * result is always the exact set.
+ * top k, and the memory of those that lost goes back, in one walk.  When
+ * they do not cover k or overflow their bound, the memory of those
+ * collected goes back and exact selection runs on the folded memory (which
+ * holds a), so the result is always the exact set.
  */
 static compcoll_status_t sel_sample_fold(float *m, const float *g, float *out,
                                          size_t n, size_t k, uint32_t *idx,
@@ -845,18 +845,19 @@ static compcoll_status_t sel_sample_fold(float *m, const float *g, float *out,
         }
         return status;
     }
-    cand   = s->cand.ptr;
     status = sel_cand_threshold(cand, nc, k, &thresh, &ties, s);
+    if (status == COMPCOLL_OK &&
+        sel_trim_take(m, cand, cval, nc, thresh, ties, k, idx, vals) != k) {
+        status = COMPCOLL_ERR_PROTOCOL; /* a threshold that does not trim
+                                           to k: cannot happen */
+    }
     if (status != COMPCOLL_OK) {
         /* every candidate's memory back: m holds a, as after a fold */
         for (j = 0; j < nc; j++) {
             m[cand[j].idx] = cval[j];
         }
-        return status;
     }
-    return sel_trim_take(m, cand, cval, nc, thresh, ties, idx, vals) == k
-               ? COMPCOLL_OK
-               : COMPCOLL_ERR_PROTOCOL;
+    return status;
 }
 
 /* The largest key of m[lo, hi); written for the vectoriser. */

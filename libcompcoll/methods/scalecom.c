@@ -979,15 +979,13 @@ static void sc_gpu_lead(sc_call_t *c)
     t0 = compcoll_time();
     st = compcoll_fault(c->cc, COMPCOLL_FAULT_KERNEL);
     if (st == COMPCOLL_OK) {
-        /* the module's count is over all streams: a call on another
-         * thread's may fall in between */
-        const uint64_t fb = gpu->sample_fallbacks();
+        const uint64_t fb = gpu->sample_fallbacks(s);
 
         st = fused ? gpu->chunk_compress(s, gt->mem, c->g, c->out, c->n, c->k,
                                          beta, gt->idx, gt->vals)
                    : gpu->select(s, (compcoll_select_t)cfg->select, gt->mem,
                                  c->g, c->n, c->k, gt->idx);
-        compcoll_stats.select_fallbacks += gpu->sample_fallbacks() - fb;
+        compcoll_stats.select_fallbacks += gpu->sample_fallbacks(s) - fb;
     }
     if (st == COMPCOLL_OK) {
         st = gpu->copy(s, c->idx, gt->idx, c->k * sizeof(uint32_t));

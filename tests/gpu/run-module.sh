@@ -14,8 +14,13 @@ echo "1..6"
 # Cases 1-3 and 6 are about the real module meeting a machine without a
 # usable GPU: they need it built (configure found CUDA).
 nomodule=""
-[ -r "${TEST_GPU_MODULE:-}" ] ||
-    nomodule="the GPU module is not built (configure found no CUDA)"
+if [ ! -r "${TEST_GPU_MODULE:-}" ]; then
+    if [ "${TEST_HAVE_CUDA:-}" = yes ]; then
+        echo "Bail out! ${TEST_GPU_MODULE:-the GPU module} is not built, in a CUDA build"
+        exit 1
+    fi
+    nomodule="this build has no GPU module (configured without CUDA)"
+fi
 if [ -z "$nomodule" ]; then
     run_case 1 1 "TRANSPORT=mpi" module_check "$stub" module
     run_case 2 2 "TRANSPORT=ucx" module_check "$stub" module

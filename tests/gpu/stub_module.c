@@ -173,8 +173,9 @@ static compcoll_status_t stub_wire_decode(compcoll_gpu_stream_t *s,
     return COMPCOLL_OK;
 }
 
-static uint64_t stub_sample_fallbacks(void)
+static uint64_t stub_sample_fallbacks(compcoll_gpu_stream_t *s)
 {
+    (void)s; /* one scratch: the tests make one call at a time */
     return stub_scratch.sample_fallbacks;
 }
 

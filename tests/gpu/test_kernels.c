@@ -547,7 +547,7 @@ int main(int argc, char **argv)
         }
     }
     diag("sample selections that fell back to exact: %llu",
-         (unsigned long long)mod->sample_fallbacks());
+         (unsigned long long)mod->sample_fallbacks(S));
     run_wire();
     mod->stream_destroy(S);
     mod->finalize();

@@ -146,7 +146,7 @@ for e in errors:
 sys.exit(1 if errors else 0)
 EOF
 
-echo "1..16"
+echo "1..17"
 
 # run NAME RANKS SETTINGS...: the job, its stats file in $tmp/NAME.json
 run() {
@@ -296,7 +296,8 @@ done
 # --ties: the gradients are multiples of 1/8, so an eighth of the elements
 # share the largest |a|, far more than the sample's candidate bound: the
 # leader's sample selection falls back to exact (and the sums are still
-# the oracle's), and the statistics count it, in the JSON and the summary
+# the oracle's), and the statistics count it: in the JSON, and in the
+# summary of COMPCOLL_STATS=1
 rm -f "$tmp/ties.json"
 $guard "$mpiexec" -n 2 env LD_PRELOAD="$lib" COMPCOLL_MIN_COUNT=64 \
     COMPCOLL_SELECT=sample COMPCOLL_STATS="$tmp/ties.json" "$check" \
@@ -305,6 +306,12 @@ rc=$?
 fb=$("$python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["select_fallbacks"])' "$tmp/ties.json" 2>>"$tmp/ties.out")
 [ $rc -eq 0 ] && [ -n "$fb" ] && [ "$fb" -ge 1 ]
 tap $? "P=2 --ties, sample selection: the oracle's sums, select_fallbacks = ${fb:-?} (>= 1)" "$tmp/ties.out"
+$guard "$mpiexec" -n 2 env LD_PRELOAD="$lib" COMPCOLL_MIN_COUNT=64 \
+    COMPCOLL_SELECT=sample COMPCOLL_STATS=1 "$check" \
+    --count 200000 --steps 2 --ties >"$tmp/ties1.out" 2>&1 </dev/null
+rc=$?
+[ $rc -eq 0 ] && grep -q "selection fallbacks *[1-9]" "$tmp/ties1.out"
+tap $? "P=2 --ties, COMPCOLL_STATS=1: the summary has a \"selection fallbacks\" line" "$tmp/ties1.out"
 
 # COMPCOLL_STATS=1: a summary on stderr
 run summary 2 COMPCOLL_TRANSPORT=mpi COMPCOLL_STATS=1

@@ -355,10 +355,17 @@ int main(void)
                                   &s, why, sizeof(why)) &&
                    fold_select_ok(COMPCOLL_SELECT_CHUNK, y, x, big, kk, 1, w,
                                   &s, why, sizeof(why));
-            /* and without the AVX2 loops, where the CPU has them */
+            /* and without the AVX2 loops, where the CPU has them (the
+             * SSE2 fold and collect streams out at this size) */
             compcoll_host_allow_avx2(0);
             good = good && fold_select_ok(COMPCOLL_SELECT_CHUNK, y, x, big,
                                           kk, 0, w, &s, why, sizeof(why));
+            brute_topk(y, x, big, kk, w);
+            good = good &&
+                   fold_select_ok(COMPCOLL_SELECT_SAMPLE, y, x, big, kk, 0, w,
+                                  &s, why, sizeof(why)) &&
+                   fold_select_ok(COMPCOLL_SELECT_SAMPLE, y, x, big, kk, 1, w,
+                                  &s, why, sizeof(why));
             compcoll_host_allow_avx2(1);
             ok(good, "exact, and fold_select in every mode, on n = %zu "
                "match brute force%s%s", big, why[0] ? ": " : "", why);
