@@ -594,6 +594,28 @@ static size_t sel_fold_collect_tail(float *m, const float *g, float *out,
     return nc;
 }
 
+/* The hits of a vector at i (bits: its lanes at or above the threshold),
+ * one by one: appended and taken while the list has room (m there to +0),
+ * counted past it; the new count, cap + 1 once they overflowed. */
+static inline size_t sel_take_hits(float *m, size_t i, unsigned bits,
+                                   sel_cand_t *cand, float *cval, size_t nc,
+                                   size_t cap)
+{
+    while (bits != 0) {
+        const size_t at = i + (size_t)__builtin_ctz(bits);
+
+        bits &= bits - 1;
+        if (nc < cap) {
+            cand[nc].idx = (uint32_t)at;
+            cand[nc].key = compcoll_abs_key(m[at]);
+            cval[nc]     = m[at];
+            m[at]        = 0.0f;
+        }
+        nc += (nc <= cap);
+    }
+    return nc;
+}
+
 #ifdef SEL_AVX2
 /* For a 4-bit mask of hit lanes: the lanes to move to the front, in order
  * (the rest of a row fills lanes stored past the hits: any value does). */
@@ -675,18 +697,7 @@ sel_fold_collect_avx2(float *m, const float *g, float *out, size_t *at,
             continue;
         }
         _mm256_storeu_ps(m + i, a);
-        while (bits != 0) {
-            const size_t j = i + (size_t)__builtin_ctz(bits);
-
-            bits &= bits - 1;
-            if (nc < cap) {
-                cand[nc].idx = (uint32_t)j;
-                cand[nc].key = compcoll_abs_key(m[j]);
-                cval[nc]     = m[j];
-                m[j]         = 0.0f;
-            }
-            nc += (nc <= cap);
-        }
+        nc = sel_take_hits(m, i, bits, cand, cval, nc, cap);
     }
     compcoll_host_nonfinite |= (_mm256_movemask_ps(bad) != 0);
     *at = i;
@@ -758,18 +769,7 @@ static size_t sel_fold_collect(float *m, const float *g, float *out, size_t n,
         bad = _mm_or_ps(bad, _mm_cmpneq_ps(_mm_sub_ps(a, a), zero));
         bits = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(
             _mm_cmpgt_epi32(_mm_castps_si128(_mm_and_ps(a, mag)), lim)));
-        while (bits != 0) {
-            const size_t at = i + (size_t)__builtin_ctz(bits);
-
-            bits &= bits - 1;
-            if (nc < cap) {
-                cand[nc].idx = (uint32_t)at;
-                cand[nc].key = compcoll_abs_key(m[at]);
-                cval[nc]     = m[at];
-                m[at]        = 0.0f;
-            }
-            nc += (nc <= cap);
-        }
+        nc = sel_take_hits(m, i, bits, cand, cval, nc, cap);
     }
     compcoll_host_nonfinite |= (_mm_movemask_ps(bad) != 0);
 #endif
