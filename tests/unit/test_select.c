@@ -286,6 +286,15 @@ static void check_sizes(compcoll_select_scratch_t *sp, int isa)
     }
 }
 
+/* fold_select_ok out of place, then in place. */
+static int fold_both_ok(compcoll_select_t mode, const float *m, const float *g,
+                        size_t n, size_t k, const uint32_t *want,
+                        compcoll_select_scratch_t *s, char *why, size_t len)
+{
+    return fold_select_ok(mode, m, g, n, k, 0, want, s, why, len) &&
+           fold_select_ok(mode, m, g, n, k, 1, want, s, why, len);
+}
+
 int main(void)
 {
     compcoll_select_scratch_t s;
@@ -345,27 +354,19 @@ int main(void)
                    same(o, w, kk, &at) &&
                    fold_select_ok(COMPCOLL_SELECT_EXACT, y, x, big, kk, 0, w,
                                   &s, why, sizeof(why)) &&
-                   fold_select_ok(COMPCOLL_SELECT_SAMPLE, y, x, big, kk, 0, w,
-                                  &s, why, sizeof(why)) &&
-                   fold_select_ok(COMPCOLL_SELECT_SAMPLE, y, x, big, kk, 1, w,
-                                  &s, why, sizeof(why));
+                   fold_both_ok(COMPCOLL_SELECT_SAMPLE, y, x, big, kk, w, &s,
+                                why, sizeof(why));
             brute_chunk(y, x, big, kk, w);
-            good = good &&
-                   fold_select_ok(COMPCOLL_SELECT_CHUNK, y, x, big, kk, 0, w,
-                                  &s, why, sizeof(why)) &&
-                   fold_select_ok(COMPCOLL_SELECT_CHUNK, y, x, big, kk, 1, w,
-                                  &s, why, sizeof(why));
+            good = good && fold_both_ok(COMPCOLL_SELECT_CHUNK, y, x, big, kk,
+                                        w, &s, why, sizeof(why));
             /* and without the AVX2 loops, where the CPU has them (the
              * SSE2 fold and collect streams out at this size) */
             compcoll_host_allow_avx2(0);
             good = good && fold_select_ok(COMPCOLL_SELECT_CHUNK, y, x, big,
                                           kk, 0, w, &s, why, sizeof(why));
             brute_topk(y, x, big, kk, w);
-            good = good &&
-                   fold_select_ok(COMPCOLL_SELECT_SAMPLE, y, x, big, kk, 0, w,
-                                  &s, why, sizeof(why)) &&
-                   fold_select_ok(COMPCOLL_SELECT_SAMPLE, y, x, big, kk, 1, w,
-                                  &s, why, sizeof(why));
+            good = good && fold_both_ok(COMPCOLL_SELECT_SAMPLE, y, x, big, kk,
+                                        w, &s, why, sizeof(why));
             compcoll_host_allow_avx2(1);
             ok(good, "exact, and fold_select in every mode, on n = %zu "
                "match brute force%s%s", big, why[0] ? ": " : "", why);
