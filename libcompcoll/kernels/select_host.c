@@ -778,6 +778,17 @@ static size_t sel_fold_collect(float *m, const float *g, float *out, size_t n,
     return nc;
 }
 
+/* The memory of the first nc taken candidates back from cval. */
+static void sel_give_back(float *m, const sel_cand_t *cand, const float *cval,
+                          size_t nc)
+{
+    size_t j;
+
+    for (j = 0; j < nc; j++) {
+        m[cand[j].idx] = cval[j];
+    }
+}
+
 /*
  * The trim and the take in one walk over the taken candidates: those above
  * the threshold (and the first `ties` equal to it) go to idx and vals in
@@ -818,7 +829,7 @@ static compcoll_status_t sel_sample_fold(float *m, const float *g, float *out,
                                          compcoll_select_scratch_t *s)
 {
     uint32_t          thresh;
-    size_t            cap, nc, j, ties;
+    size_t            cap, nc, ties;
     float            *cval;
     sel_cand_t       *cand;
     compcoll_status_t status;
@@ -835,9 +846,7 @@ static compcoll_status_t sel_sample_fold(float *m, const float *g, float *out,
     cand = s->cand.ptr;
     nc   = sel_fold_collect(m, g, out, n, thresh, cand, cval, cap);
     if (nc > cap || nc < k) {
-        for (j = 0; j < (nc < cap ? nc : cap); j++) {
-            m[cand[j].idx] = cval[j];
-        }
+        sel_give_back(m, cand, cval, nc < cap ? nc : cap);
         s->sample_fallbacks++;
         status = sel_exact(NULL, m, n, k, idx, s);
         if (status == COMPCOLL_OK) {
@@ -853,9 +862,7 @@ static compcoll_status_t sel_sample_fold(float *m, const float *g, float *out,
     }
     if (status != COMPCOLL_OK) {
         /* every candidate's memory back: m holds a, as after a fold */
-        for (j = 0; j < nc; j++) {
-            m[cand[j].idx] = cval[j];
-        }
+        sel_give_back(m, cand, cval, nc);
     }
     return status;
 }

@@ -687,12 +687,7 @@ static void sc_pipe_run(sc_call_t *c)
         while (first < np && pc[first].phase == SC_PIPE_DONE) {
             first++;
         }
-        if (moved || tc->events != events) {
-            events = tc->events;
-            idle   = 0;
-        } else {
-            compcoll_backoff(&idle);
-        }
+        compcoll_tcoll_pace(tc, moved, &events, &idle);
     }
     compcoll_transport_check(cc, status, "pipelined exchange");
     sc_fail(c, compcoll_fault(cc, COMPCOLL_FAULT_TRANSPORT));

@@ -173,6 +173,11 @@ compcoll_status_t compcoll_tcoll_test(compcoll_tcomm_t *tc,
                                       compcoll_tcoll_t *op, int *done);
 compcoll_status_t compcoll_tcoll_wait(compcoll_tcomm_t *tc,
                                       compcoll_tcoll_t *op);
+/* After one look at operations in flight (moved: whether any did): the
+ * back-off starts over when they moved or tc->events changed since
+ * *events, and grows otherwise. */
+void              compcoll_tcoll_pace(compcoll_tcomm_t *tc, int moved,
+                                      uint64_t *events, unsigned *idle);
 void              compcoll_tcoll_cancel(compcoll_tcomm_t *tc,
                                         compcoll_tcoll_t *op);
 compcoll_status_t compcoll_tcoll_allreduce(compcoll_tcomm_t *tc, float *buf,

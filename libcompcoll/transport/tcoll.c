@@ -228,6 +228,17 @@ compcoll_status_t compcoll_tcoll_test(compcoll_tcomm_t *tc,
     return status;
 }
 
+void compcoll_tcoll_pace(compcoll_tcomm_t *tc, int moved, uint64_t *events,
+                         unsigned *idle)
+{
+    if (moved || tc->events != *events) {
+        *events = tc->events;
+        *idle   = 0;
+    } else {
+        compcoll_backoff(idle);
+    }
+}
+
 compcoll_status_t compcoll_tcoll_wait(compcoll_tcomm_t *tc,
                                       compcoll_tcoll_t *op)
 {
@@ -241,13 +252,8 @@ compcoll_status_t compcoll_tcoll_wait(compcoll_tcomm_t *tc,
         if (status != COMPCOLL_OK || done) {
             return status;
         }
-        if (op->moves != moves || tc->events != events) {
-            moves  = op->moves;
-            events = tc->events;
-            idle   = 0;
-        } else {
-            compcoll_backoff(&idle);
-        }
+        compcoll_tcoll_pace(tc, op->moves != moves, &events, &idle);
+        moves = op->moves;
     }
 }
 
