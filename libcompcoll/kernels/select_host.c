@@ -92,21 +92,45 @@ static inline uint32_t sel_key(const float *m, const float *g, size_t i)
     return compcoll_abs_key(m ? m[i] + g[i] : g[i]);
 }
 
+/* Buckets sel_hist_find adds up at a time (nbuckets is a multiple). */
+#define SEL_FIND_BLOCK 32u
+_Static_assert(SEL_LO_SIZE % SEL_FIND_BLOCK == 0 && SEL_HI_SIZE % SEL_FIND_BLOCK == 0,
+               "histograms are whole blocks");
+
 /*
  * The bucket b with count(> b) < q <= count(>= b), scanning from the top;
- * *above = count(> b).  Requires 0 < q <= total count.
+ * *above = count(> b).  Requires 0 < q <= total count.  Most buckets above
+ * the data's largest key are empty, and a small call's scan would be most
+ * of its selection one bucket at a time: whole blocks are passed over
+ * while their sum stays below what is missing (a sum the compiler
+ * vectorises; no block sums to more than the count, which fits 32 bits),
+ * and only the block where q is reached is walked bucket by bucket.
  */
 static uint32_t sel_hist_find(const uint32_t *hist, uint32_t nbuckets,
                               size_t q, size_t *above)
 {
     size_t   cum = 0;
-    uint32_t b   = nbuckets - 1;
+    uint32_t b   = nbuckets; /* cum counts the buckets [b, nbuckets) */
 
-    while (cum + hist[b] < q) {
-        cum += hist[b];
-        b--;
+    while (b >= SEL_FIND_BLOCK) {
+        const uint32_t *blk = hist + b - SEL_FIND_BLOCK;
+        uint32_t        sum = 0;
+        unsigned        j;
+
+        for (j = 0; j < SEL_FIND_BLOCK; j++) {
+            sum += blk[j];
+        }
+        if (cum + sum >= q) {
+            break;
+        }
+        cum += sum;
+        b -= SEL_FIND_BLOCK;
     }
-    *above = cum;
+    do {
+        b--;
+        cum += hist[b];
+    } while (cum < q);
+    *above = cum - hist[b];
     return b;
 }
 
