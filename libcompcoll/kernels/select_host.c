@@ -479,25 +479,26 @@ static compcoll_status_t sel_sample_threshold(const float *m, const float *g,
     }
     /* Runs of SEL_SAMPLE_RUN elements (a cache line) at random places:
      * a few thousand memory accesses instead of one per sample, each
-     * prefetched SEL_SAMPLE_AHEAD runs before it is read. */
+     * prefetched SEL_SAMPLE_AHEAD runs before it is read: pass i reads
+     * run i - SEL_SAMPLE_AHEAD from its slot, then starts run i there. */
     for (i = 0; i < runs + SEL_SAMPLE_AHEAD; i++) {
-        if (i < runs) {
-            base[i % SEL_SAMPLE_AHEAD] =
-                (size_t)(sel_rand(&s->rng) % (n / SEL_SAMPLE_RUN)) *
-                SEL_SAMPLE_RUN;
-            __builtin_prefetch(g + base[i % SEL_SAMPLE_AHEAD]);
-            if (m != NULL) {
-                __builtin_prefetch(m + base[i % SEL_SAMPLE_AHEAD]);
-            }
-        }
+        size_t *slot = &base[i % SEL_SAMPLE_AHEAD];
+
         if (i >= SEL_SAMPLE_AHEAD) {
             const size_t run = i - SEL_SAMPLE_AHEAD;
-            const size_t at  = base[run % SEL_SAMPLE_AHEAD];
             size_t       j;
 
             for (j = 0; j < SEL_SAMPLE_RUN; j++) {
                 cand[run * SEL_SAMPLE_RUN + j].idx = 0;
-                cand[run * SEL_SAMPLE_RUN + j].key = sel_key(m, g, at + j);
+                cand[run * SEL_SAMPLE_RUN + j].key = sel_key(m, g, *slot + j);
+            }
+        }
+        if (i < runs) {
+            *slot = (size_t)(sel_rand(&s->rng) % (n / SEL_SAMPLE_RUN)) *
+                    SEL_SAMPLE_RUN;
+            __builtin_prefetch(g + *slot);
+            if (m != NULL) {
+                __builtin_prefetch(m + *slot);
             }
         }
     }

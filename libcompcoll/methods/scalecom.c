@@ -793,8 +793,8 @@ static void sc_lead(sc_call_t *c)
                       : ker->select(cfg->select, t->mem, c->g, c->n, c->k,
                                     c->idx, scratch);
         compcoll_stats.select_fallbacks += scratch->sample_fallbacks - fb;
+        c->folded = fold; /* m holds a, whether the selection failed or not */
     }
-    c->folded = fold;
     compcoll_stats.time_select += compcoll_time() - t0;
     if (status != COMPCOLL_OK) {
         compcoll_error("index selection failed: %s",
