@@ -79,6 +79,10 @@ compcoll_status_t compcoll_gpu_tensor_reserve(compcoll_gpu_tensor_t *gt,
 /* Before a call with host buffers: t's memory back in t->mem. */
 compcoll_status_t compcoll_gpu_tensor_to_host(compcoll_comm_t *cc,
                                               compcoll_tensor_t *t);
+/* Before the registry frees t: its device state freed with it, since it is
+ * found by t's address, which a later tensor may be given. */
+void compcoll_gpu_tensor_forget(compcoll_comm_t *cc,
+                                const compcoll_tensor_t *t);
 
 /* A pinned host buffer of at least `bytes` for `slot`, reused across calls
  * (made in s's context, usable from all).  Callers are serialized. */

@@ -498,6 +498,24 @@ compcoll_status_t compcoll_gpu_tensor_to_host(compcoll_comm_t *cc,
     return (*pp != NULL) ? gpu_mem_home(*pp, t) : COMPCOLL_OK;
 }
 
+void compcoll_gpu_tensor_forget(compcoll_comm_t *cc,
+                                const compcoll_tensor_t *t)
+{
+    compcoll_gpu_tensor_t **pp, *gt;
+    gpu_comm_t             *gc;
+
+    if (gpu_mod == NULL || gpu_comm_get(cc, 0, &gc) != COMPCOLL_OK ||
+        gc == NULL) {
+        return;
+    }
+    pp = gpu_find(gc, t);
+    gt = *pp;
+    if (gt != NULL) {
+        *pp = gt->next;
+        gpu_tensor_free(gt);
+    }
+}
+
 int compcoll_gpu_tensor_clear(compcoll_comm_t *cc, compcoll_tensor_t *t)
 {
     compcoll_gpu_tensor_t **pp;

@@ -14,6 +14,7 @@
 #include "compcoll.h"
 #include "compcoll_agree.h"
 #include "compcoll_log.h"
+#include "compcoll_memtype.h"
 #include "compcoll_stats.h"
 #include "compcoll_topo.h"
 
@@ -31,6 +32,7 @@ static compcoll_id_counter_t reg_ids = COMPCOLL_ID_COUNTER_INITIALIZER;
 
 /* ------------------------------------------------------------ tensors */
 
+/* Device state, if t has any, goes first (compcoll_gpu_tensor_forget). */
 static void reg_tensor_free(compcoll_tensor_t *t)
 {
     if (t->mem != NULL) {
@@ -703,7 +705,14 @@ static void reg_auto_merge(compcoll_comm_t *cc)
         if (in_cycle || x->count != y->count) {
             continue; /* met by address: its memory stays where it is */
         }
-        if (x->mem != NULL && y->mem != NULL) {
+        /* memories that live on a device (t->mem a placeholder there) come
+         * home first; where one cannot, x's residual goes with x */
+        if (compcoll_gpu_tensor_to_host(cc, x) != COMPCOLL_OK ||
+            compcoll_gpu_tensor_to_host(cc, y) != COMPCOLL_OK) {
+            compcoll_warn_once("a %zu-element error-feedback memory could "
+                               "not come back from the device to be merged; "
+                               "its residual is dropped", x->count);
+        } else if (x->mem != NULL && y->mem != NULL) {
             for (j = 0; j < x->count; j++) {
                 y->mem[j] += x->mem[j];
             }
@@ -724,6 +733,7 @@ static void reg_auto_merge(compcoll_comm_t *cc)
         }
         cc->nall = kept;
         reg_unhash(cc, x);
+        compcoll_gpu_tensor_forget(cc, x);
         reg_tensor_free(x);
     }
 }
@@ -881,6 +891,7 @@ static void reg_retire(compcoll_comm_t *cc)
             bytes += t->mem != NULL ? t->count * sizeof(float) : 0;
             gone++;
             reg_unhash(cc, t);
+            compcoll_gpu_tensor_forget(cc, t);
             reg_tensor_free(t);
         } else {
             cc->all[kept++] = t;

@@ -7,7 +7,9 @@
 # device memory; the library, copied beside the stand-in module
 # (stub_module.c: the host kernels on host memory), runs its device
 # protocol, staging and device error-feedback memory exactly as it does on
-# a GPU, and the oracle checks every result.  TAP.
+# a GPU, and the oracle checks every result (40 steps of fresh buffers by
+# address: memories retired after 64 calls, and new tensors that must not
+# find the retired ones' device memory).  TAP.
 . "${TESTS_SRCDIR:-.}/mpi-common.sh"
 
 stub=$builddir/stub/libcuda.so.1
@@ -35,6 +37,8 @@ cat >"$tmp/cases" <<'CASES'
 2 | TRANSPORT=mpi WIRE_TYPE=bf16 BETA=0.5 | scalecom_stub_check --interleave --inplace
 2 | TRANSPORT=ucx KEY=sequence | scalecom_stub_check --third --fresh --dup
 2 | TRANSPORT=mpi KEY=address WARMUP=1 | scalecom_stub_check --fresh --interleave
+2 | TRANSPORT=ucx KEY=address | scalecom_stub_check --steps 40 --fresh --interleave
+2 | TRANSPORT=ucx | scalecom_stub_check --steps 40 --third --realloc
 2 | TRANSPORT=ucx METHOD=dense | scalecom_stub_check --interleave --inplace
 2 | TRANSPORT=ucx | scalecom_stub_check --ties --interleave
 2 | TRANSPORT=ucx MIN_COUNT=1000 | scalecom_stub_check --count 1000 --small 999 --split --interleave
