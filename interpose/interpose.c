@@ -382,3 +382,13 @@ COMPCOLL_EXPORT int MPI_Comm_free(MPI_Comm *comm)
     }
     return PMPI_Comm_free(comm);
 }
+
+/* As MPI_Comm_free, which it is with the pending communication finished
+ * first: the library's nonblocking calls on it finish before MPI frees it. */
+COMPCOLL_EXPORT int MPI_Comm_disconnect(MPI_Comm *comm)
+{
+    if (comm != NULL) {
+        compcoll_comm_release(*comm);
+    }
+    return PMPI_Comm_disconnect(comm);
+}

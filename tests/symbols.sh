@@ -7,7 +7,7 @@ nm=${NM:-nm}
 nm=${nm%% *}
 command -v "$nm" >/dev/null || skip_all "no nm ($nm)"
 
-want="MPI_Allreduce MPI_Allreduce_c MPI_Allreduce_init MPI_Allreduce_init_c MPI_Comm_free MPI_Finalize MPI_Iallreduce MPI_Iallreduce_c MPI_Init MPI_Init_thread MPI_Testall MPI_Waitall"
+want="MPI_Allreduce MPI_Allreduce_c MPI_Allreduce_init MPI_Allreduce_init_c MPI_Comm_disconnect MPI_Comm_free MPI_Finalize MPI_Iallreduce MPI_Iallreduce_c MPI_Init MPI_Init_thread MPI_Testall MPI_Waitall"
 got=$("$nm" -D --defined-only "$TEST_LIBCOMPCOLL" |
       awk '$2 ~ /^[TDBRVWiu]$/ { print $3 }' | sort | tr '\n' ' ' | sed 's/ $//')
 plan 3

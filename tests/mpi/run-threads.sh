@@ -24,5 +24,7 @@ cat >"$tmp/cases" <<'CASES'
 2 | TRANSPORT=ucx | threads_check --mode nb --steps 6
 2 | TRANSPORT=mpi | threads_check --mode nb --steps 6
 3 | TRANSPORT=ucx BETA=0.5 | threads_check --mode nb --steps 3
+2 | TRANSPORT=ucx | threads_check --mode nb --steps 3 --release disconnect
+2 | TRANSPORT=mpi | threads_check --mode dup --threads 2 --release disconnect
 CASES
 run_cases "$tmp/cases"

@@ -20,6 +20,10 @@
  *                MPI_Request_free
  *   --threads T  (dup; default 2)   --steps S (default 4)
  *   --count N    elements of the first tensor (default 20000)
+ *   --release R  how each job's communicator goes at the end: free
+ *                (MPI_Comm_free, default) or disconnect (one more
+ *                nonblocking sum started on it, MPI_Comm_disconnect, which
+ *                must let it finish, then MPI_Wait: it must be compressed)
  *
  * Exit status 0 when every rank agrees everything matched.
  */
@@ -35,7 +39,7 @@
 #define NT 3 /* tensors per step */
 
 static int  nthreads = 2, steps = 4, count = 20000, ratio = 100;
-static char mode[16] = "dup";
+static char mode[16] = "dup", release[16] = "free";
 static int  world_rank;
 
 typedef struct {
@@ -199,6 +203,44 @@ static int compare(job_t *got, job_t *want, const char *what)
     return 1;
 }
 
+/* The end of a job's communicator (--release); 1 when it went as it
+ * should. */
+static int release_comm(job_t *jb)
+{
+    const int   n = tensor_count(0);
+    float      *g, *out;
+    MPI_Request req;
+    int         rc, i, nz, ok;
+
+    if (strcmp(release, "disconnect") != 0) {
+        return MPI_Comm_free(&jb->comm) == MPI_SUCCESS;
+    }
+    g   = malloc((size_t)n * sizeof(float));
+    out = calloc((size_t)n, sizeof(float));
+    gradient(g, n, jb->id, steps, 0);
+    rc = MPI_Iallreduce(g, out, n, MPI_FLOAT, MPI_SUM, jb->comm, &req);
+    if (rc == MPI_SUCCESS) {
+        rc = MPI_Comm_disconnect(&jb->comm);
+    }
+    if (rc == MPI_SUCCESS) {
+        rc = MPI_Wait(&req, MPI_STATUS_IGNORE);
+    }
+    for (i = 0, nz = 0; i < n; i++) {
+        nz += (out[i] != 0.0f);
+    }
+    ok = (rc == MPI_SUCCESS && jb->comm == MPI_COMM_NULL &&
+          nz == (n + ratio - 1) / ratio);
+    if (!ok) {
+        printf("# rank %d: a sum pending at MPI_Comm_disconnect: return %d, "
+               "communicator %s, %d nonzero sums (want k = %d)\n",
+               world_rank, rc, jb->comm == MPI_COMM_NULL ? "null" : "left",
+               nz, (n + ratio - 1) / ratio);
+    }
+    free(out);
+    free(g);
+    return ok;
+}
+
 int main(int argc, char **argv)
 {
     job_t     jobs[16], replay;
@@ -215,6 +257,8 @@ int main(int argc, char **argv)
             count = atoi(argv[i + 1]);
         } else if (strcmp(argv[i], "--mode") == 0) {
             snprintf(mode, sizeof(mode), "%s", argv[i + 1]);
+        } else if (strcmp(argv[i], "--release") == 0) {
+            snprintf(release, sizeof(release), "%s", argv[i + 1]);
         }
     }
     if (nthreads < 1 || nthreads > 16) {
@@ -263,8 +307,8 @@ int main(int argc, char **argv)
         replay = job_new(MPI_COMM_WORLD, i);
         run_blocking(&replay);
         ok &= compare(&jobs[i], &replay, mode);
+        ok &= release_comm(&jobs[i]);
         MPI_Comm_free(&replay.comm);
-        MPI_Comm_free(&jobs[i].comm);
         free(replay.out);
         free(jobs[i].out);
     }
