@@ -8,7 +8,7 @@
 #include <time.h>
 
 #define CLOCK_SPIN_ROUNDS  64u
-#define CLOCK_YIELD_ROUNDS 256u
+#define CLOCK_YIELD_ROUNDS 2048u
 #define CLOCK_SLEEP_MIN_NS 1000L
 #define CLOCK_SLEEP_SHIFTS 6u /* 1 us .. 64 us */
 
