@@ -596,8 +596,8 @@ static int reg_unmapped(uint64_t addr)
  * communicator's second cycle, so that calls 0..i-1 were one cycle.  A
  * step's gradient buffers are all alive while it runs, so within one
  * cycle no two calls share a buffer; the cycle has ended when
- *  - the calls so far all had different counts and the first count comes
- *    again (nothing else could tell the tensors apart),
+ *  - the calls so far, two or more, all had different counts and the first
+ *    count comes again (nothing else could tell the tensors apart),
  *  - the first call's buffer comes again with its count (a program that
  *    reuses its buffers, or an allocator that hands the same one back),
  *  - or a call of the first call's count comes in a buffer an earlier call
@@ -614,13 +614,16 @@ static int reg_auto_cycle_ends(const compcoll_comm_t *cc, uint64_t addr,
     int                    seen = 0;
 
     size_t                 q;
-    int                    distinct = 1;
+    int                    distinct = (a->wlen > 1);
 
     if (a->wlen == 0 || count != a->win[0]->count) {
         return 0;
     }
     /* a step whose calls all have different counts ends where its first
-     * count comes again, whatever the buffers */
+     * count comes again, whatever the buffers; but not straight after the
+     * first call, in another buffer: steps often begin with tensors of one
+     * size (query, key and value projections), which only the buffers can
+     * tell from steps of one tensor */
     for (j = 0; distinct && j < a->wlen; j++) {
         for (q = j + 1; distinct && q < a->wlen; q++) {
             distinct = (a->win[j]->count != a->win[q]->count);

@@ -16,7 +16,8 @@
 # small machine (3-4 ranks on 2 cores), so the matrix below is a covering
 # set: every feature (in-place, interleaved tensors, dup'ed and split
 # communicators, exact/chunk/sample selection, warm-up, the sparsity ramp, fp16/bf16 wire,
-# KEY=sequence with fresh buffers, METHOD=dense, ties, passthrough-sized
+# KEY=sequence with fresh buffers, KEY=auto with steps that begin with two
+# tensors of one size, METHOD=dense, ties, passthrough-sized
 # calls, COMPCOLL_MAX_MEMORY below the tensor size) runs at P=2 and at P=3
 # or 4, on both transports, with beta 1 and 0.5.  The hierarchical cases
 # make nodes of COMPCOLL_RANKS_PER_NODE ranks on this one host.  One mpiexec run is one
@@ -46,6 +47,8 @@ cat >"$tmp/cases" <<'EOF'
 2 | TRANSPORT=ucx KEY=sequence | scalecom_check --third --fresh --dup
 2 | TRANSPORT=mpi KEY=sequence BETA=0.5 WARMUP=1 | scalecom_check --third --fresh --inplace
 2 | TRANSPORT=mpi KEY=address WARMUP=1 | scalecom_check --fresh --interleave
+2 | TRANSPORT=ucx | scalecom_check --count 1000 --count2 1000 --interleave --steps 6
+2 | TRANSPORT=mpi | scalecom_check --count 1000 --count2 1000 --interleave --realloc --steps 6
 2 | TRANSPORT=ucx METHOD=dense | scalecom_check --interleave --inplace
 2 | TRANSPORT=mpi METHOD=dense | scalecom_check --dup --small 10
 3 | TRANSPORT=ucx METHOD=dense WIRE_TYPE=bf16 | scalecom_check --steps 4 --inplace

@@ -17,7 +17,9 @@
  * Scenario options (combine freely):
  *   --steps N        steps (default 10); one step = one call per tensor
  *   --count N        elements of tensor A (default 1000)
- *   --count2 N       elements of tensor B (default count * 3 / 2 + 7)
+ *   --count2 N       elements of tensor B (default count * 3 / 2 + 7; equal
+ *                    to --count: a step that begins with two tensors of
+ *                    one size, as query and key projections)
  *   --interleave     tensors A and B alternate on each communicator
  *   --third          with --interleave: a third tensor C with B's count
  *                    after B (KEY=sequence must tell B and C apart by
@@ -337,8 +339,9 @@ static void parse_options(int argc, char **argv)
     if (opt.count2 < 0) {
         opt.count2 = opt.count * 3 / 2 + 7;
     }
-    if (opt.interleave && opt.count2 == opt.count) {
-        die("--interleave needs --count2 different from --count");
+    if (opt.interleave && opt.count2 == opt.count && cfg.key == KEY_SEQUENCE) {
+        die("--interleave with --count2 equal to --count: COMPCOLL_KEY="
+            "sequence cannot tell the two tensors apart");
     }
 }
 
