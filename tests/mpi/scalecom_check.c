@@ -140,9 +140,9 @@ struct comm_state {
     /* COMPCOLL_HIERARCHICAL: the units whose memories and leader rotation
      * the method keeps are the nodes; unit u is led by comm rank lead[u] */
     int      hier;
-    /* COMPCOLL_KEY=auto: the compressed tensors of a step on this
-     * communicator all have different counts, so the library learns the
-     * step from the counts alone, whatever the buffers */
+    /* COMPCOLL_KEY=auto: a step on this communicator has two or more
+     * compressed tensors, all of different counts, so the library learns
+     * the step from the counts alone, whatever the buffers */
     int      counts_distinct;
     MPI_Comm node;
     int      units;
@@ -776,10 +776,10 @@ static void do_call(struct comm_state *cs, struct slot *sl, int slot_idx,
         ent    = xmalloc((size_t)size * sizeof(*ent));
         for (r = 0; r < size; r++) {
             /* auto follows the program's tensors through --realloc, and
-             * through any buffers when a step's counts all differ; else
-             * it keys as address does (a program that keeps every buffer
-             * alive and never reuses one, as --fresh with two tensors of
-             * one count, looks like new tensors) */
+             * through any buffers when a step's two or more counts all
+             * differ; else it keys as address does (a program that keeps
+             * every buffer alive and never reuses one, as --fresh with one
+             * tensor or two of one count, looks like new tensors) */
             uint64_t tag = cfg.key == KEY_SEQUENCE ? seq
                            : (cfg.key == KEY_AUTO &&
                               (opt.realloc_lifo || cs->counts_distinct))
@@ -1167,9 +1167,14 @@ int main(int argc, char **argv)
     }
 
     for (j = 0; j < 3; j++) {
-        int a, b;
+        int a, b, tensors = 0;
 
-        comms[j].counts_distinct = 1;
+        for (a = 0; a < n_slots; a++) {
+            tensors += (slots[a].comm_idx == j && !slots[a].small);
+        }
+        /* one tensor a step has nothing to tell its steps apart by but its
+         * buffers */
+        comms[j].counts_distinct = (tensors >= 2);
         for (a = 0; a < n_slots; a++) {
             for (b = a + 1; b < n_slots; b++) {
                 if (slots[a].comm_idx == j && slots[b].comm_idx == j &&
