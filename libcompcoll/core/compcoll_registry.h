@@ -50,11 +50,16 @@ typedef struct compcoll_tensor {
 /*
  * The k of tensor t's current call of n elements: ceil(n / ratio), the ratio
  * COMPCOLL_RATIO once the tensor's COMPCOLL_RAMP calls after its warm-up
- * are done, rising geometrically from min(4, COMPCOLL_RATIO) before.  The
- * same on every rank: it depends on the configuration (agreed at MPI_Init)
- * and on the tensor's call count (kept in step by compcoll_call_end).
+ * are done, rising geometrically from min(4, COMPCOLL_RATIO) before.  It
+ * depends on the configuration (agreed at MPI_Init) and on this rank's
+ * call count of the tensor, which ranks whose buffers are keyed apart can
+ * see differently: during a ramp a method takes the leader's.
  */
 size_t compcoll_tensor_k(const compcoll_tensor_t *t, size_t n);
+/* The largest k a call of n elements can have (the ramp's first), and the
+ * smallest (ceil(n / ratio)). */
+size_t compcoll_k_max(size_t n);
+size_t compcoll_k_min(size_t n);
 
 /* The learned cycle of counts for COMPCOLL_KEY=sequence. */
 typedef struct {

@@ -558,6 +558,24 @@ size_t compcoll_tensor_k(const compcoll_tensor_t *t, size_t n)
     return k < 1 ? 1 : k > n ? n : k;
 }
 
+size_t compcoll_k_min(size_t n)
+{
+    return (n + compcoll_cfg.ratio - 1) / compcoll_cfg.ratio;
+}
+
+size_t compcoll_k_max(size_t n)
+{
+    const compcoll_config_t *cfg   = &compcoll_cfg;
+    const double             start = cfg->ratio < 4 ? cfg->ratio : 4.0;
+    size_t                   k;
+
+    if (cfg->ramp == 0) {
+        return compcoll_k_min(n);
+    }
+    k = (size_t)ceil((double)n / start);
+    return k < 1 ? 1 : k > n ? n : k;
+}
+
 static compcoll_tensor_t *reg_hash_find(compcoll_comm_t *cc, uint64_t key,
                                         size_t count)
 {

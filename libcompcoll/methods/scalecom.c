@@ -219,15 +219,20 @@ static compcoll_status_t sc_validate(const compcoll_comm_t *cc,
                                      const sc_header_t *h, size_t n, size_t k)
 {
     const int sparse = (h->mode == SC_MODE_SPARSE);
+    /* during a ramp the leader's k, within the ramp's range: the ranks'
+     * call counts of a tensor differ when its buffers are keyed apart */
+    const int k_ok = h->k == k ||
+                     (compcoll_cfg.ramp != 0 && h->k >= compcoll_k_min(n) &&
+                      h->k <= compcoll_k_max(n));
 
-    if (h->magic != SC_MAGIC || h->n != n || h->k != k ||
+    if (h->magic != SC_MAGIC || h->n != n || !k_ok ||
         h->seq != cc->ncalls || h->wire != (uint8_t)compcoll_cfg.wire ||
         h->select != (uint8_t)compcoll_cfg.select ||
         (!sparse && h->mode != SC_MODE_DENSE && h->mode != SC_MODE_ABORT) ||
         (sparse && h->coding != COMPCOLL_ICODE_GAP &&
          h->coding != COMPCOLL_ICODE_CHUNK) ||
-        (sparse ? (h->ibytes < k ||
-                   h->ibytes > COMPCOLL_ICODE_MAX * (uint64_t)k)
+        (sparse ? (h->ibytes < h->k ||
+                   h->ibytes > COMPCOLL_ICODE_MAX * h->k)
                 : h->ibytes != 0)) {
         compcoll_error("leader's header for call %llu on communicator %llu "
                        "disagrees with this rank: magic %#x mode %u n %llu "
@@ -243,7 +248,7 @@ static compcoll_status_t sc_validate(const compcoll_comm_t *cc,
         return COMPCOLL_ERR_PROTOCOL;
     }
     if (h->pieces != 0) {
-        const char *why = sparse ? sc_pipe_check(cc, h, n, k)
+        const char *why = sparse ? sc_pipe_check(cc, h, n, (size_t)h->k)
                                  : "pieces in a call that is not sparse";
 
         if (why != NULL) {
@@ -290,6 +295,7 @@ typedef struct {
     const float       *g;
     float             *out;
     size_t             n, k;
+    size_t             cap;    /* the k its buffers hold: any the leader's */
     int                leader;
     int                folded; /* m holds a = m + g (the beta = 1 pass) */
     uint32_t          *idx;    /* k: the call's indices */
@@ -373,6 +379,9 @@ static int sc_header_step(sc_call_t *c)
     if (cc->rank != c->leader && c->local == COMPCOLL_OK) {
         sc_fail(c, sc_validate(cc, h, c->n, c->k));
         sc_fail(c, compcoll_fault(cc, COMPCOLL_FAULT_VALIDATE));
+        if (c->local == COMPCOLL_OK) {
+            c->k = (size_t)h->k; /* room for it: c->cap */
+        }
     }
     if (h->mode == SC_MODE_ABORT) {
         /* the leader could not take its part (compcoll_call_end says so) */
@@ -901,11 +910,11 @@ static int sc_host_prepare(sc_call_t *c)
     compcoll_tensor_t           *t   = c->t;
     double                       t0;
 
-    c->idx  = compcoll_buf_reserve(&cc->msg, c->k * sizeof(uint32_t));
-    c->code = compcoll_buf_reserve(&cc->icode, COMPCOLL_ICODE_MAX * c->k);
-    c->vals = compcoll_buf_reserve(&cc->vals, c->k * sizeof(float));
+    c->idx  = compcoll_buf_reserve(&cc->msg, c->cap * sizeof(uint32_t));
+    c->code = compcoll_buf_reserve(&cc->icode, COMPCOLL_ICODE_MAX * c->cap);
+    c->vals = compcoll_buf_reserve(&cc->vals, c->cap * sizeof(float));
     if (c->idx == NULL || c->code == NULL || c->vals == NULL ||
-        sc_pipe_reserve(cc, c->n, c->k) != 0) {
+        sc_pipe_reserve(cc, c->n, c->cap) != 0) {
         compcoll_error("no memory for the buffers of a call of %zu elements",
                        c->n);
         sc_fail(c, COMPCOLL_ERR_NO_MEMORY);
@@ -1113,12 +1122,14 @@ static int sc_device_prepare(sc_call_t *c)
     compcoll_gpu_stream_t *s = c->gt->stream;
 
     c->idx  = compcoll_gpu_stage(s, COMPCOLL_STAGE_MSG,
-                                 c->k * sizeof(uint32_t));
-    c->code = compcoll_buf_reserve(&c->cc->icode, COMPCOLL_ICODE_MAX * c->k);
-    c->vals = compcoll_gpu_stage(s, COMPCOLL_STAGE_VALS, c->k * sizeof(float));
+                                 c->cap * sizeof(uint32_t));
+    c->code = compcoll_buf_reserve(&c->cc->icode,
+                                   COMPCOLL_ICODE_MAX * c->cap);
+    c->vals = compcoll_gpu_stage(s, COMPCOLL_STAGE_VALS,
+                                 c->cap * sizeof(float));
     if (c->idx == NULL || c->code == NULL || c->vals == NULL ||
-        sc_pipe_reserve(c->cc, c->n, c->k) != 0 ||
-        compcoll_gpu_tensor_reserve(c->gt, c->k) != COMPCOLL_OK ||
+        sc_pipe_reserve(c->cc, c->n, c->cap) != 0 ||
+        compcoll_gpu_tensor_reserve(c->gt, c->cap) != COMPCOLL_OK ||
         compcoll_fault(c->cc, COMPCOLL_FAULT_ALLOC) != COMPCOLL_OK) {
         return -1;
     }
@@ -1179,6 +1190,7 @@ static compcoll_status_t sc_call(compcoll_comm_t *cc, compcoll_tensor_t *t,
     c.out    = out;
     c.n      = n;
     c.k      = compcoll_tensor_k(t, n);
+    c.cap    = compcoll_k_max(n);
     c.leader = (int)(cc->ncalls % (uint64_t)cc->size);
     if (at->prepare(&c) != 0) {
         return compcoll_allreduce_staged(cc, t, g, out, n);

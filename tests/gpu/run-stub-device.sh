@@ -39,6 +39,7 @@ cat >"$tmp/cases" <<'CASES'
 2 | TRANSPORT=mpi KEY=address WARMUP=1 | scalecom_stub_check --fresh --interleave
 2 | TRANSPORT=ucx KEY=address | scalecom_stub_check --steps 40 --fresh --interleave
 2 | TRANSPORT=ucx | scalecom_stub_check --steps 40 --third --realloc
+2 | TRANSPORT=ucx RATIO=20 RAMP=4 KEY=address | scalecom_stub_check --steps 6 --fresh-odd
 2 | TRANSPORT=ucx METHOD=dense | scalecom_stub_check --interleave --inplace
 2 | TRANSPORT=ucx | scalecom_stub_check --ties --interleave
 2 | TRANSPORT=ucx MIN_COUNT=1000 | scalecom_stub_check --count 1000 --small 999 --split --interleave

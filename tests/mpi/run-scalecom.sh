@@ -94,6 +94,8 @@ cat >"$tmp/cases" <<'EOF'
 2 | TRANSPORT=ucx RATIO=50 RAMP=6 WARMUP=1 | scalecom_check --steps 10 --interleave
 3 | TRANSPORT=mpi RATIO=40 RAMP=4 BETA=0.5 SELECT=sample | scalecom_check --count 600000 --steps 6 --inplace
 2 | TRANSPORT=ucx RATIO=3 RAMP=3 WIRE_TYPE=bf16 | scalecom_check --steps 6 --dup
+3 | TRANSPORT=mpi RATIO=20 RAMP=4 KEY=address | scalecom_check --steps 6 --fresh-odd --interleave
+2 | TRANSPORT=ucx RATIO=20 RAMP=4 KEY=address | scalecom_check --count 600000 --steps 6 --fresh-odd
 4 | HIERARCHICAL=y RANKS_PER_NODE=2 TRANSPORT=ucx | scalecom_check --steps 6 --interleave --dup
 4 | RANKS_PER_NODE=2 TRANSPORT=mpi BETA=0.5 SELECT=chunk | scalecom_check --steps 6 --inplace --split
 3 | HIERARCHICAL=y RANKS_PER_NODE=2 SELECT=sample WARMUP=1 | scalecom_check --steps 6 --interleave --redup
