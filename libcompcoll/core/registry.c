@@ -32,7 +32,6 @@ static compcoll_id_counter_t reg_ids = COMPCOLL_ID_COUNTER_INITIALIZER;
 
 /* ------------------------------------------------------------ tensors */
 
-/* Device state, if t has any, goes first (compcoll_gpu_tensor_forget). */
 static void reg_tensor_free(compcoll_tensor_t *t)
 {
     if (t->mem != NULL) {
@@ -541,21 +540,28 @@ static compcoll_status_t reg_tensor_new(compcoll_comm_t *cc, uint64_t key,
     return COMPCOLL_OK;
 }
 
-size_t compcoll_tensor_k(const compcoll_tensor_t *t, size_t n)
+/* The k of a call of n elements that is call c of its tensor's ramp (c
+ * counted after the warm-up; from COMPCOLL_RAMP on, the ramp is over). */
+static size_t reg_ramp_k(size_t n, uint64_t c)
 {
     const compcoll_config_t *cfg   = &compcoll_cfg;
     const double             start = cfg->ratio < 4 ? cfg->ratio : 4.0;
-    uint64_t                 c;
     double                   ratio;
     size_t                   k;
 
-    c = t->calls > cfg->warmup ? t->calls - cfg->warmup : 0;
     if (c >= cfg->ramp) {
-        return (n + cfg->ratio - 1) / cfg->ratio;
+        return compcoll_k_min(n);
     }
     ratio = start * pow(cfg->ratio / start, (double)c / cfg->ramp);
     k     = (size_t)ceil((double)n / ratio);
     return k < 1 ? 1 : k > n ? n : k;
+}
+
+size_t compcoll_tensor_k(const compcoll_tensor_t *t, size_t n)
+{
+    const uint64_t warmup = compcoll_cfg.warmup;
+
+    return reg_ramp_k(n, t->calls > warmup ? t->calls - warmup : 0);
 }
 
 size_t compcoll_k_min(size_t n)
@@ -565,15 +571,7 @@ size_t compcoll_k_min(size_t n)
 
 size_t compcoll_k_max(size_t n)
 {
-    const compcoll_config_t *cfg   = &compcoll_cfg;
-    const double             start = cfg->ratio < 4 ? cfg->ratio : 4.0;
-    size_t                   k;
-
-    if (cfg->ramp == 0) {
-        return compcoll_k_min(n);
-    }
-    k = (size_t)ceil((double)n / start);
-    return k < 1 ? 1 : k > n ? n : k;
+    return reg_ramp_k(n, 0); /* the ratio only rises over the ramp */
 }
 
 static compcoll_tensor_t *reg_hash_find(compcoll_comm_t *cc, uint64_t key,
@@ -593,6 +591,16 @@ static compcoll_tensor_t *reg_hash_find(compcoll_comm_t *cc, uint64_t key,
 /* ------------------------------------------------------------ auto */
 
 static void reg_unhash(compcoll_comm_t *cc, compcoll_tensor_t *t);
+
+/* A tensor of cc gone for good while cc lives on: out of the hash, its
+ * device state freed with it (it is found by t's address, which a later
+ * tensor may be given), then t. */
+static void reg_tensor_drop(compcoll_comm_t *cc, compcoll_tensor_t *t)
+{
+    reg_unhash(cc, t);
+    compcoll_gpu_tensor_forget(cc, t);
+    reg_tensor_free(t);
+}
 
 /* Whether the page of a buffer the program passed earlier is gone from its
  * address space (it freed a buffer the allocator had mapped for it). */
@@ -753,9 +761,7 @@ static void reg_auto_merge(compcoll_comm_t *cc)
             }
         }
         cc->nall = kept;
-        reg_unhash(cc, x);
-        compcoll_gpu_tensor_forget(cc, x);
-        reg_tensor_free(x);
+        reg_tensor_drop(cc, x);
     }
 }
 
@@ -911,9 +917,7 @@ static void reg_retire(compcoll_comm_t *cc)
         if (cc->ncalls - t->last > limit) {
             bytes += t->mem != NULL ? t->count * sizeof(float) : 0;
             gone++;
-            reg_unhash(cc, t);
-            compcoll_gpu_tensor_forget(cc, t);
-            reg_tensor_free(t);
+            reg_tensor_drop(cc, t);
         } else {
             cc->all[kept++] = t;
         }
