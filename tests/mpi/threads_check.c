@@ -167,6 +167,22 @@ static job_t job_new(MPI_Comm base, int id)
     return jb;
 }
 
+/* The nonzero sums of an output of n, and how many a compressed one has. */
+static int nonzeros(const float *a, int n)
+{
+    int i, nz = 0;
+
+    for (i = 0; i < n; i++) {
+        nz += (a[i] != 0.0f);
+    }
+    return nz;
+}
+
+static int want_k(int n)
+{
+    return (n + ratio - 1) / ratio;
+}
+
 static int compare(job_t *got, job_t *want, const char *what)
 {
     int step, j, i, nz;
@@ -189,13 +205,11 @@ static int compare(job_t *got, job_t *want, const char *what)
                        world_rank, what, step, j, i, a[i], b[i]);
                 return 0;
             }
-            for (i = 0, nz = 0; i < n; i++) {
-                nz += (a[i] != 0.0f);
-            }
-            if (nz != (n + ratio - 1) / ratio) {
+            nz = nonzeros(a, n);
+            if (nz != want_k(n)) {
                 printf("# rank %d %s: step %d tensor %d has %d nonzero sums, "
                        "want k = %d (not compressed?)\n",
-                       world_rank, what, step, j, nz, (n + ratio - 1) / ratio);
+                       world_rank, what, step, j, nz, want_k(n));
                 return 0;
             }
         }
@@ -210,7 +224,7 @@ static int release_comm(job_t *jb)
     const int   n = tensor_count(0);
     float      *g, *out;
     MPI_Request req;
-    int         rc, i, nz, ok;
+    int         rc, nz, ok;
 
     if (strcmp(release, "disconnect") != 0) {
         return MPI_Comm_free(&jb->comm) == MPI_SUCCESS;
@@ -225,16 +239,13 @@ static int release_comm(job_t *jb)
     if (rc == MPI_SUCCESS) {
         rc = MPI_Wait(&req, MPI_STATUS_IGNORE);
     }
-    for (i = 0, nz = 0; i < n; i++) {
-        nz += (out[i] != 0.0f);
-    }
-    ok = (rc == MPI_SUCCESS && jb->comm == MPI_COMM_NULL &&
-          nz == (n + ratio - 1) / ratio);
+    nz = nonzeros(out, n);
+    ok = (rc == MPI_SUCCESS && jb->comm == MPI_COMM_NULL && nz == want_k(n));
     if (!ok) {
         printf("# rank %d: a sum pending at MPI_Comm_disconnect: return %d, "
                "communicator %s, %d nonzero sums (want k = %d)\n",
                world_rank, rc, jb->comm == MPI_COMM_NULL ? "null" : "left",
-               nz, (n + ratio - 1) / ratio);
+               nz, want_k(n));
     }
     free(out);
     free(g);
