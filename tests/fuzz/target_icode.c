@@ -2,14 +2,15 @@
  * Fuzz target: the index-list decoder compcoll_icode_decode
  * (compcoll_icode.h), which every non-leader runs on the leader's bytes.
  *
- * Input: coding (1 byte, passed as it is: 1 GAP, 2 CHUNK, else unknown),
+ * Input: coding (1 byte, passed as it is: 1 GAP, 2 CHUNK, 3 EF over
+ * [0, n), else unknown),
  * n (4 bytes, little-endian), k (2 bytes), then the coded indices.  Valid
  * inputs are encodings of random ascending index sets (and of one index
  * per chunk) over n from 1 to 2^32 - 1.  The decoder must never read past
  * the bytes or write past k indices (the sanitizer build's job), and
  * either refuse with a reason or return k ascending indices below n, each
  * in its chunk for CHUNK, that encode again to a list no longer than the
- * input and decode to themselves.
+ * input (for EF: to the input's very bytes) and decode to themselves.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +89,7 @@ static size_t icode_seed(fuzz_rng_t *rng, uint8_t *buf, size_t cap, int *bad)
     size_t           k, j, len, at;
     compcoll_icode_t coding;
     int              chunks = (int)fuzz_below(rng, 2);
+    int              ef     = fuzz_below(rng, 3) == 0;
 
     /* n: log-uniform over [1, 2^32 - 1], sometimes the largest */
     n = fuzz_below(rng, 16) == 0
@@ -107,7 +109,7 @@ static size_t icode_seed(fuzz_rng_t *rng, uint8_t *buf, size_t cap, int *bad)
             k = 1 + (size_t)fuzz_below(rng, MAX_K);
         }
     }
-    if (chunks && fuzz_below(rng, 2)) {
+    if (chunks && !ef && fuzz_below(rng, 2)) {
         /* one index in each chunk: what COMPCOLL_SELECT=chunk sends */
         for (j = 0; j < k; j++) {
             size_t lo = compcoll_chunk_lo(j, n, k);
@@ -122,7 +124,13 @@ static size_t icode_seed(fuzz_rng_t *rng, uint8_t *buf, size_t cap, int *bad)
         *bad = 1;
         return 0;
     }
-    len = compcoll_icode_encode(chunks, idx, n, k, buf + HEAD, &coding);
+    if (ef) {
+        coding = COMPCOLL_ICODE_EF;
+        len    = compcoll_icode_ef_bytes((size_t)n, k);
+        compcoll_icode_ef_encode(idx, k, 0, (size_t)n, buf + HEAD);
+    } else {
+        len = compcoll_icode_encode(chunks, idx, n, k, buf + HEAD, &coding);
+    }
     buf[0] = (uint8_t)coding;
     for (j = 0; j < 4; j++) {
         buf[1 + j] = (uint8_t)(n >> (8 * j));
@@ -221,8 +229,18 @@ static int icode_one(const uint8_t *data, size_t len, unsigned *broken)
         if (again == NULL || back == NULL) {
             abort();
         }
-        relen = compcoll_icode_encode(coding == COMPCOLL_ICODE_CHUNK, idx, n,
-                                      k, again, &recoding);
+        if (coding == COMPCOLL_ICODE_EF) {
+            /* one list has one EF form */
+            recoding = COMPCOLL_ICODE_EF;
+            relen    = compcoll_icode_ef_bytes((size_t)n, k);
+            compcoll_icode_ef_encode(idx, k, 0, (size_t)n, again);
+            if (relen != clen || memcmp(again, code, clen) != 0) {
+                *broken |= 1u << P_AGAIN;
+            }
+        } else {
+            relen = compcoll_icode_encode(coding == COMPCOLL_ICODE_CHUNK, idx,
+                                          n, k, again, &recoding);
+        }
         if (recoding != coding || relen > clen ||
             compcoll_icode_decode(recoding, again, relen, n, k, back, &at2) !=
                 NULL ||
@@ -244,7 +262,8 @@ const fuzz_target_t fuzz_target = {
     .props    = {"accepted lists are k indices, ascending, below n, each in "
                  "its chunk for CHUNK",
                  "a refusal says why, at an index no greater than k",
-                 "accepted lists code again, no longer, to the same indices",
+                 "accepted lists code again, no longer (EF: the same bytes), "
+                 "to the same indices",
                  NULL},
     .seed = icode_seed,
     .one     = icode_one,

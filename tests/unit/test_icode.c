@@ -67,6 +67,27 @@ static int round_trip(int chunks, const uint32_t *idx, size_t n, size_t k,
     return good;
 }
 
+/* EF over [lo, lo + u): encode, check the size the coding promises,
+ * decode, compare. */
+static int ef_round_trip(const uint32_t *idx, size_t q, size_t lo, size_t u)
+{
+    const size_t bytes = compcoll_icode_ef_bytes(u, q);
+    uint8_t     *code  = malloc(bytes + 1);
+    uint32_t    *back  = malloc((q + 1) * sizeof(uint32_t));
+    size_t       at;
+    int          good;
+
+    code[bytes] = 0xa5; /* not written past */
+    compcoll_icode_ef_encode(idx, q, lo, u, code);
+    good = code[bytes] == 0xa5 && bytes <= COMPCOLL_ICODE_MAX * q &&
+           compcoll_icode_ef_decode(code, bytes, lo, u, q, back, &at) ==
+               NULL &&
+           at == q && memcmp(back, idx, q * sizeof(uint32_t)) == 0;
+    free(code);
+    free(back);
+    return good;
+}
+
 /* The reason decoding gives for these bytes (NULL: accepted). */
 static const char *decode_bytes(compcoll_icode_t coding, const uint8_t *b,
                                 size_t len, size_t n, size_t k)
@@ -138,6 +159,91 @@ int main(void)
 
         ok(round_trip(0, idx, n, 2, COMPCOLL_ICODE_GAP, &bytes) && bytes == 6,
            "a gap of 2^32 - 2 takes 5 bytes and round-trips");
+    }
+
+    {
+        /* EF: random sets in a range that starts anywhere, at every
+         * density, then the size at ratio 100 */
+        static const size_t us[] = {1, 7, 100, 4096, 262144, 1000003};
+        size_t              c, good = 1;
+
+        for (a = 0; a < sizeof(us) / sizeof(us[0]); a++) {
+            for (b = 0; b < sizeof(ratios) / sizeof(ratios[0]); b++) {
+                const size_t u = us[a], q = (u + ratios[b] - 1) / ratios[b];
+                const size_t lo = rand32() % 100000;
+                uint32_t    *idx = malloc((q + 1) * sizeof(uint32_t));
+
+                random_set(idx, u, q);
+                for (c = 0; c < q; c++) {
+                    idx[c] += (uint32_t)lo;
+                }
+                good = good && ef_round_trip(idx, q, lo, u);
+                free(idx);
+            }
+        }
+        ok(good && compcoll_icode_ef_bytes(1000, 0) == 0,
+           "EF lists of every density round-trip in their bytes");
+    }
+
+    {
+        size_t    u = 2500000, q = 25000, bytes = compcoll_icode_ef_bytes(u, q);
+        uint32_t *idx = malloc(q * sizeof(uint32_t));
+        /* the whole range, the first and the last element */
+        uint32_t ends[3] = {0, 1, UINT32_MAX - 1};
+
+        random_set(idx, u, q);
+        ok(ef_round_trip(idx, q, 0, u) && bytes > q && bytes < q * 11 / 10,
+           "EF at ratio 100: %.3f bytes an index, fixed by the range and "
+           "count", (double)bytes / (double)q);
+        ok(ef_round_trip(ends, 3, 0, (size_t)UINT32_MAX) &&
+               ef_round_trip(ends, 2, 0, 2),
+           "EF: the range's edges, a range of 2^32 - 1 and a full range");
+        free(idx);
+    }
+
+    {
+        /* EF damage.  [2, 5, 9] over [0, 12): l = 2; the lows 2, 1, 1
+         * at bits 0-5, the highs 0, 1, 2 as bits 6, 8, 10; 11 bits */
+        static const uint8_t good[]  = {0x56, 0x05};
+        static const uint8_t extra[] = {0xe4, 0x05}; /* [0, 1, 2] + bit 10 */
+        static const uint8_t past[]  = {0x56, 0x04}; /* highs 0, 3 */
+        static const uint8_t twice[] = {0xd6, 0x04}; /* offsets 2, 1 */
+        static const uint8_t tail[]  = {0x56, 0x0d}; /* bit 11 */
+        static const uint32_t set[] = {2, 5, 9};
+        uint8_t               code[2];
+        uint32_t              back[4];
+        size_t                at;
+
+        compcoll_icode_ef_encode(set, 3, 0, 12, code);
+        ok(compcoll_icode_ef_bytes(12, 3) == 2 && memcmp(code, good, 2) == 0,
+           "EF lays [2, 5, 9] over 12 out as its definition says");
+        ok(compcoll_icode_ef_decode(good, 2, 0, 12, 3, back, &at) == NULL &&
+               back[0] == 2 && back[1] == 5 && back[2] == 9 &&
+               decode_bytes(COMPCOLL_ICODE_EF, good, 2, 12, 3) == NULL,
+           "a well-formed EF list is accepted, by both entry points");
+        ok(compcoll_icode_ef_decode(good, 2, 100, 12, 3, back, &at) == NULL &&
+               back[0] == 102 && back[2] == 109,
+           "EF offsets count from the range's start");
+        ok(says(compcoll_icode_ef_decode(good, 1, 0, 12, 3, back, &at),
+                "end before") &&
+               says(compcoll_icode_ef_decode(good, 3, 0, 12, 3, back, &at),
+                    "bytes left"),
+           "an EF list of the wrong length is refused");
+        ok(says(compcoll_icode_ef_decode(extra, 2, 0, 12, 3, back, &at),
+                "more high parts"),
+           "an extra EF high part is refused");
+        ok(says(compcoll_icode_ef_decode(past, 2, 0, 12, 3, back, &at),
+                "not below its range"),
+           "an EF index past the range is refused");
+        ok(says(compcoll_icode_ef_decode(twice, 2, 0, 12, 3, back, &at),
+                "not ascending"),
+           "an EF list that does not ascend is refused");
+        ok(says(compcoll_icode_ef_decode(tail, 2, 0, 12, 3, back, &at),
+                "after the last index"),
+           "EF bits set past the list are refused");
+        ok(says(compcoll_icode_ef_decode(good, 2, 0, 2, 3, back, &at),
+                "more indices than"),
+           "more EF indices than the range holds are refused");
     }
 
     {
