@@ -117,6 +117,33 @@ void compcoll_host_take(float *m, const uint32_t *idx, size_t k, float *vals);
 void compcoll_host_chunk_fold(float *m, const float *g, float *out, size_t n,
                               size_t k, size_t c0, size_t c1, uint32_t *idx,
                               float *vals);
+/*
+ * sample, for a leader that sends a call in `pieces` (at most
+ * COMPCOLL_SELECT_PIECES) runs of elements [s n / pieces, (s + 1) n / pieces)
+ * and must announce each run's count before it selects any.  The plan, from
+ * a sample of a = m + g taken alike in every run: quota[s], the indices
+ * run s gets (in proportion to its samples among the sample's top k / n,
+ * adding up to k, none more than the run holds), and *thresh, the key
+ * whose candidates cover the quotas with high probability.  Then, run by
+ * run, sample_piece folds [lo, hi) of n and takes its exact top q (idx and
+ * vals, q of each, ascending; m there +0), from the candidates at or above
+ * thresh, or by exact selection in the run when they do not cover q (or
+ * overflow their bound).  The set is the top k but for the quotas' error:
+ * a run given fewer than its share leaves out its smallest, one given more
+ * takes some just below the line.
+ */
+#define COMPCOLL_SELECT_PIECES 32u
+compcoll_status_t compcoll_host_sample_plan(const float *m, const float *g,
+                                            size_t n, size_t k,
+                                            unsigned pieces, uint32_t *quota,
+                                            uint32_t *thresh,
+                                            compcoll_select_scratch_t *scratch);
+compcoll_status_t compcoll_host_sample_piece(float *m, const float *g,
+                                             float *out, size_t n, size_t lo,
+                                             size_t hi, size_t q,
+                                             uint32_t thresh, uint32_t *idx,
+                                             float *vals,
+                                             compcoll_select_scratch_t *scratch);
 /* The unit tests: allow (1, the default) or forbid (0) the AVX2 loops where
  * the CPU has them, so that both paths are checked on one machine. */
 void compcoll_host_allow_avx2(int allow);

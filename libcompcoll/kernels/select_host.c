@@ -440,6 +440,52 @@ static uint64_t sel_rand(uint64_t *state)
 }
 
 /*
+ * The keys of `runs` runs of SEL_SAMPLE_RUN elements (a cache line) at
+ * random places in [lo, hi) (hi - lo >= SEL_SAMPLE_RUN) into cand, each
+ * with idx `tag`: a few thousand memory accesses instead of one per
+ * sample, each prefetched SEL_SAMPLE_AHEAD runs before it is read (pass i
+ * reads run i - SEL_SAMPLE_AHEAD from its slot, then starts run i there).
+ */
+static void sel_sample_runs(const float *m, const float *g, size_t lo,
+                            size_t hi, size_t runs, uint32_t tag,
+                            sel_cand_t *cand, uint64_t *rng)
+{
+    size_t i, base[SEL_SAMPLE_AHEAD];
+
+    for (i = 0; i < runs + SEL_SAMPLE_AHEAD; i++) {
+        size_t *slot = &base[i % SEL_SAMPLE_AHEAD];
+
+        if (i >= SEL_SAMPLE_AHEAD) {
+            const size_t run = i - SEL_SAMPLE_AHEAD;
+            size_t       j;
+
+            for (j = 0; j < SEL_SAMPLE_RUN; j++) {
+                cand[run * SEL_SAMPLE_RUN + j].idx = tag;
+                cand[run * SEL_SAMPLE_RUN + j].key = sel_key(m, g, *slot + j);
+            }
+        }
+        if (i < runs) {
+            *slot = lo + (size_t)(sel_rand(rng) % ((hi - lo) / SEL_SAMPLE_RUN)) *
+                             SEL_SAMPLE_RUN;
+            __builtin_prefetch(g + *slot);
+            if (m != NULL) {
+                __builtin_prefetch(m + *slot);
+            }
+        }
+    }
+}
+
+/* How many of ns samples the threshold lets through when `expect` of them
+ * are expected in the top k: 25 % and four standard deviations more, so
+ * that the candidates cover k with high probability. */
+static size_t sel_sample_margin(double expect, size_t ns)
+{
+    const size_t r = (size_t)(1.25 * expect + 4.0 * sqrt(expect) + 8.0);
+
+    return r < ns ? r : ns;
+}
+
+/*
  * The sampled threshold: the key of the top r of a random sample of a, r
  * the expected count of the top k/n fraction plus 25 % and four standard
  * deviations of margin, so that the candidates at or above it cover k with
@@ -451,7 +497,7 @@ static compcoll_status_t sel_sample_threshold(const float *m, const float *g,
                                               compcoll_select_scratch_t *s,
                                               uint32_t *thresh, size_t *cap)
 {
-    size_t      ns, runs, r, nc = 0, i, above, ties, base[SEL_SAMPLE_AHEAD];
+    size_t      ns, runs, r, nc = 0, i, above, ties;
     double      expect;
     sel_cand_t *cand;
     uint32_t   *hist, b;
@@ -466,10 +512,7 @@ static compcoll_status_t sel_sample_threshold(const float *m, const float *g,
     ns -= ns % SEL_SAMPLE_RUN; /* whole runs; ns <= n as n >= SEL_SAMPLE_MIN_N */
     runs = ns / SEL_SAMPLE_RUN;
     expect = (double)k * (double)ns / (double)n;
-    r      = (size_t)(1.25 * expect + 4.0 * sqrt(expect) + 8.0);
-    if (r > ns) {
-        r = ns;
-    }
+    r      = sel_sample_margin(expect, ns);
     *cap = 2 * k + (size_t)(16.0 * sqrt((double)k)) + 1024;
     cand = compcoll_buf_reserve(&s->cand,
                                 (*cap > ns ? *cap : ns) * 2 * sizeof(sel_cand_t));
@@ -477,31 +520,7 @@ static compcoll_status_t sel_sample_threshold(const float *m, const float *g,
     if (cand == NULL || hist == NULL) {
         return COMPCOLL_ERR_NO_MEMORY;
     }
-    /* Runs of SEL_SAMPLE_RUN elements (a cache line) at random places:
-     * a few thousand memory accesses instead of one per sample, each
-     * prefetched SEL_SAMPLE_AHEAD runs before it is read: pass i reads
-     * run i - SEL_SAMPLE_AHEAD from its slot, then starts run i there. */
-    for (i = 0; i < runs + SEL_SAMPLE_AHEAD; i++) {
-        size_t *slot = &base[i % SEL_SAMPLE_AHEAD];
-
-        if (i >= SEL_SAMPLE_AHEAD) {
-            const size_t run = i - SEL_SAMPLE_AHEAD;
-            size_t       j;
-
-            for (j = 0; j < SEL_SAMPLE_RUN; j++) {
-                cand[run * SEL_SAMPLE_RUN + j].idx = 0;
-                cand[run * SEL_SAMPLE_RUN + j].key = sel_key(m, g, *slot + j);
-            }
-        }
-        if (i < runs) {
-            *slot = (size_t)(sel_rand(&s->rng) % (n / SEL_SAMPLE_RUN)) *
-                    SEL_SAMPLE_RUN;
-            __builtin_prefetch(g + *slot);
-            if (m != NULL) {
-                __builtin_prefetch(m + *slot);
-            }
-        }
-    }
+    sel_sample_runs(m, g, 0, n, runs, 0, cand, &s->rng);
     memset(hist, 0, SEL_HI_SIZE * sizeof(uint32_t));
     for (i = 0; i < ns; i++) {
         hist[cand[i].key >> SEL_LO_BITS]++;
@@ -731,7 +750,8 @@ sel_fold_collect_avx2(float *m, const float *g, float *out, size_t *at,
 #endif
 
 /*
- * Fold [0, n) (m <- m + g, out <- 0; out may be g) and append the indices
+ * Fold [lo, hi) (m <- m + g, out <- 0; out may be g; streamed when
+ * `stream`, not fenced) and append the indices
  * whose folded key is at least thresh to cand (ascending); returns their
  * count, or cap + 1 when they overflowed (the fold still completes).  The
  * candidates kept are taken on the spot, while their memory is in cache:
@@ -742,29 +762,29 @@ sel_fold_collect_avx2(float *m, const float *g, float *out, size_t *at,
  * hits are looked at.  Keys are below 2^31, so the signed compare orders
  * them.
  */
-static size_t sel_fold_collect(float *m, const float *g, float *out, size_t n,
-                               uint32_t thresh, sel_cand_t *cand, float *cval,
-                               size_t cap)
+static size_t sel_fold_collect_range(float *m, const float *g, float *out,
+                                     size_t lo, size_t hi, int stream,
+                                     uint32_t thresh, sel_cand_t *cand,
+                                     float *cval, size_t cap)
 {
-    const int stream = compcoll_host_fold_streams(g, out, n);
-    size_t    nc = 0, i = 0;
+    size_t nc = 0, i = lo;
+
+    (void)stream; /* no streaming stores without SSE2 */
 
 #ifdef SEL_AVX2
     if (sel_use_avx2()) {
         if (stream) {
             /* up to out's first 32-byte boundary: the plain loop */
-            while (i < n && ((uintptr_t)(out + i) % 32) != 0) {
+            while (i < hi && ((uintptr_t)(out + i) % 32) != 0) {
                 i++;
             }
-            nc = sel_fold_collect_tail(m, g, out, 0, i, thresh, cand, cval,
+            nc = sel_fold_collect_tail(m, g, out, lo, i, thresh, cand, cval,
                                        nc, cap);
         }
-        nc = sel_fold_collect_avx2(m, g, out, &i, n, thresh, cand, cval, nc,
+        nc = sel_fold_collect_avx2(m, g, out, &i, hi, thresh, cand, cval, nc,
                                    cap, stream);
-        nc = sel_fold_collect_tail(m, g, out, i, n, thresh, cand, cval, nc,
-                                   cap);
-        compcoll_host_stream_fence(stream);
-        return nc;
+        return sel_fold_collect_tail(m, g, out, i, hi, thresh, cand, cval, nc,
+                                     cap);
     }
 #endif
 #if defined(__SSE2__)
@@ -775,13 +795,13 @@ static size_t sel_fold_collect(float *m, const float *g, float *out, size_t n,
 
     if (stream) {
         /* up to out's first 16-byte boundary: the plain loop below */
-        while (i < n && ((uintptr_t)(out + i) % 16) != 0) {
+        while (i < hi && ((uintptr_t)(out + i) % 16) != 0) {
             i++;
         }
-        nc = sel_fold_collect_tail(m, g, out, 0, i, thresh, cand, cval, nc,
+        nc = sel_fold_collect_tail(m, g, out, lo, i, thresh, cand, cval, nc,
                                    cap);
     }
-    for (; i + 4 <= n; i += 4) {
+    for (; i + 4 <= hi; i += 4) {
         const __m128 a = _mm_add_ps(_mm_loadu_ps(m + i), _mm_loadu_ps(g + i));
         unsigned     bits;
 
@@ -798,7 +818,19 @@ static size_t sel_fold_collect(float *m, const float *g, float *out, size_t n,
     }
     compcoll_host_nonfinite |= (_mm_movemask_ps(bad) != 0);
 #endif
-    nc = sel_fold_collect_tail(m, g, out, i, n, thresh, cand, cval, nc, cap);
+    return sel_fold_collect_tail(m, g, out, i, hi, thresh, cand, cval, nc,
+                                 cap);
+}
+
+/* sel_fold_collect_range over [0, n), fenced. */
+static size_t sel_fold_collect(float *m, const float *g, float *out, size_t n,
+                               uint32_t thresh, sel_cand_t *cand, float *cval,
+                               size_t cap)
+{
+    const int    stream = compcoll_host_fold_streams(g, out, n);
+    const size_t nc     = sel_fold_collect_range(m, g, out, 0, n, stream,
+                                                 thresh, cand, cval, cap);
+
     compcoll_host_stream_fence(stream);
     return nc;
 }
@@ -887,6 +919,173 @@ static compcoll_status_t sel_sample_fold(float *m, const float *g, float *out,
     }
     if (status != COMPCOLL_OK) {
         /* every candidate's memory back: m holds a, as after a fold */
+        sel_give_back(m, cand, cval, nc);
+    }
+    return status;
+}
+
+/* ------------------------------------------- sample, piece by piece */
+
+/* Samples a piece of a planned call has at least: about 80 of them in the
+ * top k at ratio 100, so that its quota is off by some 10 %, not 20. */
+#define SEL_PLAN_PER_PIECE 8192
+
+/* Piece s of `pieces` over n: [s n / pieces, (s + 1) n / pieces). */
+static size_t sel_piece_lo(size_t s, size_t n, unsigned pieces)
+{
+    return (size_t)((uint64_t)s * n / pieces);
+}
+
+/*
+ * k split in proportion to the sample's hits per piece (largest
+ * remainders, ties to the lower piece), no piece given more than it
+ * holds: what one piece cannot hold goes to the next with room (k <= n,
+ * so there is one).
+ */
+static void sel_plan_quotas(const size_t *hits, size_t total, size_t n,
+                            size_t k, unsigned pieces, uint32_t *quota)
+{
+    double   frac[COMPCOLL_SELECT_PIECES];
+    size_t   given = 0, over = 0;
+    unsigned s, t;
+
+    for (s = 0; s < pieces; s++) {
+        const double share = (double)k * (double)hits[s] / (double)total;
+
+        quota[s] = (uint32_t)share;
+        frac[s]  = share - (double)quota[s];
+        given += quota[s];
+    }
+    while (given < k) { /* fewer than pieces left: one each, largest first */
+        unsigned best = 0;
+
+        for (s = 1; s < pieces; s++) {
+            best = frac[s] > frac[best] ? s : best;
+        }
+        quota[best]++;
+        frac[best] = -1.0;
+        given++;
+    }
+    for (s = 0; s < pieces; s++) {
+        const size_t room = sel_piece_lo(s + 1, n, pieces) -
+                            sel_piece_lo(s, n, pieces);
+
+        if (quota[s] > room) {
+            over += quota[s] - room;
+            quota[s] = (uint32_t)room;
+        }
+    }
+    for (t = 0; over > 0; t = (t + 1) % pieces) {
+        const size_t room = sel_piece_lo(t + 1, n, pieces) -
+                            sel_piece_lo(t, n, pieces) - quota[t];
+        const size_t add  = room < over ? room : over;
+
+        quota[t] += (uint32_t)add;
+        over -= add;
+    }
+}
+
+compcoll_status_t compcoll_host_sample_plan(const float *m, const float *g,
+                                            size_t n, size_t k,
+                                            unsigned pieces, uint32_t *quota,
+                                            uint32_t                  *thresh,
+                                            compcoll_select_scratch_t *s)
+{
+    size_t      hits[COMPCOLL_SELECT_PIECES] = {0};
+    size_t      per, ns, r, i, ties, total = 0;
+    uint32_t    top;
+    sel_cand_t *cand;
+    unsigned    p;
+
+    if (pieces == 0 || pieces > COMPCOLL_SELECT_PIECES || k == 0 || k > n ||
+        n > UINT32_MAX || n / pieces < SEL_PLAN_PER_PIECE) {
+        return COMPCOLL_ERR_INVALID_PARAM;
+    }
+    if (s->rng == 0) {
+        s->rng = 0x9e3779b97f4a7c15ull;
+    }
+    per = SEL_PLAN_PER_PIECE;
+    if (per * pieces < SEL_SAMPLE_MIN) {
+        per = SEL_SAMPLE_MIN / pieces;
+    }
+    per -= per % SEL_SAMPLE_RUN;
+    ns   = per * pieces;
+    cand = compcoll_buf_reserve(&s->cand, 2 * ns * sizeof(sel_cand_t));
+    if (cand == NULL) {
+        return COMPCOLL_ERR_NO_MEMORY;
+    }
+    /* stratified: every piece sampled alike, each sample tagged with it */
+    for (p = 0; p < pieces; p++) {
+        sel_sample_runs(m, g, sel_piece_lo(p, n, pieces),
+                        sel_piece_lo(p + 1, n, pieces), per / SEL_SAMPLE_RUN,
+                        p, cand + (size_t)p * per, &s->rng);
+    }
+    /* the quotas: each piece's samples among the sample's top k/n */
+    r = (size_t)((double)k * (double)ns / (double)n + 0.5);
+    r = r < 1 ? 1 : r;
+    if (sel_cand_threshold(cand, ns, r, &top, &ties, s) != COMPCOLL_OK) {
+        return COMPCOLL_ERR_NO_MEMORY;
+    }
+    for (i = 0; i < ns; i++) {
+        if (cand[i].key >= top) {
+            hits[cand[i].idx]++;
+            total++;
+        }
+    }
+    sel_plan_quotas(hits, total, n, k, pieces, quota);
+    /* the candidates' threshold, with sample's margin */
+    r = sel_sample_margin((double)k * (double)ns / (double)n, ns);
+    return sel_cand_threshold(cand, ns, r, thresh, &ties, s);
+}
+
+compcoll_status_t compcoll_host_sample_piece(float *m, const float *g,
+                                             float *out, size_t n, size_t lo,
+                                             size_t hi, size_t q,
+                                             uint32_t thresh, uint32_t *idx,
+                                             float                     *vals,
+                                             compcoll_select_scratch_t *s)
+{
+    const int    stream = compcoll_host_fold_streams(g, out, n);
+    const size_t cap    = 2 * q + (size_t)(16.0 * sqrt((double)q)) + 1024;
+    sel_cand_t  *cand;
+    float       *cval;
+    size_t       nc, ties, j;
+    uint32_t     t;
+    compcoll_status_t status;
+
+    if (lo > hi || hi > n || q > hi - lo) {
+        return COMPCOLL_ERR_INVALID_PARAM;
+    }
+    cand = compcoll_buf_reserve(&s->cand, 2 * cap * sizeof(sel_cand_t));
+    cval = compcoll_buf_reserve(&s->cval, cap * sizeof(float));
+    if (q == 0 || cand == NULL || cval == NULL) {
+        /* m must hold a whatever comes of the selection */
+        compcoll_host_fold_range(m, g, out, lo, hi, stream);
+        compcoll_host_stream_fence(stream);
+        return q == 0 ? COMPCOLL_OK : COMPCOLL_ERR_NO_MEMORY;
+    }
+    nc = sel_fold_collect_range(m, g, out, lo, hi, stream, thresh, cand, cval,
+                                cap);
+    compcoll_host_stream_fence(stream);
+    if (nc > cap || nc < q) {
+        /* the threshold missed this piece: exact top q of its folded a */
+        sel_give_back(m, cand, cval, nc < cap ? nc : cap);
+        s->sample_fallbacks++;
+        status = sel_exact(NULL, m + lo, hi - lo, q, idx, s);
+        if (status == COMPCOLL_OK) {
+            for (j = 0; j < q; j++) {
+                idx[j] += (uint32_t)lo;
+            }
+            compcoll_host_take(m, idx, q, vals);
+        }
+        return status;
+    }
+    status = sel_cand_threshold(cand, nc, q, &t, &ties, s);
+    if (status == COMPCOLL_OK &&
+        sel_trim_take(m, cand, cval, nc, t, ties, q, idx, vals) != q) {
+        status = COMPCOLL_ERR_PROTOCOL; /* cannot happen */
+    }
+    if (status != COMPCOLL_OK) {
         sel_give_back(m, cand, cval, nc);
     }
     return status;

@@ -2,9 +2,13 @@
  * Index selection against brute force on random data: exact and sample
  * against a full sort by (|a| descending, index ascending); chunk against a
  * plain per-chunk scan.  Data sets include heavy ties, infinities and NaNs,
- * with and without a memory term.
+ * with and without a memory term.  sample piece by piece: the quotas add
+ * up to k and follow the pieces' true shares, each piece's selection is
+ * the exact top of its own elements, and the whole keeps nearly all of the
+ * top k's energy.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,6 +299,118 @@ static int fold_both_ok(compcoll_select_t mode, const float *m, const float *g,
            fold_select_ok(mode, m, g, n, k, 1, want, s, why, len);
 }
 
+/*
+ * sample's plan and pieces (compcoll_host_sample_plan, _piece) on n
+ * elements in `pieces` runs: quotas adding up to k, none past its run's
+ * room and each within a third (and 64) of the run's share of the exact
+ * top k; each piece's indices the brute-force top q of its own a, with a
+ * taken bit for bit, m holding a elsewhere, out zeroed (out is g itself
+ * when inplace); and the whole set holding 99 % of the exact top k's
+ * energy (finite data).  force: 0 the plan's threshold, 1 one that no
+ * element reaches, 2 one every element passes (both: exact in the piece).
+ */
+static int check_pieces(compcoll_select_scratch_t *s, size_t n,
+                        unsigned pieces, size_t k, int dist, int inplace,
+                        int force, char *why, size_t len)
+{
+    float    *m = malloc(n * sizeof(float)), *g = malloc(n * sizeof(float));
+    float    *a = malloc(n * sizeof(float)), *out = malloc(n * sizeof(float));
+    float    *vals = malloc(k * sizeof(float));
+    uint32_t *idx = malloc(k * sizeof(uint32_t));
+    uint32_t *want = malloc(k * sizeof(uint32_t)), *top = malloc(k * 4);
+    uint32_t  quota[COMPCOLL_SELECT_PIECES], thresh;
+    size_t    i, j, sum = 0, at = 0;
+    double    e_top = 0.0, e_got = 0.0;
+    unsigned  p;
+    int       good = 1;
+
+    fill(m, n, DIST_UNIFORM);
+    fill(g, n, dist);
+    for (i = 0; i < n; i++) {
+        a[i] = m[i] + g[i];
+    }
+    if (inplace) {
+        free(out);
+        out = g;
+    }
+    brute_topk(NULL, a, n, k, top);
+    for (i = 0; i < k; i++) {
+        e_top += (double)a[top[i]] * a[top[i]];
+    }
+    if (compcoll_host_sample_plan(m, g, n, k, pieces, quota, &thresh, s) !=
+        COMPCOLL_OK) {
+        snprintf(why, len, "the plan failed");
+        good = 0;
+    }
+    thresh = force == 1 ? UINT32_MAX : force == 2 ? 0 : thresh;
+    for (p = 0; good && p < pieces; p++) {
+        const size_t lo = (size_t)p * n / pieces, hi = (size_t)(p + 1) * n / pieces;
+        size_t       share = 0;
+
+        for (i = 0; i < k; i++) {
+            share += (top[i] >= lo && top[i] < hi);
+        }
+        sum += quota[p];
+        if (quota[p] > hi - lo ||
+            (double)quota[p] > share + share / 3.0 + 64.0 ||
+            (double)quota[p] + share / 3.0 + 64.0 < share) {
+            snprintf(why, len, "piece %u: quota %u for a share of %zu", p,
+                     quota[p], share);
+            good = 0;
+            break;
+        }
+        if (compcoll_host_sample_piece(m, g, out, n, lo, hi, quota[p], thresh,
+                                       idx, vals, s) != COMPCOLL_OK) {
+            snprintf(why, len, "piece %u failed", p);
+            good = 0;
+            break;
+        }
+        brute_topk(NULL, a + lo, hi - lo, quota[p], want);
+        for (j = 0; j < quota[p]; j++) {
+            want[j] += (uint32_t)lo;
+            e_got += (double)a[want[j]] * a[want[j]];
+        }
+        if (!same(idx, want, quota[p], &at)) {
+            snprintf(why, len, "piece %u: index %zu is %u, want %u", p, at,
+                     idx[at], want[at]);
+            good = 0;
+            break;
+        }
+        for (j = 0; j < quota[p] && good; j++) {
+            good = key_of(vals[j]) == key_of(a[idx[j]]) && m[idx[j]] == 0.0f;
+        }
+        for (i = lo, j = 0; i < hi && good; i++) {
+            const int taken = j < quota[p] && idx[j] == i;
+
+            j += taken;
+            good = out[i] == 0.0f &&
+                   (taken || memcmp(&m[i], &a[i], sizeof(float)) == 0);
+        }
+        if (!good) {
+            snprintf(why, len, "piece %u: values, memory or out wrong", p);
+        }
+    }
+    if (good && sum != k) {
+        snprintf(why, len, "quotas add up to %zu", sum);
+        good = 0;
+    }
+    if (good && dist != DIST_SPECIAL && e_got < 0.99 * e_top) {
+        snprintf(why, len, "energy %.4f of the top k's", e_got / e_top);
+        good = 0;
+    }
+    free(m);
+    free(g);
+    free(a);
+    if (!inplace) {
+        free(out);
+    }
+    free(vals);
+    free(idx);
+    free(want);
+    free(top);
+    return good;
+}
+
 int main(void)
 {
     compcoll_select_scratch_t s;
@@ -309,6 +425,59 @@ int main(void)
         check_sizes(&s, isa);
     }
     compcoll_host_allow_avx2(1);
+
+    {
+        /* sample piece by piece: (n, pieces, ratio) as a pipelined call
+         * cuts them, every distribution, in place or not, and the
+         * fallback both ways */
+        static const struct {
+            size_t   n;
+            unsigned pieces;
+            size_t   ratio;
+        } cut[] = {{600000, 2, 100}, {2000003, 7, 100}, {2100000, 8, 10}};
+        char     why[160];
+        size_t   c;
+        int      dist, force;
+        uint64_t before = s.sample_fallbacks;
+
+        for (c = 0; c < sizeof(cut) / sizeof(cut[0]); c++) {
+            for (dist = 0; dist < NDIST; dist++) {
+                const size_t k = (cut[c].n + cut[c].ratio - 1) / cut[c].ratio;
+
+                why[0] = '\0';
+                ok(check_pieces(&s, cut[c].n, cut[c].pieces, k, dist,
+                                (int)(c + (size_t)dist) % 2, 0, why,
+                                sizeof(why)),
+                   "sample by pieces, n = %zu in %u, k = %zu, %s: %s",
+                   cut[c].n, cut[c].pieces, k, dist_name[dist],
+                   why[0] ? why : "quotas, pieces and energy as planned");
+            }
+        }
+        before = s.sample_fallbacks;
+        for (force = 1; force <= 2; force++) {
+            why[0] = '\0';
+            compcoll_host_allow_avx2(force == 2);
+            ok(check_pieces(&s, 600000, 2, 6000, DIST_HEAVY, force == 1,
+                            force, why, sizeof(why)) &&
+                   s.sample_fallbacks == before + 2 * (uint64_t)force,
+               "sample by pieces falls back to exact in the piece when the "
+               "threshold lets %s through%s%s", force == 1 ? "none" : "all",
+               why[0] ? ": " : "", why);
+        }
+        compcoll_host_allow_avx2(1);
+        {
+            uint32_t quota[COMPCOLL_SELECT_PIECES], thresh;
+            float    x[64] = {0};
+
+            ok(compcoll_host_sample_plan(NULL, x, 64, 1, 2, quota, &thresh,
+                                         &s) == COMPCOLL_ERR_INVALID_PARAM &&
+                   compcoll_host_sample_plan(NULL, x, 1u << 20, 1,
+                                             COMPCOLL_SELECT_PIECES + 1, quota,
+                                             &thresh, &s) ==
+                       COMPCOLL_ERR_INVALID_PARAM,
+               "a plan of runs too short or too many is refused");
+        }
+    }
 
     {
         /* Equal magnitudes overflow the sample's candidate bound: it must
