@@ -344,7 +344,9 @@ const compcoll_cfg_field_t compcoll_cfg_table[] = {
      "|a| of each of k equal chunks. "
      "sample: a threshold estimated from a random sample, then trimmed to k; "
      "it selects the same indices as exact (falling back to it when the "
-     "sample misjudges) at less cost on large tensors.",
+     "sample misjudges) at less cost on large tensors, except in a "
+     "pipelined call (libcompcoll(7), Pipelining), where each piece takes "
+     "the exact top of a quota of k that the sample plans.",
      CFG_FIELD(select), cfg_parse_enum, cfg_selects, CFG_AGREED},
     {"COMPCOLL_BETA", "1", "number in (0, 1]",
      "Low-pass filter of scalecom's error-feedback memory: "

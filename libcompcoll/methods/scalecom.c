@@ -35,6 +35,9 @@ typedef compcoll_sc_header_t sc_header_t;
 #define SC_PIPE_PIECES   COMPCOLL_SC_PIECES
 #define SC_PIPE_CHUNK    65536u  /* the longest chunk two bytes address */
 
+_Static_assert(SC_PIPE_PIECES <= COMPCOLL_SELECT_PIECES,
+               "sample plans every piece a call can have");
+
 /* The others: the leader's coded indices into idx, or an error naming what
  * was wrong with them. */
 static compcoll_status_t sc_decode(const compcoll_comm_t *cc,
@@ -69,9 +72,16 @@ static compcoll_status_t sc_decode(const compcoll_comm_t *cc,
  * leader selects piece by piece while the pieces before are on their way;
  * each piece is a run of chunks, its indices fixed-width offsets within
  * them (one byte while chunks are at most 256 elements, else two).  With
- * exact and sample the leader selects first; each piece is the indices in
- * a run of n / pieces elements, coded as gaps (compcoll_icode.h).  The
- * header carries every piece's count and bytes.  The chain and the ring
+ * sample the leader plans first (compcoll_host_sample_plan: each run of
+ * n / pieces elements gets a quota of the k from a sample), the header
+ * carries the quotas, and the leader selects each run's exact top quota as
+ * it goes, its indices coded as Elias-Fano, whose bytes the run's length
+ * and count fix in advance.  With exact the leader selects first; each
+ * piece is the indices in a run of n / pieces elements, coded as gaps
+ * (compcoll_icode.h).  The header carries every piece's count and bytes.
+ * When the header goes first (chunk, sample) the others fold each piece's
+ * elements when its indices come, or ahead while nothing else moves, not
+ * all of them before the header.  The chain and the ring
  * are the transport's nonblocking collectives (compcoll_tcoll_ichain,
  * compcoll_tcoll_iallreduce), each piece's two on channels of their own,
  * so that they match whatever order the pieces progress in.
@@ -161,6 +171,26 @@ static void sc_pipe_gap_layout(sc_header_t *h, const uint32_t *idx, size_t n,
     h->ibytes = off;
 }
 
+/* EF pieces, from sample's plan: piece s is the quota[s] indices in its
+ * run of elements, in the bytes the run's length and that count fix. */
+static void sc_pipe_ef_layout(sc_header_t *h, size_t n, size_t k,
+                              const uint32_t *quota)
+{
+    size_t   e0, e1;
+    uint64_t off = 0;
+    unsigned s;
+
+    h->width  = 0;
+    h->coding = COMPCOLL_ICODE_EF;
+    for (s = 0; s < h->pieces; s++) {
+        sc_pipe_range(h, s, 0, 0, n, k, &e0, &e1);
+        h->pcount[s] = quota[s];
+        h->pbytes[s] = (uint32_t)compcoll_icode_ef_bytes(e1 - e0, quota[s]);
+        off += h->pbytes[s];
+    }
+    h->ibytes = off;
+}
+
 /* Pieces without indices (for the log). */
 static unsigned sc_pipe_empty(const sc_header_t *h)
 {
@@ -197,14 +227,28 @@ static const char *sc_pipe_check(const compcoll_comm_t *cc,
                    ? NULL
                    : "chunk pieces not laid out as this rank lays them";
     }
-    if (h->coding != COMPCOLL_ICODE_GAP || h->width != 0) {
+    if ((h->coding != COMPCOLL_ICODE_GAP && h->coding != COMPCOLL_ICODE_EF) ||
+        h->width != 0) {
         return "an unknown coding";
     }
     for (s = 0; s < SC_PIPE_PIECES; s++) {
-        if (s >= h->pieces ? h->pcount[s] != 0 || h->pbytes[s] != 0
-                           : h->pbytes[s] < h->pcount[s] ||
-                                 h->pbytes[s] > COMPCOLL_ICODE_MAX *
-                                                    (uint64_t)h->pcount[s]) {
+        size_t e0, e1;
+
+        if (s >= h->pieces) {
+            if (h->pcount[s] != 0 || h->pbytes[s] != 0) {
+                return "a piece past the pieces announced";
+            }
+            continue;
+        }
+        sc_pipe_range(h, s, 0, 0, n, k, &e0, &e1);
+        if (h->pcount[s] > e1 - e0) {
+            return "a piece with more indices than elements";
+        }
+        if (h->coding == COMPCOLL_ICODE_EF
+                ? h->pbytes[s] != compcoll_icode_ef_bytes(e1 - e0, h->pcount[s])
+                : h->pbytes[s] < h->pcount[s] ||
+                      h->pbytes[s] > COMPCOLL_ICODE_MAX *
+                                         (uint64_t)h->pcount[s]) {
             return "a piece whose bytes cannot hold its indices";
         }
         count += h->pcount[s];
@@ -230,8 +274,9 @@ static compcoll_status_t sc_validate(const compcoll_comm_t *cc,
         h->select != (uint8_t)compcoll_cfg.select ||
         (!sparse && h->mode != SC_MODE_DENSE && h->mode != SC_MODE_ABORT) ||
         (sparse && h->coding != COMPCOLL_ICODE_GAP &&
-         h->coding != COMPCOLL_ICODE_CHUNK) ||
-        (sparse ? (h->ibytes < h->k ||
+         h->coding != COMPCOLL_ICODE_CHUNK &&
+         (h->coding != COMPCOLL_ICODE_EF || h->pieces == 0)) ||
+        (sparse ? ((h->coding != COMPCOLL_ICODE_EF && h->ibytes < h->k) ||
                    h->ibytes > COMPCOLL_ICODE_MAX * h->k)
                 : h->ibytes != 0)) {
         compcoll_error("leader's header for call %llu on communicator %llu "
@@ -304,6 +349,8 @@ typedef struct {
     void              *pipe;   /* a pipelined call's pieces (sc_pipe_run) */
     unsigned           pieces; /* the leader's: pieces to cut it into */
     int                fold;   /* the beta = 1 pass runs before the header */
+    int                lazy;   /* a non-leader folding piece by piece */
+    uint32_t           thresh; /* the leader's: sample's planned threshold */
     compcoll_gpu_tensor_t *gt; /* device buffers: the tensor's device side */
     compcoll_status_t  local;  /* this rank's first failure */
 } sc_call_t;
@@ -447,6 +494,7 @@ typedef struct {
     uint32_t         chan;    /* the chain's channel; the sum's is chan + 1 */
     int              phase;
     int              bad;     /* its indices were rejected: zeros, no take */
+    int              folded;  /* c->lazy: its elements folded */
     unsigned char   *scratch; /* the sum's (compcoll_tcoll_scratch) */
     compcoll_tcoll_t chain;   /* its indices, leader to leader - 1 */
     compcoll_tcoll_t sum;     /* its values */
@@ -477,6 +525,10 @@ static compcoll_status_t sc_pipe_decode(const compcoll_comm_t *cc,
             }
             idx[j] = (uint32_t)(lo + off);
         }
+    } else if (h->coding == COMPCOLL_ICODE_EF) {
+        why = compcoll_icode_ef_decode(code + pc->boff, pc->bytes, pc->e0,
+                                       pc->e1 - pc->e0, count, idx + pc->c0,
+                                       &at);
     } else if (count != 0) {
         why = compcoll_icode_decode(COMPCOLL_ICODE_GAP, code + pc->boff,
                                     pc->bytes, n, count, idx + pc->c0, &at);
@@ -513,6 +565,51 @@ static void sc_pipe_take(compcoll_tensor_t *t, const sc_piece_t *pc,
         }
         memset(out + pc->e0, 0, (pc->e1 - pc->e0) * sizeof(float));
     }
+}
+
+/* A lazy rank's fold of a piece's elements (m <- m + g, out <- 0 there),
+ * once. */
+static void sc_pipe_fold(sc_call_t *c, sc_piece_t *pc)
+{
+    const int stream = compcoll_host_fold_streams(c->g, c->out, c->n);
+    double    t0     = compcoll_time();
+
+    compcoll_host_fold_range(c->t->mem, c->g, c->out, pc->e0, pc->e1, stream);
+    compcoll_host_stream_fence(stream);
+    pc->folded = 1;
+    compcoll_stats.time_host += compcoll_time() - t0;
+}
+
+/*
+ * The leader's piece of sample's plan: its elements folded and its exact
+ * top quota taken (compcoll_host_sample_piece), coded as Elias-Fano.  A
+ * piece that cannot be selected still goes, as the first elements of its
+ * run with zeros (the call fails at its end), so that nobody waits for it.
+ */
+static void sc_pipe_select(sc_call_t *c, sc_piece_t *q)
+{
+    compcoll_select_scratch_t *scratch = compcoll_select_scratch();
+    const uint64_t             fb      = scratch->sample_fallbacks;
+    const size_t               count   = q->c1 - q->c0;
+    compcoll_status_t          status;
+    size_t                     j;
+
+    status = compcoll_host_sample_piece(c->t->mem, c->g, c->out, c->n, q->e0,
+                                        q->e1, count, c->thresh,
+                                        c->idx + q->c0, c->vals + q->c0,
+                                        scratch);
+    compcoll_stats.select_fallbacks += scratch->sample_fallbacks - fb;
+    if (status != COMPCOLL_OK) {
+        compcoll_error("index selection of elements [%zu, %zu) failed: %s",
+                       q->e0, q->e1, compcoll_status_string(status));
+        sc_fail(c, status);
+        for (j = 0; j < count; j++) {
+            c->idx[q->c0 + j]  = (uint32_t)(q->e0 + j);
+            c->vals[q->c0 + j] = 0.0f;
+        }
+    }
+    compcoll_icode_ef_encode(c->idx + q->c0, count, q->e0, q->e1 - q->e0,
+                             c->code + q->boff);
 }
 
 /* The leader's piece, its indices and values there, or another rank's, its
@@ -557,6 +654,9 @@ static compcoll_status_t sc_pipe_advance(sc_call_t *c, sc_piece_t *pc,
         if (pc->bad) {
             memset(c->vals + pc->c0, 0, (pc->c1 - pc->c0) * sizeof(float));
         } else {
+            if (c->lazy && !pc->folded) {
+                sc_pipe_fold(c, pc);
+            }
             sc_pipe_take(c->t, pc, c->g, c->out, c->folded, c->idx, c->vals);
         }
         compcoll_stats.time_host += compcoll_time() - t0;
@@ -610,11 +710,13 @@ static int sc_pipe_reserve(compcoll_comm_t *cc, size_t n, size_t k)
 
 /*
  * The sparse part of a pipelined call, after the header.  The leader starts
- * a piece once its indices and values are there (chunk pieces: selected
- * one by one, looking at the pieces in flight in between; gap pieces: all
- * at once, the selection being done); the others receive, forward, take,
- * sum and scatter as the pieces come.  A transport failure stops it (the
- * peers' pieces cannot move without this rank's).
+ * a piece once its indices and values are there (chunk and EF pieces:
+ * selected one by one, looking at the pieces in flight in between; gap
+ * pieces: all at once, the selection being done); the others receive,
+ * forward, take, sum and scatter as the pieces come, a lazy one folding
+ * each piece first, or the next one ahead while nothing moves.  A
+ * transport failure stops it (the peers' pieces cannot move without this
+ * rank's).
  */
 static void sc_pipe_run(sc_call_t *c)
 {
@@ -626,13 +728,14 @@ static void sc_pipe_run(sc_call_t *c)
     const int             p = tc->size, r = tc->rank;
     const unsigned        np = h->pieces;
     const int             chunks = (h->coding == COMPCOLL_ICODE_CHUNK);
+    const int             ahead  = chunks || h->coding == COMPCOLL_ICODE_EF;
     const compcoll_wire_t wire   = (compcoll_wire_t)h->wire;
     compcoll_status_t     status = COMPCOLL_OK;
     sc_piece_t           *pc     = c->pipe; /* sc_pipe_reserve */
     unsigned char        *scratch = (unsigned char *)(pc + SC_PIPE_PIECES);
     uint32_t              base;
     uint64_t              events = tc->events;
-    unsigned              s, first = 0, next = 0, idle = 0;
+    unsigned              s, first = 0, next = 0, idle = 0, unfolded = 0;
     double                t0, t_loop = compcoll_time(), t_sel = 0.0, host0;
     size_t                c0 = 0, boff = 0, j;
 
@@ -676,6 +779,10 @@ static void sc_pipe_run(sc_call_t *c)
                     }
                 }
                 t_sel += compcoll_time() - t0;
+            } else if (ahead) {
+                t0 = compcoll_time();
+                sc_pipe_select(c, q);
+                t_sel += compcoll_time() - t0;
             }
             status = compcoll_tcoll_ichain(tc, c->code + q->boff, q->bytes,
                                            leader, q->chan, &q->chain);
@@ -683,7 +790,7 @@ static void sc_pipe_run(sc_call_t *c)
                 status = sc_pipe_sum(c, q);
             }
             moved = 1;
-            if (!chunks && next < np) {
+            if (!ahead && next < np) {
                 continue; /* start every gap piece before waiting */
             }
         }
@@ -695,6 +802,16 @@ static void sc_pipe_run(sc_call_t *c)
         }
         while (first < np && pc[first].phase == SC_PIPE_DONE) {
             first++;
+        }
+        if (c->lazy && !moved && status == COMPCOLL_OK) {
+            /* nothing came: fold the next piece before its indices do */
+            while (unfolded < np && pc[unfolded].folded) {
+                unfolded++;
+            }
+            if (unfolded < np && pc[unfolded].phase == SC_PIPE_IDX) {
+                sc_pipe_fold(c, &pc[unfolded]);
+                moved = 1;
+            }
         }
         compcoll_tcoll_pace(tc, moved, &events, &idle);
     }
@@ -791,6 +908,33 @@ static void sc_lead(sc_call_t *c)
         sc_pipe_chunk_layout(h, c->n, c->k);
         return;
     }
+    if (fold && pipe != 0 && cfg->select == COMPCOLL_SELECT_SAMPLE) {
+        /* the plan's quotas go in the header; each piece is selected,
+         * folding as it goes, while those before it travel */
+        uint32_t quota[SC_PIPE_PIECES];
+
+        t0     = compcoll_time();
+        status = compcoll_fault(c->cc, COMPCOLL_FAULT_KERNEL);
+        if (status == COMPCOLL_OK) {
+            status = compcoll_host_sample_plan(t->mem, c->g, c->n, c->k, pipe,
+                                               quota, &c->thresh,
+                                               compcoll_select_scratch());
+        }
+        compcoll_stats.time_select += compcoll_time() - t0;
+        if (status == COMPCOLL_OK) {
+            h->pieces = pipe;
+            c->folded = 1;
+            sc_pipe_ef_layout(h, c->n, c->k, quota);
+            return;
+        }
+        compcoll_error("index selection failed: %s",
+                       compcoll_status_string(status));
+        sc_fail(c, status);
+        ker->fold(t->mem, c->g, c->out, c->n); /* m holds a, as it would */
+        c->folded = 1;
+        h->mode   = SC_MODE_ABORT;
+        return;
+    }
     t0     = compcoll_time();
     status = compcoll_fault(c->cc, COMPCOLL_FAULT_KERNEL);
     if (status == COMPCOLL_OK) {
@@ -861,13 +1005,10 @@ static void sc_sparse(sc_call_t *c)
 
     sc_no_memory(c, t->mem);
     if (c->h.pieces != 0) {
-        if (!c->folded && t->mem != NULL) {
-            /* this rank's tensor was still warming up when it did not
-             * fold, the leader's was not: fold now (beta is 1 here) */
-            t0 = compcoll_time();
-            ker->fold(t->mem, c->g, c->out, c->n);
-            compcoll_stats.time_host += compcoll_time() - t0;
-        }
+        /* a rank that has not folded (the header came first, or its
+         * tensor was still warming up when the leader's was not) folds
+         * piece by piece (beta is 1 here) */
+        c->lazy   = (!c->folded && t->mem != NULL);
         c->folded = (t->mem != NULL);
         sc_pipe_run(c);
         compcoll_stats.calls_pipelined++;
@@ -926,7 +1067,12 @@ static int sc_host_prepare(sc_call_t *c)
     /* a leader staging device buffers does not pipeline: the device ranks
      * could not follow */
     c->pieces = !compcoll_staging() ? sc_pipe_pieces(cc, c->n, c->k) : 0;
-    if (c->fold && cc->rank != c->leader && c->local == COMPCOLL_OK) {
+    if (c->fold && cc->rank != c->leader && c->local == COMPCOLL_OK &&
+        !(c->pieces != 0 && (cfg->select == COMPCOLL_SELECT_CHUNK ||
+                             cfg->select == COMPCOLL_SELECT_SAMPLE))) {
+        /* (a header that comes first, as chunk's and sample's do when
+         * they pipeline, is followed by the pieces, each folded as it
+         * comes: sc_pipe_run) */
         t0 = compcoll_time();
         ker->fold(t->mem, c->g, c->out, c->n);
         c->folded = 1;

@@ -9,10 +9,13 @@
  * bytes as they arrive (a short input is padded with zeros, as a receive
  * buffer of the header's size holds them).  Valid inputs are the headers a
  * leader with the same settings sends: sparse (one run of gap-coded
- * indices, or pipelined pieces), dense, abort.  What must hold:
+ * indices, or pipelined pieces, gap- or Elias-Fano-coded, none holding
+ * more indices than its elements), dense, abort.  What must hold:
  *   - an accepted header can be followed;
  *   - an accepted header describes this rank's call (sizes, call number,
- *     wire type and selection as this rank's), self-consistently;
+ *     wire type and selection as this rank's), self-consistently (pieces
+ *     adding up to k and to the bytes, none with more indices than
+ *     elements, Elias-Fano pieces in the bytes their counts fix);
  *   - a header judged followable has sizes a rank can make stand-ins for.
  */
 #include <stdio.h>
@@ -71,6 +74,12 @@ static void put_side(uint8_t *p, fuzz_rng_t *rng)
     p[7] = (uint8_t)(v >> 32);
 }
 
+/* Piece s of np over n: [s n / np, (s + 1) n / np), its length. */
+static size_t piece_len(unsigned s, size_t n, unsigned np)
+{
+    return (size_t)((uint64_t)(s + 1) * n / np - (uint64_t)s * n / np);
+}
+
 static size_t header_seed(fuzz_rng_t *rng, uint8_t *buf, size_t cap, int *bad)
 {
     compcoll_sc_header_t h;
@@ -104,12 +113,42 @@ static size_t header_seed(fuzz_rng_t *rng, uint8_t *buf, size_t cap, int *bad)
             break;
         }
         h.pieces = np;
+        if (fuzz_below(rng, 2)) {
+            h.coding = COMPCOLL_ICODE_EF; /* sample's planned pieces */
+        }
+        /* k in shares of the pieces' lengths, then moved about between
+         * them as far as their lengths allow */
         for (s = 0, left = k; s < np; s++) {
-            h.pcount[s] = (uint32_t)(s + 1 == np ? left
-                                                 : fuzz_below(rng, left + 1));
+            h.pcount[s] = (uint32_t)((uint64_t)(s + 1) * k / np -
+                                     (uint64_t)s * k / np);
+            if (h.pcount[s] > piece_len(s, n, np)) { /* k = n */
+                h.pcount[s] = (uint32_t)piece_len(s, n, np);
+            }
             left -= h.pcount[s];
-            h.pbytes[s] = h.pcount[s] +
-                          (uint32_t)fuzz_below(rng, 4 * (uint64_t)h.pcount[s] + 1);
+        }
+        for (s = 0; left > 0; s = (s + 1) % np) {
+            const size_t add = piece_len(s, n, np) - h.pcount[s];
+
+            h.pcount[s] += (uint32_t)(add < left ? add : left);
+            left -= add < left ? add : left;
+        }
+        for (left = fuzz_below(rng, 8); left > 0; left--) {
+            const unsigned from = (unsigned)fuzz_below(rng, np);
+            const unsigned to   = (unsigned)fuzz_below(rng, np);
+            const size_t   room = piece_len(to, n, np) - h.pcount[to];
+            size_t         move = fuzz_below(rng, (uint64_t)h.pcount[from] + 1);
+
+            move = from == to ? 0 : move < room ? move : room;
+            h.pcount[from] -= (uint32_t)move;
+            h.pcount[to] += (uint32_t)move;
+        }
+        for (s = 0; s < np; s++) {
+            h.pbytes[s] =
+                h.coding == COMPCOLL_ICODE_EF
+                    ? (uint32_t)compcoll_icode_ef_bytes(piece_len(s, n, np),
+                                                        h.pcount[s])
+                    : h.pcount[s] + (uint32_t)fuzz_below(
+                                        rng, 4 * (uint64_t)h.pcount[s] + 1);
             h.ibytes += h.pbytes[s];
         }
         break;
@@ -129,7 +168,7 @@ static int header_one(const uint8_t *data, size_t len, unsigned *broken)
     size_t               n, k;
     uint64_t             count = 0, bytes = 0;
     unsigned             s;
-    int                  followable, accepted;
+    int                  followable, accepted, pieces_ok = 1;
 
     memcpy(sidebuf, data, len < SIDE ? len : SIDE);
     side(sidebuf, &cc, &n, &k);
@@ -142,6 +181,13 @@ static int header_one(const uint8_t *data, size_t len, unsigned *broken)
     for (s = 0; s < COMPCOLL_SC_PIECES; s++) {
         count += h.pcount[s];
         bytes += h.pbytes[s];
+        if (s < h.pieces && h.pieces <= COMPCOLL_SC_PIECES &&
+            (h.pcount[s] > piece_len(s, n, h.pieces) ||
+             (h.coding == COMPCOLL_ICODE_EF &&
+              h.pbytes[s] != compcoll_icode_ef_bytes(piece_len(s, n, h.pieces),
+                                                     h.pcount[s])))) {
+            pieces_ok = 0;
+        }
     }
     if (accepted && !followable) {
         *broken |= 1u << 0;
@@ -152,10 +198,12 @@ static int header_one(const uint8_t *data, size_t len, unsigned *broken)
          h.select != compcoll_cfg.select || h.mode < COMPCOLL_SC_SPARSE ||
          h.mode > COMPCOLL_SC_ABORT ||
          (h.mode == COMPCOLL_SC_SPARSE
-              ? h.ibytes < k || h.ibytes > COMPCOLL_ICODE_MAX * (uint64_t)k ||
+              ? (h.coding != COMPCOLL_ICODE_EF && h.ibytes < k) ||
+                    h.ibytes > COMPCOLL_ICODE_MAX * (uint64_t)k ||
+                    (h.coding == COMPCOLL_ICODE_EF && h.pieces == 0) ||
                     (h.pieces != 0 &&
                      (h.pieces > COMPCOLL_SC_PIECES || count != k ||
-                      bytes != h.ibytes))
+                      bytes != h.ibytes || !pieces_ok))
               : h.ibytes != 0 || h.pieces != 0))) {
         *broken |= 1u << 1;
     }

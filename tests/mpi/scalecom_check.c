@@ -438,7 +438,8 @@ static void select_indices(const float *a, int n, int k, enum select mode,
         }
         return;
     }
-    /* exact, and sample (whose result must equal the exact set) */
+    /* exact, and sample (whose result must equal the exact set, but for a
+     * pipelined call: planned_set) */
     for (i = 0; i < n; i++) {
         order[i] = i;
     }
@@ -656,6 +657,91 @@ static void realloc_buffers(struct slot *slots, const int *order, int n_order)
     }
 }
 
+/*
+ * Pipelined, sample plans the call (compcoll_kernels.h): each piece
+ * [s n / np, (s + 1) n / np) gets a quota of the k from a sample and
+ * takes the exact top quota of its own elements.  The library pipelines
+ * with beta = 1 when the exchange has two ranks or more and the call
+ * makes two pieces or more of 262144 elements and 512 values (at most 32).
+ */
+static int sample_pieces(int n, int k, int size)
+{
+    int pieces = n / 262144;
+
+    if (pieces > k / 512) {
+        pieces = k / 512;
+    }
+    if (cfg.select != SELECT_SAMPLE || cfg.beta != 1.0f || size < 2 ||
+        pieces < 2) {
+        return 0;
+    }
+    return pieces > 32 ? 32 : pieces;
+}
+
+/*
+ * in_set (the exact top k of the leader's a) made the planned set: each
+ * piece's quota read off the library's output (one past the last nonzero
+ * in the piece's order by |a| descending, index ascending, so that a sum
+ * that happens to be 0 does not shorten it), checked to add up to k and
+ * to stay within a third (and 64) of the piece's share of the exact top k
+ * (its elements above the k-th key, up to those at it: ties may fall
+ * either way), and the top quota of each piece in that order.  Whatever else the
+ * library did differently then shows in the comparison of values.  0 and
+ * in_set untouched when the quotas do not hold.
+ */
+static int planned_set(const float *a, int n, int k, int pieces,
+                       const float *got, struct scratch *s, char *why,
+                       size_t len)
+{
+    /* select_indices left the exact order: the k-th key */
+    const uint32_t kth = s->keys[s->order[k - 1]];
+    int            quota[32], p, i, r, total = 0;
+
+    for (i = 0; i < n; i++) {
+        s->keys[i]  = key_of(a[i]);
+        s->order[i] = i;
+    }
+    sort_keys = s->keys;
+    for (p = 0; p < pieces; p++) {
+        const int lo = (int)((int64_t)p * n / pieces);
+        const int hi = (int)((int64_t)(p + 1) * n / pieces);
+        int       above = 0, at_least = 0;
+
+        qsort(s->order + lo, (size_t)(hi - lo), sizeof(int), by_key_desc);
+        for (i = lo; i < hi; i++) {
+            above += s->keys[i] > kth;
+            at_least += s->keys[i] >= kth;
+        }
+        quota[p] = 0;
+        for (r = 0; r < hi - lo; r++) {
+            if (got[s->order[lo + r]] != 0.0f) {
+                quota[p] = r + 1;
+            }
+        }
+        total += quota[p];
+        if (quota[p] < above - above / 3 - 64 ||
+            quota[p] > at_least + at_least / 3 + 64) {
+            snprintf(why, len, "piece %d of %d took %d of its top, its share "
+                     "of the top k is %d to %d", p, pieces, quota[p], above,
+                     at_least);
+            return 0;
+        }
+    }
+    if (total != k) {
+        snprintf(why, len, "the pieces took %d indices, k is %d", total, k);
+        return 0;
+    }
+    memset(s->in_set, 0, (size_t)n);
+    for (p = 0; p < pieces; p++) {
+        const int lo = (int)((int64_t)p * n / pieces);
+
+        for (r = 0; r < quota[p]; r++) {
+            s->in_set[s->order[lo + r]] = 1;
+        }
+    }
+    return 1;
+}
+
 static void do_call(struct comm_state *cs, struct slot *sl, int slot_idx,
                     int step, struct scratch *s)
 {
@@ -807,6 +893,17 @@ static void do_call(struct comm_state *cs, struct slot *sl, int slot_idx,
             select_indices(s->a_all + (size_t)leader * n, n, k, cfg.select,
                            s->in_set, s->keys, s->order);
             unit = wire_unit();
+            if (!failing && sample_pieces(n, k, size) != 0) {
+                char why[160];
+
+                if (!planned_set(s->a_all + (size_t)leader * n, n, k,
+                                 sample_pieces(n, k, size), recvbuf, s, why,
+                                 sizeof(why))) {
+                    fail("step %d %s (comm %d, n=%d, k=%d, leader %d): "
+                         "sample's pieces: %s", step, sl->name, cs->id, n, k,
+                         leader, why);
+                }
+            }
         }
     }
     cs->handled++;
