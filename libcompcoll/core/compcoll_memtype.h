@@ -84,10 +84,12 @@ compcoll_status_t compcoll_gpu_tensor_to_host(compcoll_comm_t *cc,
 void compcoll_gpu_tensor_forget(compcoll_comm_t *cc,
                                 const compcoll_tensor_t *t);
 
-/* A pinned host buffer of at least `bytes` for `slot`, reused across calls
- * (made in s's context, usable from all).  Callers are serialized. */
-void *compcoll_gpu_stage(compcoll_gpu_stream_t *s, compcoll_stage_slot_t slot,
-                         size_t bytes);
+/* A pinned host buffer of at least `bytes` for `slot` of cc's calls,
+ * reused across them (made in s's context, usable from all); NULL when it
+ * cannot be had.  Each communicator has its own: its calls are serialized,
+ * those of other communicators may run in other threads at once. */
+void *compcoll_gpu_stage(compcoll_comm_t *cc, compcoll_gpu_stream_t *s,
+                         compcoll_stage_slot_t slot, size_t bytes);
 
 /* Device state, staging and module released; before the registry goes. */
 void compcoll_gpu_finalize(void);

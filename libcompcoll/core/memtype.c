@@ -53,17 +53,22 @@ typedef int (*gpu_ctx_pop_fn_t)(void **);
 
 #define GPU_BUCKETS 256
 
+typedef struct {
+    void  *ptr;
+    size_t size;
+} gpu_stage_t;
+
+/* A communicator's device state: its tensors' and its staging buffers,
+ * which its calls (serialized by the registry state's lock) use one at a
+ * time; calls on other communicators, from other threads, have theirs. */
 typedef struct gpu_comm {
     struct gpu_comm       *prev, *next; /* every live state, for finalize */
     MPI_Comm               comm;
     uint64_t               id;          /* of the registry state it serves */
     compcoll_gpu_tensor_t *buckets[GPU_BUCKETS];
+    gpu_stage_t            stages[COMPCOLL_STAGE_SLOTS];
 } gpu_comm_t;
 
-typedef struct {
-    void  *ptr;
-    size_t size;
-} gpu_stage_t;
 
 static void                 *gpu_libcuda;     /* set once the driver is seen */
 static gpu_ptr_attrs_fn_t    gpu_ptr_attrs;
@@ -74,9 +79,11 @@ static unsigned long long    gpu_seen_adds;   /* loader count last looked at */
 static const compcoll_gpu_module_t *gpu_mod;
 static int                   gpu_mod_failed;
 static pthread_mutex_t       gpu_mod_lock = PTHREAD_MUTEX_INITIALIZER;
+/* gpu_keyval's creation and the gpu_comms list: under gpu_comms_lock
+ * (threads make calls on different communicators at once). */
+static pthread_mutex_t       gpu_comms_lock = PTHREAD_MUTEX_INITIALIZER;
 static int                   gpu_keyval = MPI_KEYVAL_INVALID;
 static gpu_comm_t           *gpu_comms;
-static gpu_stage_t           gpu_stages[COMPCOLL_STAGE_SLOTS];
 
 /* ------------------------------------------------------------ presence */
 
@@ -312,13 +319,21 @@ compcoll_status_t compcoll_mem_copy(const compcoll_mem_info_t *where,
                        : gpu_driver_copy(where, dst, src, bytes);
 }
 
-void *compcoll_gpu_stage(compcoll_gpu_stream_t *s, compcoll_stage_slot_t slot,
-                         size_t bytes)
+static compcoll_status_t gpu_comm_get(compcoll_comm_t *cc, int create,
+                                      gpu_comm_t **gc_p);
+
+void *compcoll_gpu_stage(compcoll_comm_t *cc, compcoll_gpu_stream_t *s,
+                         compcoll_stage_slot_t slot, size_t bytes)
 {
-    gpu_stage_t *st = &gpu_stages[slot];
-    void        *p  = NULL;
+    gpu_comm_t  *gc;
+    gpu_stage_t *st;
+    void        *p = NULL;
     size_t       size;
 
+    if (gpu_comm_get(cc, 1, &gc) != COMPCOLL_OK) {
+        return NULL;
+    }
+    st = &gc->stages[slot];
     if (bytes <= st->size && st->ptr != NULL) {
         return st->ptr;
     }
@@ -402,8 +417,9 @@ static void gpu_comm_clear(gpu_comm_t *gc)
 static int gpu_delete_fn(MPI_Comm comm, int keyval, void *value, void *extra)
 {
     gpu_comm_t *gc = value;
+    int         s;
 
-    gpu_comm_clear(gc);
+    pthread_mutex_lock(&gpu_comms_lock);
     if (gc->prev != NULL) {
         gc->prev->next = gc->next;
     } else {
@@ -412,8 +428,26 @@ static int gpu_delete_fn(MPI_Comm comm, int keyval, void *value, void *extra)
     if (gc->next != NULL) {
         gc->next->prev = gc->prev;
     }
+    pthread_mutex_unlock(&gpu_comms_lock);
+    gpu_comm_clear(gc);
+    for (s = 0; s < COMPCOLL_STAGE_SLOTS && gpu_mod != NULL; s++) {
+        gpu_mod->host_free(gc->stages[s].ptr);
+    }
     free(gc);
     return MPI_SUCCESS;
+}
+
+/* The keyval of the communicators' device states; under gpu_comms_lock. */
+static compcoll_status_t gpu_keyval_make(void)
+{
+    compcoll_status_t status = COMPCOLL_OK;
+
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN,
+                                                    gpu_delete_fn, &gpu_keyval,
+                                                    NULL),
+                            status, out);
+out:
+    return status;
 }
 
 static compcoll_status_t gpu_comm_get(compcoll_comm_t *cc, int create,
@@ -421,19 +455,22 @@ static compcoll_status_t gpu_comm_get(compcoll_comm_t *cc, int create,
 {
     compcoll_status_t status = COMPCOLL_OK;
     gpu_comm_t       *gc     = NULL;
-    int               found  = 0;
+    int               found  = 0, keyval;
 
     *gc_p = NULL;
-    if (gpu_keyval == MPI_KEYVAL_INVALID) {
-        if (!create) {
-            return COMPCOLL_OK;
-        }
-        COMPCOLL_MPI_CHECK_GOTO(PMPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN,
-                                                        gpu_delete_fn,
-                                                        &gpu_keyval, NULL),
-                                status, out);
+    pthread_mutex_lock(&gpu_comms_lock);
+    if (gpu_keyval == MPI_KEYVAL_INVALID && create) {
+        status = gpu_keyval_make();
     }
-    COMPCOLL_MPI_CHECK_GOTO(PMPI_Comm_get_attr(cc->comm, gpu_keyval, &gc,
+    keyval = gpu_keyval;
+    pthread_mutex_unlock(&gpu_comms_lock);
+    if (status != COMPCOLL_OK) {
+        return status;
+    }
+    if (keyval == MPI_KEYVAL_INVALID) {
+        return COMPCOLL_OK; /* none made yet, none asked for */
+    }
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Comm_get_attr(cc->comm, keyval, &gc,
                                                &found),
                             status, out);
     if (found) {
@@ -453,14 +490,16 @@ static compcoll_status_t gpu_comm_get(compcoll_comm_t *cc, int create,
     }
     gc->comm = cc->comm;
     gc->id   = cc->id;
-    COMPCOLL_MPI_CHECK_GOTO(PMPI_Comm_set_attr(cc->comm, gpu_keyval, gc),
+    COMPCOLL_MPI_CHECK_GOTO(PMPI_Comm_set_attr(cc->comm, keyval, gc),
                             status, out);
+    pthread_mutex_lock(&gpu_comms_lock);
     gc->next = gpu_comms;
     if (gpu_comms != NULL) {
         gpu_comms->prev = gc;
     }
     gpu_comms = gc;
-    *gc_p     = gc;
+    pthread_mutex_unlock(&gpu_comms_lock);
+    *gc_p = gc;
     return COMPCOLL_OK;
 out:
     if (!found) {
@@ -647,8 +686,7 @@ compcoll_status_t compcoll_gpu_tensor_reserve(compcoll_gpu_tensor_t *gt,
 
 void compcoll_gpu_finalize(void)
 {
-    int s;
-
+    /* (one thread left: MPI_Finalize's) */
     while (gpu_comms != NULL) {
         gpu_comm_t *gc = gpu_comms;
 
@@ -661,11 +699,6 @@ void compcoll_gpu_finalize(void)
         PMPI_Comm_free_keyval(&gpu_keyval);
     }
     if (gpu_mod != NULL) {
-        for (s = 0; s < COMPCOLL_STAGE_SLOTS; s++) {
-            gpu_mod->host_free(gpu_stages[s].ptr);
-            gpu_stages[s].ptr  = NULL;
-            gpu_stages[s].size = 0;
-        }
         gpu_mod->finalize();
     }
 }

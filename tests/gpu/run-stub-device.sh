@@ -9,7 +9,10 @@
 # protocol, staging and device error-feedback memory exactly as it does on
 # a GPU, and the oracle checks every result (40 steps of fresh buffers by
 # address: memories retired after 64 calls, and new tensors that must not
-# find the retired ones' device memory).  TAP.
+# find the retired ones' device memory).  threads_stub_check is
+# tests/mpi/threads_check.c with its buffers in that arena: device calls
+# on several communicators from several threads at once, a background
+# thread's, and nonblocking ones, against a one-thread replay.  TAP.
 . "${TESTS_SRCDIR:-.}/mpi-common.sh"
 
 stub=$builddir/stub/libcuda.so.1
@@ -54,6 +57,10 @@ cat >"$tmp/cases" <<'CASES'
 2 | FAULT=kernel:1:3 | scalecom_stub_check --steps 5 --interleave --fail-call 3
 3 | FAULT=kernel:0:3 SELECT=chunk | scalecom_stub_check --steps 5 --interleave --fail-call 3
 2 | FAULT=transport:0:3 | scalecom_stub_check --steps 5 --interleave --fail-call 3 --fail-broken
+2 | TRANSPORT=ucx | threads_stub_check --mode dup --threads 3 --steps 4
+2 | TRANSPORT=mpi | threads_stub_check --mode dup --threads 2
+2 | TRANSPORT=ucx | threads_stub_check --mode bg
+2 | TRANSPORT=ucx | threads_stub_check --mode nb --steps 6
 CASES
 
 run_cases "$tmp/cases" 1

@@ -25,6 +25,12 @@
  *                nonblocking sum started on it, MPI_Comm_disconnect, which
  *                must let it finish, then MPI_Wait: it must be compressed)
  *
+ * Built with STUB_DEVICE it is threads_stub_check (tests/gpu): every sum's
+ * buffers come from an arena that the stand-in CUDA driver
+ * ($TEST_STUB_LIBCUDA, tests/gpu/stub_cuda.c) reports as device memory,
+ * so that the library's device path (its device memories, its staging
+ * buffers) runs under the same threads.
+ *
  * Exit status 0 when every rank agrees everything matched.
  */
 #include <math.h>
@@ -36,11 +42,86 @@
 
 #include <mpi.h>
 
+#ifdef STUB_DEVICE
+#include <dlfcn.h>
+#include <sys/mman.h>
+#endif
+
 #define NT 3 /* tensors per step */
 
 static int  nthreads = 2, steps = 4, count = 20000, ratio = 100;
 static char mode[16] = "dup", release[16] = "free";
 static int  world_rank;
+
+/* The sums' buffers, zeroed: malloc'd, or from the stand-in device's arena
+ * (bumped under a lock, never reused: the arena is reserved, not
+ * committed, and starts zeroed). */
+#ifdef STUB_DEVICE
+#define STUB_ARENA ((size_t)1 << 32)
+
+static unsigned char  *stub_arena;
+static size_t          stub_used;
+static pthread_mutex_t stub_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void buf_setup(void)
+{
+    const char *path = getenv("TEST_STUB_LIBCUDA");
+    void (*pretend)(const void *, size_t) = NULL;
+    void *stub = path != NULL ? dlopen(path, RTLD_NOW | RTLD_GLOBAL) : NULL;
+
+    if (stub != NULL) {
+        *(void **)&pretend = dlsym(stub, "stub_cuda_pretend");
+    }
+    stub_arena = mmap(NULL, STUB_ARENA, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (pretend == NULL || stub_arena == MAP_FAILED) {
+        fprintf(stderr, "# threads_stub_check: no stand-in driver "
+                        "($TEST_STUB_LIBCUDA) or no arena\n");
+        exit(3);
+    }
+    pretend(stub_arena, STUB_ARENA);
+}
+
+static void *buf_alloc(size_t bytes)
+{
+    void *p;
+
+    pthread_mutex_lock(&stub_lock);
+    stub_used = (stub_used + 63) & ~(size_t)63;
+    if (stub_used + bytes > STUB_ARENA) {
+        fprintf(stderr, "# threads_stub_check: the arena is full\n");
+        abort();
+    }
+    p = stub_arena + stub_used;
+    stub_used += bytes;
+    pthread_mutex_unlock(&stub_lock);
+    return p;
+}
+
+static void buf_free(void *p)
+{
+    (void)p;
+}
+#else
+static void buf_setup(void)
+{
+}
+
+static void *buf_alloc(size_t bytes)
+{
+    void *p = calloc(1, bytes ? bytes : 1);
+
+    if (p == NULL) {
+        abort();
+    }
+    return p;
+}
+
+static void buf_free(void *p)
+{
+    free(p);
+}
+#endif
 
 typedef struct {
     MPI_Comm comm;
@@ -82,7 +163,7 @@ static float *slot(job_t *jb, int step, int j)
 static void *run_blocking(void *arg)
 {
     job_t *jb = arg;
-    float *g  = malloc((size_t)tensor_count(NT) * sizeof(float));
+    float *g  = buf_alloc((size_t)tensor_count(NT) * sizeof(float));
     int    step, j;
 
     for (step = 0; step < steps && jb->rc == MPI_SUCCESS; step++) {
@@ -92,7 +173,7 @@ static void *run_blocking(void *arg)
                                    MPI_FLOAT, MPI_SUM, jb->comm);
         }
     }
-    free(g);
+    buf_free(g);
     return NULL;
 }
 
@@ -102,10 +183,11 @@ static void run_nonblocking(job_t *jb)
 {
     float      *g[NT];
     MPI_Request req[NT];
+    MPI_Status  st[NT];
     int         step, j, idx, done;
 
     for (j = 0; j < NT; j++) {
-        g[j] = malloc((size_t)tensor_count(j) * sizeof(float));
+        g[j] = buf_alloc((size_t)tensor_count(j) * sizeof(float));
     }
     for (step = 0; step < steps && jb->rc == MPI_SUCCESS; step++) {
         for (j = 0; j < NT; j++) {
@@ -121,7 +203,8 @@ static void run_nonblocking(job_t *jb)
         switch (step % 3) {
         case 0:
             req[1] = MPI_REQUEST_NULL;
-            jb->rc |= MPI_Waitall(NT, req, MPI_STATUSES_IGNORE);
+            jb->rc |= MPI_Waitall(NT, req, st); /* (MPI_STATUSES_IGNORE
+                                                  * draws a false alarm) */
             break;
         case 1:
             jb->rc |= MPI_Waitany(1, &req[2], &idx, MPI_STATUS_IGNORE);
@@ -145,7 +228,7 @@ static void run_nonblocking(job_t *jb)
         jb->rc = MPI_Allreduce(&one, &sum, 1, MPI_FLOAT, MPI_SUM, jb->comm);
     }
     for (j = 0; j < NT; j++) {
-        free(g[j]);
+        buf_free(g[j]);
     }
 }
 
@@ -161,8 +244,8 @@ static job_t job_new(MPI_Comm base, int id)
 
     memset(&jb, 0, sizeof(jb));
     jb.id  = id;
-    jb.out = calloc((size_t)steps * NT * (size_t)tensor_count(NT),
-                    sizeof(float));
+    jb.out = buf_alloc((size_t)steps * NT * (size_t)tensor_count(NT) *
+                       sizeof(float));
     MPI_Comm_dup(base, &jb.comm);
     return jb;
 }
@@ -229,8 +312,8 @@ static int release_comm(job_t *jb)
     if (strcmp(release, "disconnect") != 0) {
         return MPI_Comm_free(&jb->comm) == MPI_SUCCESS;
     }
-    g   = malloc((size_t)n * sizeof(float));
-    out = calloc((size_t)n, sizeof(float));
+    g   = buf_alloc((size_t)n * sizeof(float));
+    out = buf_alloc((size_t)n * sizeof(float));
     gradient(g, n, jb->id, steps, 0);
     rc = MPI_Iallreduce(g, out, n, MPI_FLOAT, MPI_SUM, jb->comm, &req);
     if (rc == MPI_SUCCESS) {
@@ -247,8 +330,8 @@ static int release_comm(job_t *jb)
                world_rank, rc, jb->comm == MPI_COMM_NULL ? "null" : "left",
                nz, want_k(n));
     }
-    free(out);
-    free(g);
+    buf_free(out);
+    buf_free(g);
     return ok;
 }
 
@@ -276,6 +359,7 @@ int main(int argc, char **argv)
         nthreads = 2;
     }
     ratio = r ? atoi(r) : 100;
+    buf_setup();
     MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
     PMPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
     if (provided != MPI_THREAD_MULTIPLE) {
@@ -320,8 +404,8 @@ int main(int argc, char **argv)
         ok &= compare(&jobs[i], &replay, mode);
         ok &= release_comm(&jobs[i]);
         MPI_Comm_free(&replay.comm);
-        free(replay.out);
-        free(jobs[i].out);
+        buf_free(replay.out);
+        buf_free(jobs[i].out);
     }
     PMPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     if (world_rank == 0) {
