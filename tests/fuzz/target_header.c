@@ -5,7 +5,8 @@
  * when it refuses it (libcompcoll/core/fail.c's rule).
  *
  * Input: this rank's side (n: 4 bytes little-endian, ratio: 2 bytes, the
- * call number: 1 byte, communicator size 2..9: 1 byte), then the header's
+ * call number: 1 byte, communicator size 2..9 and, in bit 3, whether
+ * COMPCOLL_RAMP is on: 1 byte), then the header's
  * bytes as they arrive (a short input is padded with zeros, as a receive
  * buffer of the header's size holds them).  Valid inputs are the headers a
  * leader with the same settings sends: sparse (one run of gap-coded
@@ -13,7 +14,8 @@
  * more indices than its elements), dense, abort.  What must hold:
  *   - an accepted header can be followed;
  *   - an accepted header describes this rank's call (sizes, call number,
- *     wire type and selection as this rank's), self-consistently (pieces
+ *     wire type and selection as this rank's; during a ramp, the leader's
+ *     k anywhere in the ramp's range), self-consistently (pieces
  *     adding up to k and to the bytes, none with more indices than
  *     elements, Elias-Fano pieces in the bytes their counts fix);
  *   - a header judged followable has sizes a rank can make stand-ins for.
@@ -24,6 +26,7 @@
 #include "compcoll_config.h"
 #include "compcoll_icode.h"
 #include "compcoll_log.h"
+#include "compcoll_registry.h"
 #include "compcoll_scalecom.h"
 #include "fuzz.h"
 
@@ -40,7 +43,7 @@ static compcoll_status_t no_isend(compcoll_tcomm_t *tc, int peer,
 static const compcoll_transport_ops_t fake_ops = {.name  = "fuzz",
                                                   .isend = no_isend};
 static compcoll_tcomm_t fake_tc = {.ops = &fake_ops};
-static unsigned long    n_accepted, n_followed, n_pieces;
+static unsigned long    n_accepted, n_followed, n_pieces, n_ramp;
 
 /* This rank's side of the call, from the input's first bytes. */
 static void side(const uint8_t *p, compcoll_comm_t *cc, size_t *n, size_t *k)
@@ -50,7 +53,9 @@ static void side(const uint8_t *p, compcoll_comm_t *cc, size_t *n, size_t *k)
     *n    = 1 + ((size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 |
                  (size_t)(p[3] & 0x3f) << 24); /* 1 .. 2^30 */
     ratio = 1 + ((unsigned)p[4] | (unsigned)p[5] << 8) % 1000;
-    *k    = (*n + ratio - 1) / ratio;
+    compcoll_cfg.ratio = ratio;
+    compcoll_cfg.ramp  = (p[7] & 8) ? 16 : 0;
+    *k    = compcoll_k_min(*n); /* a call past the ramp, if any */
     memset(cc, 0, sizeof(*cc));
     cc->ncalls = p[6];
     cc->size   = 2 + p[7] % 8;
@@ -97,6 +102,13 @@ static size_t header_seed(fuzz_rng_t *rng, uint8_t *buf, size_t cap, int *bad)
     h.n      = n;
     h.k      = k;
     h.seq    = cc.ncalls;
+    if (compcoll_cfg.ramp != 0 && fuzz_below(rng, 2)) {
+        /* a leader that counts the tensor's calls differently: its k
+         * anywhere in the ramp's range */
+        k = compcoll_k_min(n) +
+            fuzz_below(rng, compcoll_k_max(n) - compcoll_k_min(n) + 1);
+        h.k = k;
+    }
     switch (fuzz_below(rng, 8)) {
     case 0:
         h.mode = COMPCOLL_SC_DENSE;
@@ -193,16 +205,18 @@ static int header_one(const uint8_t *data, size_t len, unsigned *broken)
         *broken |= 1u << 0;
     }
     if (accepted &&
-        (h.magic != COMPCOLL_SC_MAGIC || h.n != n || h.k != k ||
+        (h.magic != COMPCOLL_SC_MAGIC || h.n != n ||
+         (h.k != k && (compcoll_cfg.ramp == 0 || h.k < compcoll_k_min(n) ||
+                       h.k > compcoll_k_max(n))) ||
          h.seq != cc.ncalls || h.wire != compcoll_cfg.wire ||
          h.select != compcoll_cfg.select || h.mode < COMPCOLL_SC_SPARSE ||
          h.mode > COMPCOLL_SC_ABORT ||
          (h.mode == COMPCOLL_SC_SPARSE
-              ? (h.coding != COMPCOLL_ICODE_EF && h.ibytes < k) ||
-                    h.ibytes > COMPCOLL_ICODE_MAX * (uint64_t)k ||
+              ? (h.coding != COMPCOLL_ICODE_EF && h.ibytes < h.k) ||
+                    h.ibytes > COMPCOLL_ICODE_MAX * h.k ||
                     (h.coding == COMPCOLL_ICODE_EF && h.pieces == 0) ||
                     (h.pieces != 0 &&
-                     (h.pieces > COMPCOLL_SC_PIECES || count != k ||
+                     (h.pieces > COMPCOLL_SC_PIECES || count != h.k ||
                       bytes != h.ibytes || !pieces_ok))
               : h.ibytes != 0 || h.pieces != 0))) {
         *broken |= 1u << 1;
@@ -217,13 +231,15 @@ static int header_one(const uint8_t *data, size_t len, unsigned *broken)
     n_accepted += accepted;
     n_followed += followable && !accepted;
     n_pieces += accepted && h.pieces != 0;
+    n_ramp += accepted && h.k != k;
     return accepted ? FUZZ_ACCEPTED : FUZZ_REJECTED;
 }
 
 static void header_summary(void)
 {
-    printf("# accepted %lu (%lu pipelined); refused but followable %lu\n",
-           n_accepted, n_pieces, n_followed);
+    printf("# accepted %lu (%lu pipelined, %lu with the leader's k of a "
+           "ramp); refused but followable %lu\n",
+           n_accepted, n_pieces, n_ramp, n_followed);
 }
 
 /* the library's defaults, quiet: the checks log every refusal */
