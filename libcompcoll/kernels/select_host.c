@@ -1056,6 +1056,10 @@ compcoll_status_t compcoll_host_sample_piece(float *m, const float *g,
     if (lo > hi || hi > n || q > hi - lo) {
         return COMPCOLL_ERR_INVALID_PARAM;
     }
+    if (thresh > 0x7fffffffu) {
+        thresh = 0x7fffffffu; /* keys are below 2^31: the vector compares
+                                 are signed */
+    }
     cand = compcoll_buf_reserve(&s->cand, 2 * cap * sizeof(sel_cand_t));
     cval = compcoll_buf_reserve(&s->cval, cap * sizeof(float));
     if (q == 0 || cand == NULL || cval == NULL) {

@@ -231,6 +231,10 @@ static const char *sc_pipe_check(const compcoll_comm_t *cc,
         h->width != 0) {
         return "an unknown coding";
     }
+    if (h->coding == COMPCOLL_ICODE_EF &&
+        compcoll_cfg.select != COMPCOLL_SELECT_SAMPLE) {
+        return "planned pieces without COMPCOLL_SELECT=sample here";
+    }
     for (s = 0; s < SC_PIPE_PIECES; s++) {
         size_t e0, e1;
 
@@ -568,16 +572,14 @@ static void sc_pipe_take(compcoll_tensor_t *t, const sc_piece_t *pc,
 }
 
 /* A lazy rank's fold of a piece's elements (m <- m + g, out <- 0 there),
- * once. */
+ * once; the caller counts its time. */
 static void sc_pipe_fold(sc_call_t *c, sc_piece_t *pc)
 {
     const int stream = compcoll_host_fold_streams(c->g, c->out, c->n);
-    double    t0     = compcoll_time();
 
     compcoll_host_fold_range(c->t->mem, c->g, c->out, pc->e0, pc->e1, stream);
     compcoll_host_stream_fence(stream);
     pc->folded = 1;
-    compcoll_stats.time_host += compcoll_time() - t0;
 }
 
 /*
@@ -651,12 +653,12 @@ static compcoll_status_t sc_pipe_advance(sc_call_t *c, sc_piece_t *pc,
             pc->bad = (status != COMPCOLL_OK);
             sc_fail(c, status);
         }
+        if (c->lazy && !pc->folded) {
+            sc_pipe_fold(c, pc); /* rejected or not: m holds a after */
+        }
         if (pc->bad) {
             memset(c->vals + pc->c0, 0, (pc->c1 - pc->c0) * sizeof(float));
         } else {
-            if (c->lazy && !pc->folded) {
-                sc_pipe_fold(c, pc);
-            }
             sc_pipe_take(c->t, pc, c->g, c->out, c->folded, c->idx, c->vals);
         }
         compcoll_stats.time_host += compcoll_time() - t0;
@@ -809,7 +811,9 @@ static void sc_pipe_run(sc_call_t *c)
                 unfolded++;
             }
             if (unfolded < np && pc[unfolded].phase == SC_PIPE_IDX) {
+                t0 = compcoll_time();
                 sc_pipe_fold(c, &pc[unfolded]);
+                compcoll_stats.time_host += compcoll_time() - t0;
                 moved = 1;
             }
         }

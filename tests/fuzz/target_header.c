@@ -246,7 +246,7 @@ static void header_summary(void)
 __attribute__((constructor)) static void header_init(void)
 {
     compcoll_cfg.beta   = 1.0;
-    compcoll_cfg.select = COMPCOLL_SELECT_EXACT;
+    compcoll_cfg.select = COMPCOLL_SELECT_SAMPLE;
     compcoll_log_level  = COMPCOLL_LOG_OFF;
 }
 

@@ -342,7 +342,8 @@ static int check_pieces(compcoll_select_scratch_t *s, size_t n,
         snprintf(why, len, "the plan failed");
         good = 0;
     }
-    thresh = force == 1 ? UINT32_MAX : force == 2 ? 0 : thresh;
+    /* (no finite element's key reaches 2^31 - 1: a NaN's at most) */
+    thresh = force == 1 ? 0x7fffffffu : force == 2 ? 0 : thresh;
     for (p = 0; good && p < pieces; p++) {
         const size_t lo = (size_t)p * n / pieces, hi = (size_t)(p + 1) * n / pieces;
         size_t       share = 0;
