@@ -128,7 +128,7 @@ int main(void)
 
     {
         /* the figures the man page gives: ratio 100, random sets */
-        size_t    n = 2500000, k = 25000, gap_bytes, chunk_bytes;
+        size_t    n = 2500000, k = 25000, gap_bytes = 0, chunk_bytes = 0;
         uint32_t *idx = malloc(k * sizeof(uint32_t));
         int       good;
 
@@ -224,26 +224,30 @@ int main(void)
         ok(compcoll_icode_ef_decode(good, 2, 100, 12, 3, back, &at) == NULL &&
                back[0] == 102 && back[2] == 109,
            "EF offsets count from the range's start");
-        ok(says(compcoll_icode_ef_decode(good, 1, 0, 12, 3, back, &at),
-                "end before") &&
-               says(compcoll_icode_ef_decode(good, 3, 0, 12, 3, back, &at),
-                    "bytes left"),
-           "an EF list of the wrong length is refused");
-        ok(says(compcoll_icode_ef_decode(extra, 2, 0, 12, 3, back, &at),
-                "more high parts"),
-           "an extra EF high part is refused");
-        ok(says(compcoll_icode_ef_decode(past, 2, 0, 12, 3, back, &at),
-                "not below its range"),
-           "an EF index past the range is refused");
-        ok(says(compcoll_icode_ef_decode(twice, 2, 0, 12, 3, back, &at),
-                "not ascending"),
-           "an EF list that does not ascend is refused");
-        ok(says(compcoll_icode_ef_decode(tail, 2, 0, 12, 3, back, &at),
-                "after the last index"),
-           "EF bits set past the list are refused");
-        ok(says(compcoll_icode_ef_decode(good, 2, 0, 2, 3, back, &at),
-                "more indices than"),
-           "more EF indices than the range holds are refused");
+        {
+            /* each damage, the reason it must be refused with */
+            static const struct {
+                const uint8_t *bytes;
+                size_t         len, u;
+                const char    *reason, *what;
+            } bad[] = {
+                {good, 1, 12, "end before", "a list cut short"},
+                {good, 3, 12, "bytes left", "a list with a byte left over"},
+                {extra, 2, 12, "more high parts", "an extra high part"},
+                {past, 2, 12, "not below its range", "an index past the range"},
+                {twice, 2, 12, "not ascending", "a list that does not ascend"},
+                {tail, 2, 12, "after the last index", "a list with bits set past its end"},
+                {good, 2, 2, "more indices than", "a count larger than the range"},
+            };
+            size_t d;
+
+            for (d = 0; d < sizeof(bad) / sizeof(bad[0]); d++) {
+                ok(says(compcoll_icode_ef_decode(bad[d].bytes, bad[d].len, 0,
+                                                 bad[d].u, 3, back, &at),
+                        bad[d].reason),
+                   "EF: %s is refused (%s)", bad[d].what, bad[d].reason);
+            }
+        }
     }
 
     {
