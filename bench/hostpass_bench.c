@@ -19,6 +19,11 @@
  *   fused compress pass and scatters.
  *     leader = select + compress + scatter; other = compress + scatter.
  *
+ * With beta = 1 and N large enough for a pipelined call (two pieces or
+ * more), also the leader of sample's planned pieces ("planned"): the plan
+ * from a sample, then each piece folded and selected (it sends each piece
+ * as it goes, so the pass overlaps the exchange in a call).
+ *
  * and prints each against the memcpy of the same N floats (4N bytes read,
  * 4N written, into a buffer written before, so no page faults are timed).
  * With -c, appends CSV lines: mode,beta,role,elements,k,seconds,memcpy_s,
@@ -112,6 +117,52 @@ static double one(bench_t *b, compcoll_select_t mode, float beta, int leader)
     return now() - t0;
 }
 
+/* The pieces a pipelined call of k of n is cut into (scalecom.c's rule
+ * for two ranks or more), 0 when it is not pipelined. */
+static unsigned planned_pieces(size_t n, size_t k)
+{
+    size_t pieces = n / 262144;
+
+    if (pieces > k / 512) {
+        pieces = k / 512;
+    }
+    if (pieces < 2) {
+        return 0;
+    }
+    return pieces > COMPCOLL_SELECT_PIECES ? COMPCOLL_SELECT_PIECES
+                                           : (unsigned)pieces;
+}
+
+/* sample's planned leader: the plan, then every piece; returns seconds. */
+static double one_planned(bench_t *b, unsigned pieces)
+{
+    uint32_t quota[COMPCOLL_SELECT_PIECES], thresh;
+    size_t   c0 = 0;
+    unsigned s;
+    double   t0 = now();
+
+    if (compcoll_host_sample_plan(b->m, b->g, b->n, b->k, pieces, quota,
+                                  &thresh, &b->scratch) != COMPCOLL_OK) {
+        fprintf(stderr, "hostpass_bench: the plan failed\n");
+        exit(1);
+    }
+    for (s = 0; s < pieces; s++) {
+        const size_t lo = (size_t)((uint64_t)s * b->n / pieces);
+        const size_t hi = (size_t)((uint64_t)(s + 1) * b->n / pieces);
+
+        if (compcoll_host_sample_piece(b->m, b->g, b->out, b->n, lo, hi,
+                                       quota[s], thresh, b->idx + c0,
+                                       b->vals + c0, &b->scratch) !=
+            COMPCOLL_OK) {
+            fprintf(stderr, "hostpass_bench: piece %u failed\n", s);
+            exit(1);
+        }
+        c0 += quota[s];
+    }
+    compcoll_host_kernels.scatter(b->out, b->idx, b->vals, b->k);
+    return now() - t0;
+}
+
 int main(int argc, char **argv)
 {
     static const char *const names[] = {"exact", "chunk", "sample"};
@@ -193,6 +244,21 @@ int main(int argc, char **argv)
                             tmem, t[0] / tmem);
                 }
             }
+        }
+    }
+    if (planned_pieces(n, b.k) != 0) {
+        const unsigned pieces = planned_pieces(n, b.k);
+
+        one_planned(&b, pieces); /* untimed */
+        for (r = 0; r < repeats; r++) {
+            t[r] = one_planned(&b, pieces);
+        }
+        t[0] = median(t, repeats);
+        printf("%-7s %-5g %-7s %10.6f %9.2f  (%u pieces)\n", "planned", 1.0,
+               "leader", t[0], t[0] / tmem, pieces);
+        if (out != NULL) {
+            fprintf(out, "planned,1,leader,%zu,%zu,%.6f,%.6f,%.3f\n", n, b.k,
+                    t[0], tmem, t[0] / tmem);
         }
     }
     if (out != NULL) {
