@@ -18,7 +18,9 @@
 # communicators, exact/chunk/sample selection, warm-up, the sparsity ramp, fp16/bf16 wire,
 # KEY=sequence with fresh buffers, KEY=auto with steps that begin with two
 # tensors of one size, METHOD=dense, ties, passthrough-sized
-# calls, COMPCOLL_MAX_MEMORY below the tensor size) runs at P=2 and at P=3
+# calls, COMPCOLL_MAX_MEMORY below the tensor size, pipelined calls of
+# 600000 elements and more: sample's planned pieces, down to ratio 1 where
+# every piece's quota is all of it) runs at P=2 and at P=3
 # or 4, on both transports, with beta 1 and 0.5.  The hierarchical cases
 # make nodes of COMPCOLL_RANKS_PER_NODE ranks on this one host.  One mpiexec run is one
 # TAP line; a failing line is followed by the command and the tail of the
@@ -96,6 +98,8 @@ cat >"$tmp/cases" <<'EOF'
 2 | TRANSPORT=ucx RATIO=3 RAMP=3 WIRE_TYPE=bf16 | scalecom_check --steps 6 --dup
 3 | TRANSPORT=mpi RATIO=20 RAMP=4 KEY=address | scalecom_check --steps 6 --fresh-odd --interleave
 2 | TRANSPORT=ucx RATIO=20 RAMP=4 KEY=address | scalecom_check --count 600000 --steps 6 --fresh-odd
+2 | TRANSPORT=ucx RATIO=1 | scalecom_check --count 600000 --steps 3
+4 | TRANSPORT=ucx RATIO=50 | scalecom_check --count 1500001 --steps 4 --interleave --ties
 4 | HIERARCHICAL=y RANKS_PER_NODE=2 TRANSPORT=ucx | scalecom_check --steps 6 --interleave --dup
 4 | RANKS_PER_NODE=2 TRANSPORT=mpi BETA=0.5 SELECT=chunk | scalecom_check --steps 6 --inplace --split
 3 | HIERARCHICAL=y RANKS_PER_NODE=2 SELECT=sample WARMUP=1 | scalecom_check --steps 6 --interleave --redup
