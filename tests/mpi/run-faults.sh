@@ -54,6 +54,9 @@ cat >"$tmp/cases" <<EOF2
 2 | FAULT=alloc:0:3 WARMUP=2 | $f
 2 | FAULT=alloc:1:3 | $big
 2 | FAULT=decode:0:3 | $big
+2 | FAULT=kernel:1:3 | $big
+3 | FAULT=validate:2:3 | $big
+2 | FAULT=transport:0:3 | $big --fail-broken
 2 | FAULT=decode:0:3 SELECT=chunk | $big
 2 | FAULT=alloc:0:3 SELECT=chunk | $big
 2 | FAULT=transport:1:3 SELECT=chunk | $big --fail-broken
