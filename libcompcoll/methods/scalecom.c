@@ -1043,9 +1043,11 @@ static void sc_sparse(sc_call_t *c)
  * beta = 1, the pass over n that needs no indices (compcoll_kernels.h:
  * fold, take): every rank but the leader makes it before the header
  * arrives, the leader fused with its selection and take (fold_select), so
- * the others' pass runs while the leader selects.  Whether the call will
- * be sparse is the leader's to say; a rank that folded for a call that
- * turns out dense moves a from m to out instead.
+ * the others' pass runs while the leader selects; in a call whose header
+ * comes first (pipelined, chunk or sample) they make it piece by piece in
+ * sc_pipe_run instead.  Whether the call will be sparse is the leader's to
+ * say; a rank that folded for a call that turns out dense moves a from m
+ * to out instead.
  */
 static int sc_host_prepare(sc_call_t *c)
 {
@@ -1074,9 +1076,6 @@ static int sc_host_prepare(sc_call_t *c)
     if (c->fold && cc->rank != c->leader && c->local == COMPCOLL_OK &&
         !(c->pieces != 0 && (cfg->select == COMPCOLL_SELECT_CHUNK ||
                              cfg->select == COMPCOLL_SELECT_SAMPLE))) {
-        /* (a header that comes first, as chunk's and sample's do when
-         * they pipeline, is followed by the pieces, each folded as it
-         * comes: sc_pipe_run) */
         t0 = compcoll_time();
         ker->fold(t->mem, c->g, c->out, c->n);
         c->folded = 1;
