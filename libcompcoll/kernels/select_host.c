@@ -872,6 +872,51 @@ static size_t sel_trim_take(float *m, const sel_cand_t *cand,
 }
 
 /*
+ * The end of a fused sample pass over [lo, hi) that collected and took nc
+ * candidates (cap + 1: they overflowed their bound): the exact top q of
+ * the folded a there, into idx and vals, m there +0.  The candidates are
+ * trimmed to q and the memory of those that lost goes back, in one walk;
+ * when they do not cover q or overflowed, the memory of those collected
+ * goes back and exact selection runs on the folded a (counted as a
+ * fallback), so the result is the exact set either way.
+ */
+static compcoll_status_t sel_sample_finish(float *m, size_t lo, size_t hi,
+                                           size_t q, sel_cand_t *cand,
+                                           const float *cval, size_t nc,
+                                           size_t cap, uint32_t *idx,
+                                           float                     *vals,
+                                           compcoll_select_scratch_t *s)
+{
+    compcoll_status_t status;
+    uint32_t          thresh;
+    size_t            ties, j;
+
+    if (nc > cap || nc < q) {
+        sel_give_back(m, cand, cval, nc < cap ? nc : cap);
+        s->sample_fallbacks++;
+        status = sel_exact(NULL, m + lo, hi - lo, q, idx, s);
+        if (status == COMPCOLL_OK) {
+            for (j = 0; j < q; j++) {
+                idx[j] += (uint32_t)lo;
+            }
+            compcoll_host_take(m, idx, q, vals);
+        }
+        return status;
+    }
+    status = sel_cand_threshold(cand, nc, q, &thresh, &ties, s);
+    if (status == COMPCOLL_OK &&
+        sel_trim_take(m, cand, cval, nc, thresh, ties, q, idx, vals) != q) {
+        status = COMPCOLL_ERR_PROTOCOL; /* a threshold that does not trim
+                                           to q: cannot happen */
+    }
+    if (status != COMPCOLL_OK) {
+        /* every candidate's memory back: m holds a, as after a fold */
+        sel_give_back(m, cand, cval, nc);
+    }
+    return status;
+}
+
+/*
  * sample, fused with the fold and the take: the threshold comes from a
  * sample of a = m + g before the pass; the pass folds, collects the
  * candidates at or above it and takes them; they are trimmed to the exact
@@ -886,7 +931,7 @@ static compcoll_status_t sel_sample_fold(float *m, const float *g, float *out,
                                          compcoll_select_scratch_t *s)
 {
     uint32_t          thresh;
-    size_t            cap, nc, ties;
+    size_t            cap, nc;
     float            *cval;
     sel_cand_t       *cand;
     compcoll_status_t status;
@@ -902,26 +947,7 @@ static compcoll_status_t sel_sample_fold(float *m, const float *g, float *out,
     }
     cand = s->cand.ptr;
     nc   = sel_fold_collect(m, g, out, n, thresh, cand, cval, cap);
-    if (nc > cap || nc < k) {
-        sel_give_back(m, cand, cval, nc < cap ? nc : cap);
-        s->sample_fallbacks++;
-        status = sel_exact(NULL, m, n, k, idx, s);
-        if (status == COMPCOLL_OK) {
-            compcoll_host_take(m, idx, k, vals);
-        }
-        return status;
-    }
-    status = sel_cand_threshold(cand, nc, k, &thresh, &ties, s);
-    if (status == COMPCOLL_OK &&
-        sel_trim_take(m, cand, cval, nc, thresh, ties, k, idx, vals) != k) {
-        status = COMPCOLL_ERR_PROTOCOL; /* a threshold that does not trim
-                                           to k: cannot happen */
-    }
-    if (status != COMPCOLL_OK) {
-        /* every candidate's memory back: m holds a, as after a fold */
-        sel_give_back(m, cand, cval, nc);
-    }
-    return status;
+    return sel_sample_finish(m, 0, n, k, cand, cval, nc, cap, idx, vals, s);
 }
 
 /* ------------------------------------------- sample, piece by piece */
@@ -993,6 +1019,7 @@ compcoll_status_t compcoll_host_sample_plan(const float *m, const float *g,
 {
     size_t      hits[COMPCOLL_SELECT_PIECES] = {0};
     size_t      per, ns, r, i, ties, total = 0;
+    double      expect; /* of the sample in the top k */
     uint32_t    top;
     sel_cand_t *cand;
     unsigned    p;
@@ -1021,7 +1048,8 @@ compcoll_status_t compcoll_host_sample_plan(const float *m, const float *g,
                         p, cand + (size_t)p * per, &s->rng);
     }
     /* the quotas: each piece's samples among the sample's top k/n */
-    r = (size_t)((double)k * (double)ns / (double)n + 0.5);
+    expect = (double)k * (double)ns / (double)n;
+    r      = (size_t)(expect + 0.5);
     r = r < 1 ? 1 : r;
     if (sel_cand_threshold(cand, ns, r, &top, &ties, s) != COMPCOLL_OK) {
         return COMPCOLL_ERR_NO_MEMORY;
@@ -1034,7 +1062,7 @@ compcoll_status_t compcoll_host_sample_plan(const float *m, const float *g,
     }
     sel_plan_quotas(hits, total, n, k, pieces, quota);
     /* the candidates' threshold, with sample's margin */
-    r = sel_sample_margin((double)k * (double)ns / (double)n, ns);
+    r = sel_sample_margin(expect, ns);
     return sel_cand_threshold(cand, ns, r, thresh, &ties, s);
 }
 
@@ -1049,9 +1077,7 @@ compcoll_status_t compcoll_host_sample_piece(float *m, const float *g,
     const size_t cap    = 2 * q + (size_t)(16.0 * sqrt((double)q)) + 1024;
     sel_cand_t  *cand;
     float       *cval;
-    size_t       nc, ties, j;
-    uint32_t     t;
-    compcoll_status_t status;
+    size_t       nc;
 
     if (lo > hi || hi > n || q > hi - lo) {
         return COMPCOLL_ERR_INVALID_PARAM;
@@ -1071,28 +1097,7 @@ compcoll_status_t compcoll_host_sample_piece(float *m, const float *g,
     nc = sel_fold_collect_range(m, g, out, lo, hi, stream, thresh, cand, cval,
                                 cap);
     compcoll_host_stream_fence(stream);
-    if (nc > cap || nc < q) {
-        /* the threshold missed this piece: exact top q of its folded a */
-        sel_give_back(m, cand, cval, nc < cap ? nc : cap);
-        s->sample_fallbacks++;
-        status = sel_exact(NULL, m + lo, hi - lo, q, idx, s);
-        if (status == COMPCOLL_OK) {
-            for (j = 0; j < q; j++) {
-                idx[j] += (uint32_t)lo;
-            }
-            compcoll_host_take(m, idx, q, vals);
-        }
-        return status;
-    }
-    status = sel_cand_threshold(cand, nc, q, &t, &ties, s);
-    if (status == COMPCOLL_OK &&
-        sel_trim_take(m, cand, cval, nc, t, ties, q, idx, vals) != q) {
-        status = COMPCOLL_ERR_PROTOCOL; /* cannot happen */
-    }
-    if (status != COMPCOLL_OK) {
-        sel_give_back(m, cand, cval, nc);
-    }
-    return status;
+    return sel_sample_finish(m, lo, hi, q, cand, cval, nc, cap, idx, vals, s);
 }
 
 /* The largest key of m[lo, hi); written for the vectoriser. */
