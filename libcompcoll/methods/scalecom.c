@@ -882,8 +882,10 @@ static void sc_blind(sc_call_t *c)
 /*
  * The leader's header and, for a sparse call, its selection (fused with
  * the fold when `fold`): chunk pieces start with the header and select as
- * they go (sc_pipe_run); gap pieces are laid out from the selection.  A
- * leader that cannot take its part says so in the header (SC_MODE_ABORT).
+ * they go (sc_pipe_run); sample's pieces start with the header too, laid
+ * out from its plan, and select as they go; gap pieces are laid out from
+ * the selection.  A leader that cannot take its part says so in the header
+ * (SC_MODE_ABORT).
  */
 static void sc_lead(sc_call_t *c)
 {
@@ -891,8 +893,12 @@ static void sc_lead(sc_call_t *c)
     const unsigned pipe = c->pieces;
     const compcoll_config_t     *cfg = &compcoll_cfg;
     const compcoll_kernel_ops_t *ker = compcoll_kernels();
+    /* sample's pieces: planned first, selected as they go */
+    const int planned =
+        fold && pipe != 0 && cfg->select == COMPCOLL_SELECT_SAMPLE;
     compcoll_tensor_t           *t   = c->t;
     sc_header_t                 *h   = &c->h;
+    uint32_t                     quota[SC_PIPE_PIECES];
     compcoll_status_t            status;
     double                       t0;
 
@@ -912,45 +918,29 @@ static void sc_lead(sc_call_t *c)
         sc_pipe_chunk_layout(h, c->n, c->k);
         return;
     }
-    if (fold && pipe != 0 && cfg->select == COMPCOLL_SELECT_SAMPLE) {
-        /* the plan's quotas go in the header; each piece is selected,
-         * folding as it goes, while those before it travel */
-        uint32_t quota[SC_PIPE_PIECES];
-
-        t0     = compcoll_time();
-        status = compcoll_fault(c->cc, COMPCOLL_FAULT_KERNEL);
-        if (status == COMPCOLL_OK) {
-            status = compcoll_host_sample_plan(t->mem, c->g, c->n, c->k, pipe,
-                                               quota, &c->thresh,
-                                               compcoll_select_scratch());
-        }
-        compcoll_stats.time_select += compcoll_time() - t0;
-        if (status == COMPCOLL_OK) {
-            h->pieces = pipe;
-            c->folded = 1;
-            sc_pipe_ef_layout(h, c->n, c->k, quota);
-            return;
-        }
-        compcoll_error("index selection failed: %s",
-                       compcoll_status_string(status));
-        sc_fail(c, status);
-        ker->fold(t->mem, c->g, c->out, c->n); /* m holds a, as it would */
-        c->folded = 1;
-        h->mode   = SC_MODE_ABORT;
-        return;
-    }
     t0     = compcoll_time();
     status = compcoll_fault(c->cc, COMPCOLL_FAULT_KERNEL);
     if (status == COMPCOLL_OK) {
         compcoll_select_scratch_t *scratch = compcoll_select_scratch();
         const uint64_t             fb      = scratch->sample_fallbacks;
 
-        status = fold ? ker->fold_select(cfg->select, t->mem, c->g, c->out,
-                                         c->n, c->k, c->idx, c->vals, scratch)
-                      : ker->select(cfg->select, t->mem, c->g, c->n, c->k,
-                                    c->idx, scratch);
+        if (planned) {
+            /* the plan's quotas go in the header; each piece is selected,
+             * folding as it goes, while those before it travel
+             * (sc_pipe_run) */
+            status = compcoll_host_sample_plan(t->mem, c->g, c->n, c->k, pipe,
+                                               quota, &c->thresh, scratch);
+        } else if (fold) {
+            status = ker->fold_select(cfg->select, t->mem, c->g, c->out, c->n,
+                                      c->k, c->idx, c->vals, scratch);
+        } else {
+            status = ker->select(cfg->select, t->mem, c->g, c->n, c->k, c->idx,
+                                 scratch);
+        }
         compcoll_stats.select_fallbacks += scratch->sample_fallbacks - fb;
-        c->folded = fold; /* m holds a, whether the selection failed or not */
+        /* planned: the pieces fold as they go (sc_pipe_run); else m holds
+         * a now, whether the selection failed or not */
+        c->folded = planned ? status == COMPCOLL_OK : fold;
     }
     compcoll_stats.time_select += compcoll_time() - t0;
     if (status != COMPCOLL_OK) {
@@ -961,7 +951,11 @@ static void sc_lead(sc_call_t *c)
     } else if (fold && pipe != 0) {
         t0        = compcoll_time();
         h->pieces = pipe;
-        sc_pipe_gap_layout(h, c->idx, c->n, c->k, c->code);
+        if (planned) {
+            sc_pipe_ef_layout(h, c->n, c->k, quota);
+        } else {
+            sc_pipe_gap_layout(h, c->idx, c->n, c->k, c->code);
+        }
         compcoll_stats.time_host += compcoll_time() - t0;
     }
 }
