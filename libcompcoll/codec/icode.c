@@ -176,7 +176,7 @@ const char *compcoll_icode_ef_decode(const uint8_t *in, size_t len, size_t lo,
                                      size_t *at)
 {
     unsigned l;
-    uint64_t pos, end;
+    uint64_t base, pos, end;
     size_t   j = 0, want, prev = 0;
 
     *at = 0;
@@ -191,9 +191,10 @@ const char *compcoll_icode_ef_decode(const uint8_t *in, size_t len, size_t lo,
     if (q == 0) {
         return NULL;
     }
-    l   = ef_low(u, q);
-    pos = (uint64_t)q * l; /* the high parts' first bit */
-    end = ef_bits(u, q, l);
+    l    = ef_low(u, q);
+    base = (uint64_t)q * l; /* the high parts' first bit */
+    pos  = base;
+    end  = ef_bits(u, q, l);
     while (pos < end) {
         const unsigned byte = (unsigned)(in[pos >> 3] >> (pos & 7));
         uint64_t       high;
@@ -211,7 +212,7 @@ const char *compcoll_icode_ef_decode(const uint8_t *in, size_t len, size_t lo,
         if (j == q) {
             return "more high parts than indices";
         }
-        high = pos - (uint64_t)q * l - j;
+        high = pos - base - j;
         if (high > (u - 1) >> l) {
             return "an index not below its range";
         }
