@@ -21,8 +21,7 @@
  * protocol against the oracle, on any machine.
  */
 #ifdef STUB_DEVICE
-#include <dlfcn.h>
-#include <sys/mman.h>
+#include "stub_arena.h"
 #else
 #include <cuda_runtime_api.h>
 #endif
@@ -43,11 +42,6 @@ static int gpu_ready;
 
 #ifdef STUB_DEVICE
 
-#define STUB_ARENA ((size_t)1 << 32) /* reserved, backed as it is used */
-
-static unsigned char *stub_arena;
-static size_t         stub_used;
-
 static void stub_die(const char *what)
 {
     fprintf(stderr, "# rank %d: scalecom_stub_check: %s\n", world_rank,
@@ -58,14 +52,11 @@ static void stub_die(const char *what)
 
 static void *dev_alloc(size_t bytes)
 {
-    void *p;
+    void *p = stub_arena_alloc(bytes);
 
-    stub_used = (stub_used + 63) & ~(size_t)63;
-    if (stub_used + bytes > STUB_ARENA) {
+    if (p == NULL) {
         stub_die("the stand-in device arena is full");
     }
-    p = stub_arena + stub_used;
-    stub_used += bytes;
     return p;
 }
 
@@ -78,21 +69,11 @@ static void dev_copy(void *dst, const void *src, size_t bytes,
 
 static void gpu_setup(void)
 {
-    const char *path = getenv("TEST_STUB_LIBCUDA");
-    void (*pretend)(const void *, size_t) = NULL;
-    void       *stub;
+    const char *why = stub_arena_open();
 
-    stub = path != NULL ? dlopen(path, RTLD_NOW | RTLD_GLOBAL) : NULL;
-    if (stub == NULL) {
-        stub_die("cannot load the stand-in driver $TEST_STUB_LIBCUDA");
+    if (why != NULL) {
+        stub_die(why);
     }
-    *(void **)&pretend = dlsym(stub, "stub_cuda_pretend");
-    stub_arena = mmap(NULL, STUB_ARENA, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (pretend == NULL || stub_arena == MAP_FAILED) {
-        stub_die("no stub_cuda_pretend in the driver, or no arena");
-    }
-    pretend(stub_arena, STUB_ARENA);
     gpu_ready = 1;
 }
 

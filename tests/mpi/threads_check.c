@@ -43,8 +43,7 @@
 #include <mpi.h>
 
 #ifdef STUB_DEVICE
-#include <dlfcn.h>
-#include <sys/mman.h>
+#include "../gpu/stub_arena.h"
 #endif
 
 #define NT 3 /* tensors per step */
@@ -54,47 +53,26 @@ static char mode[16] = "dup", release[16] = "free";
 static int  world_rank;
 
 /* The sums' buffers, zeroed: malloc'd, or from the stand-in device's arena
- * (bumped under a lock, never reused: the arena is reserved, not
- * committed, and starts zeroed). */
+ * (tests/gpu/stub_arena.h). */
 #ifdef STUB_DEVICE
-#define STUB_ARENA ((size_t)1 << 32)
-
-static unsigned char  *stub_arena;
-static size_t          stub_used;
-static pthread_mutex_t stub_lock = PTHREAD_MUTEX_INITIALIZER;
-
 static void buf_setup(void)
 {
-    const char *path = getenv("TEST_STUB_LIBCUDA");
-    void (*pretend)(const void *, size_t) = NULL;
-    void *stub = path != NULL ? dlopen(path, RTLD_NOW | RTLD_GLOBAL) : NULL;
+    const char *why = stub_arena_open();
 
-    if (stub != NULL) {
-        *(void **)&pretend = dlsym(stub, "stub_cuda_pretend");
-    }
-    stub_arena = mmap(NULL, STUB_ARENA, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (pretend == NULL || stub_arena == MAP_FAILED) {
-        fprintf(stderr, "# threads_stub_check: no stand-in driver "
-                        "($TEST_STUB_LIBCUDA) or no arena\n");
+    if (why != NULL) {
+        fprintf(stderr, "# threads_stub_check: %s\n", why);
         exit(3);
     }
-    pretend(stub_arena, STUB_ARENA);
 }
 
 static void *buf_alloc(size_t bytes)
 {
-    void *p;
+    void *p = stub_arena_alloc(bytes);
 
-    pthread_mutex_lock(&stub_lock);
-    stub_used = (stub_used + 63) & ~(size_t)63;
-    if (stub_used + bytes > STUB_ARENA) {
+    if (p == NULL) {
         fprintf(stderr, "# threads_stub_check: the arena is full\n");
         abort();
     }
-    p = stub_arena + stub_used;
-    stub_used += bytes;
-    pthread_mutex_unlock(&stub_lock);
     return p;
 }
 
