@@ -151,11 +151,7 @@ int main(int argc, char **argv)
         free(vals);
         free(idx);
         free(top);
-        compcoll_buf_release(&s.cand);
-        compcoll_buf_release(&s.above);
-        compcoll_buf_release(&s.keys);
-        compcoll_buf_release(&s.hist);
-        compcoll_buf_release(&s.cval);
+        compcoll_select_scratch_release(&s);
     }
     return 0;
 }

@@ -87,11 +87,7 @@ static void cc_threads_free(void)
         compcoll_buf_release(&t->node_pack);
         compcoll_buf_release(&t->pass_s);
         compcoll_buf_release(&t->pass_r);
-        compcoll_buf_release(&t->scratch.cand);
-        compcoll_buf_release(&t->scratch.above);
-        compcoll_buf_release(&t->scratch.keys);
-        compcoll_buf_release(&t->scratch.hist);
-        compcoll_buf_release(&t->scratch.cval);
+        compcoll_select_scratch_release(&t->scratch);
         free(t);
     }
     pthread_mutex_unlock(&cc_threads_lock);

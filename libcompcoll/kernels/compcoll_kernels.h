@@ -44,6 +44,9 @@ typedef struct {
     uint64_t       sample_fallbacks;
 } compcoll_select_scratch_t;
 
+/* The scratch's buffers freed (it can be used again). */
+void compcoll_select_scratch_release(compcoll_select_scratch_t *s);
+
 typedef struct compcoll_kernel_ops {
     const char *name;
 

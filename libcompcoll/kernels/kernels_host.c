@@ -44,6 +44,15 @@ void compcoll_buf_release(compcoll_buf_t *buf)
     buf->size = 0;
 }
 
+void compcoll_select_scratch_release(compcoll_select_scratch_t *s)
+{
+    compcoll_buf_release(&s->cand);
+    compcoll_buf_release(&s->above);
+    compcoll_buf_release(&s->keys);
+    compcoll_buf_release(&s->hist);
+    compcoll_buf_release(&s->cval);
+}
+
 __thread int compcoll_host_nonfinite;
 
 /* m += beta * g; out = 0 over [lo, hi).  restrict is honest here except

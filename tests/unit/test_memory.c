@@ -270,11 +270,7 @@ static void test_conservation(int p, size_t n, size_t ratio, int steps,
     free(sum_out);
     free(sum_g);
     free(idx);
-    compcoll_buf_release(&s.cand);
-    compcoll_buf_release(&s.above);
-    compcoll_buf_release(&s.keys);
-    compcoll_buf_release(&s.hist);
-    compcoll_buf_release(&s.cval);
+    compcoll_select_scratch_release(&s);
 }
 
 int main(void)

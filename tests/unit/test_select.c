@@ -572,10 +572,6 @@ int main(void)
         free(want);
         free(got);
     }
-    compcoll_buf_release(&s.cand);
-    compcoll_buf_release(&s.above);
-    compcoll_buf_release(&s.keys);
-    compcoll_buf_release(&s.hist);
-    compcoll_buf_release(&s.cval);
+    compcoll_select_scratch_release(&s);
     return tap_done();
 }
