@@ -28,6 +28,7 @@
 typedef struct compcoll_gpu_tensor {
     struct compcoll_gpu_tensor *next;
     const compcoll_tensor_t    *t;
+    struct compcoll_gpu_comm   *comm;   /* its communicator's device state */
     compcoll_mem_info_t         where;  /* device and context of the stream */
     compcoll_gpu_stream_t      *stream;
     float                      *mem;    /* device memory; NULL: none */
@@ -84,12 +85,13 @@ compcoll_status_t compcoll_gpu_tensor_to_host(compcoll_comm_t *cc,
 void compcoll_gpu_tensor_forget(compcoll_comm_t *cc,
                                 const compcoll_tensor_t *t);
 
-/* A pinned host buffer of at least `bytes` for `slot` of cc's calls,
- * reused across them (made in s's context, usable from all); NULL when it
- * cannot be had.  Each communicator has its own: its calls are serialized,
- * those of other communicators may run in other threads at once. */
-void *compcoll_gpu_stage(compcoll_comm_t *cc, compcoll_gpu_stream_t *s,
-                         compcoll_stage_slot_t slot, size_t bytes);
+/* A pinned host buffer of at least `bytes` for `slot` of the calls on
+ * gt's communicator, reused across them (made in the context of gt's
+ * stream, usable from all); NULL when it cannot be had.  Each
+ * communicator has its own: its calls are serialized, those of other
+ * communicators may run in other threads at once. */
+void *compcoll_gpu_stage(compcoll_gpu_tensor_t *gt, compcoll_stage_slot_t slot,
+                         size_t bytes);
 
 /* Device state, staging and module released; before the registry goes. */
 void compcoll_gpu_finalize(void);

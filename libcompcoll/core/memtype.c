@@ -61,8 +61,8 @@ typedef struct {
 /* A communicator's device state: its tensors' and its staging buffers,
  * which its calls (serialized by the registry state's lock) use one at a
  * time; calls on other communicators, from other threads, have theirs. */
-typedef struct gpu_comm {
-    struct gpu_comm       *prev, *next; /* every live state, for finalize */
+typedef struct compcoll_gpu_comm {
+    struct compcoll_gpu_comm *prev, *next; /* every live state, for finalize */
     MPI_Comm               comm;
     uint64_t               id;          /* of the registry state it serves */
     compcoll_gpu_tensor_t *buckets[GPU_BUCKETS];
@@ -319,26 +319,18 @@ compcoll_status_t compcoll_mem_copy(const compcoll_mem_info_t *where,
                        : gpu_driver_copy(where, dst, src, bytes);
 }
 
-static compcoll_status_t gpu_comm_get(compcoll_comm_t *cc, int create,
-                                      gpu_comm_t **gc_p);
-
-void *compcoll_gpu_stage(compcoll_comm_t *cc, compcoll_gpu_stream_t *s,
-                         compcoll_stage_slot_t slot, size_t bytes)
+void *compcoll_gpu_stage(compcoll_gpu_tensor_t *gt, compcoll_stage_slot_t slot,
+                         size_t bytes)
 {
-    gpu_comm_t  *gc;
-    gpu_stage_t *st;
-    void        *p = NULL;
+    gpu_stage_t *st = &gt->comm->stages[slot];
+    void        *p  = NULL;
     size_t       size;
 
-    if (gpu_comm_get(cc, 1, &gc) != COMPCOLL_OK) {
-        return NULL;
-    }
-    st = &gc->stages[slot];
     if (bytes <= st->size && st->ptr != NULL) {
         return st->ptr;
     }
     size = bytes + bytes / 4 + 4096; /* grow geometrically, never per call */
-    if (gpu_mod->host_alloc(s, size, &p) != COMPCOLL_OK) {
+    if (gpu_mod->host_alloc(gt->stream, size, &p) != COMPCOLL_OK) {
         return NULL;
     }
     gpu_mod->host_free(st->ptr);
@@ -615,6 +607,7 @@ compcoll_status_t compcoll_gpu_tensor_get(compcoll_comm_t *cc,
             return COMPCOLL_ERR_NO_MEMORY;
         }
         gt->t     = t;
+        gt->comm  = gc;
         gt->where = *where;
         status    = gpu_mod->stream_create(where, &gt->stream);
         if (status != COMPCOLL_OK) {

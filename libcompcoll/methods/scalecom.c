@@ -1173,7 +1173,7 @@ static void sc_gpu_dense(sc_call_t *c)
     compcoll_status_t            st;
     double                       t0;
 
-    bulk = compcoll_gpu_stage(c->cc, s, COMPCOLL_STAGE_BULK, bytes);
+    bulk = compcoll_gpu_stage(gt, COMPCOLL_STAGE_BULK, bytes);
     if (bulk == NULL) {
         /* the exchange goes on, with zeros from this rank */
         sc_fail(c, COMPCOLL_ERR_NO_MEMORY);
@@ -1262,13 +1262,11 @@ static void sc_gpu_sparse(sc_call_t *c)
  */
 static int sc_device_prepare(sc_call_t *c)
 {
-    compcoll_gpu_stream_t *s = c->gt->stream;
-
-    c->idx  = compcoll_gpu_stage(c->cc, s, COMPCOLL_STAGE_MSG,
+    c->idx  = compcoll_gpu_stage(c->gt, COMPCOLL_STAGE_MSG,
                                  c->cap * sizeof(uint32_t));
     c->code = compcoll_buf_reserve(&c->cc->icode,
                                    COMPCOLL_ICODE_MAX * c->cap);
-    c->vals = compcoll_gpu_stage(c->cc, s, COMPCOLL_STAGE_VALS,
+    c->vals = compcoll_gpu_stage(c->gt, COMPCOLL_STAGE_VALS,
                                  c->cap * sizeof(float));
     if (c->idx == NULL || c->code == NULL || c->vals == NULL ||
         sc_pipe_reserve(c->cc, c->n, c->cap) != 0 ||
