@@ -188,7 +188,7 @@ static compcoll_status_t cfg_parse_stats(const char *v, void *field,
 }
 
 static const char *const cfg_fault_points[COMPCOLL_FAULT_POINTS] = {
-    "alloc", "validate", "decode", "transport", "kernel"};
+    "alloc", "validate", "decode", "transport", "kernel", "tensor"};
 
 const char *compcoll_fault_point_name(int point)
 {
@@ -221,7 +221,7 @@ static compcoll_status_t cfg_parse_fault(const char *v, void *field,
         }
         if (p == COMPCOLL_FAULT_POINTS || v[plen] != ':') {
             snprintf(err, len, "expected POINT:RANK:CALL with POINT one of "
-                     "alloc, validate, decode, transport, kernel");
+                     "alloc, validate, decode, transport, kernel, tensor");
             return COMPCOLL_ERR_INVALID_PARAM;
         }
         errno = 0;
@@ -441,8 +441,9 @@ const compcoll_cfg_field_t compcoll_cfg_table[] = {
      "calls) fail on MPI_COMM_WORLD rank RANK at POINT: alloc (its buffers "
      "cannot be had), validate (the leader's header is rejected), decode "
      "(the leader's indices are rejected), transport (a transport operation "
-     "reports failure after moving its bytes) or kernel (the index "
-     "selection fails). The call then fails on every rank, as a real "
+     "reports failure after moving its bytes), kernel (the index "
+     "selection fails) or tensor (the state of a tensor the call meets for "
+     "the first time cannot be allocated). The call then fails on every rank, as a real "
      "failure would. Empty: no faults.",
      CFG_FIELD(fault), cfg_parse_fault, NULL, CFG_LOCAL},
 };

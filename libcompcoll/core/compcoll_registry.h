@@ -73,13 +73,20 @@ typedef struct {
 /*
  * COMPCOLL_KEY=auto (registry.c): while learning, calls are keyed by
  * buffer address and recorded in `win`; once the cycle of calls is known,
- * by their position in it, whatever buffer they come in.
+ * by their position in it, whatever buffer they come in.  The ranks learn
+ * in step: each learning call begins with their agreement on what it ends.
  */
 typedef struct {
-    compcoll_tensor_t **win;      /* learning: the tensor of each call */
+    compcoll_tensor_t **win;      /* learning: the tensor of each call
+                                   * (NULL: this rank could not make it) */
     uint64_t           *waddr;    /* learning: each call's buffer */
+    size_t             *wcount;   /* learning: each call's count */
     size_t              wlen, wcap;
-    compcoll_tensor_t **cycle;    /* learned: the tensor at each position */
+    int                 lost;     /* a call missing from this rank's window:
+                                   * every rank starts learning again */
+    compcoll_tensor_t **cycle;    /* learned: the tensor at each position
+                                   * (NULL: not made yet); room for wcap */
+    size_t             *ccount;   /* learned: the count at each position */
     size_t              len;      /* learned cycle length (0: learning) */
     size_t              pos;      /* next position */
 } compcoll_auto_t;

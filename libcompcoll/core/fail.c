@@ -25,6 +25,7 @@ compcoll_status_t compcoll_fault(const compcoll_comm_t *cc,
         [COMPCOLL_FAULT_DECODE]    = COMPCOLL_ERR_PROTOCOL,
         [COMPCOLL_FAULT_TRANSPORT] = COMPCOLL_ERR_TRANSPORT,
         [COMPCOLL_FAULT_KERNEL]    = COMPCOLL_ERR_NO_RESOURCE,
+        [COMPCOLL_FAULT_TENSOR]    = COMPCOLL_ERR_NO_MEMORY,
     };
     const compcoll_faults_t *f = &compcoll_cfg.fault;
     unsigned                 i;

@@ -4,6 +4,7 @@
 #include "compcoll_registry.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #include "compcoll.h"
 #include "compcoll_agree.h"
+#include "compcoll_fail.h"
 #include "compcoll_log.h"
 #include "compcoll_memtype.h"
 #include "compcoll_stats.h"
@@ -91,6 +93,8 @@ static void reg_comm_destroy(compcoll_comm_t *cc)
     free(cc->autok.win);
     free(cc->autok.waddr);
     free(cc->autok.cycle);
+    free(cc->autok.wcount);
+    free(cc->autok.ccount);
     free(cc->all);
     free(cc->buckets);
     pthread_mutex_destroy(&cc->lock);
@@ -467,6 +471,9 @@ static compcoll_status_t reg_tensor_new(compcoll_comm_t *cc, uint64_t key,
     int                fits;
     char               name[96];
 
+    if (compcoll_fault(cc, COMPCOLL_FAULT_TENSOR) != COMPCOLL_OK) {
+        return COMPCOLL_ERR_NO_MEMORY;
+    }
     if (cc->nall == cc->allcap) {
         size_t              cap = cc->allcap ? 2 * cc->allcap : 16;
         compcoll_tensor_t **p   = realloc(cc->all, cap * sizeof(*p));
@@ -642,7 +649,7 @@ static int reg_auto_cycle_ends(const compcoll_comm_t *cc, uint64_t addr,
     size_t                 q;
     int                    distinct = (a->wlen > 1);
 
-    if (a->wlen == 0 || count != a->win[0]->count) {
+    if (a->wlen == 0 || count != a->wcount[0]) {
         return 0;
     }
     /* a step whose calls all have different counts ends where its first
@@ -652,7 +659,7 @@ static int reg_auto_cycle_ends(const compcoll_comm_t *cc, uint64_t addr,
      * tell from steps of one tensor */
     for (j = 0; distinct && j < a->wlen; j++) {
         for (q = j + 1; distinct && q < a->wlen; q++) {
-            distinct = (a->win[j]->count != a->win[q]->count);
+            distinct = (a->wcount[j] != a->wcount[q]);
         }
     }
     if (distinct) {
@@ -660,7 +667,7 @@ static int reg_auto_cycle_ends(const compcoll_comm_t *cc, uint64_t addr,
     }
     for (j = 0; j < a->wlen; j++) {
         if (a->waddr[j] == addr) {
-            if (a->win[j]->count == count) {
+            if (a->wcount[j] == count) {
                 return 1;
             }
             seen = 1;
@@ -704,7 +711,7 @@ static size_t reg_auto_period(const compcoll_auto_t *a)
         int ok = (n % p == 0);
 
         for (i = p; ok && i < n; i++) {
-            ok = (a->win[i]->count == a->win[i - p]->count);
+            ok = (a->wcount[i] == a->wcount[i - p]);
         }
         for (i = 0; ok && i < n; i += p) {
             ok = !reg_auto_shares(a, i, p);
@@ -718,7 +725,8 @@ static size_t reg_auto_period(const compcoll_auto_t *a)
 
 /* After learning a cycle shorter than the window: the tensors the window
  * made beyond it are the cycle's own, met in new buffers; their memories
- * (the residual of those calls) join the cycle's, and they go. */
+ * (the residual of those calls) join the cycle's, and they go.  A position
+ * whose tensor this rank could not make takes the first met later. */
 static void reg_auto_merge(compcoll_comm_t *cc)
 {
     compcoll_auto_t *a = &cc->autok;
@@ -731,8 +739,12 @@ static void reg_auto_merge(compcoll_comm_t *cc)
         for (j = 0; j < a->len; j++) {
             in_cycle |= (a->cycle[j] == x);
         }
-        if (in_cycle || x->count != y->count) {
+        if (x == NULL || in_cycle || x->count != a->ccount[i % a->len]) {
             continue; /* met by address: its memory stays where it is */
+        }
+        if (y == NULL) {
+            a->cycle[i % a->len] = x;
+            continue;
         }
         /* memories that live on a device (t->mem a placeholder there) come
          * home first; where one cannot, x's residual goes with x */
@@ -779,20 +791,140 @@ static compcoll_tensor_t *reg_auto_by_buffer(const compcoll_comm_t *cc,
     return NULL;
 }
 
+/*
+ * Room for one more call in the learning window, and for a cycle as long
+ * as the window: closing a cycle must not fail on one rank alone.
+ */
+static compcoll_status_t reg_auto_room(compcoll_auto_t *a)
+{
+    size_t              cap;
+    compcoll_tensor_t **w;
+    uint64_t           *wa;
+    size_t             *c;
+
+    if (a->wlen < a->wcap) {
+        return COMPCOLL_OK;
+    }
+    cap = a->wcap ? 2 * a->wcap : 64;
+    /* each array keeps what it held if a later one cannot grow */
+    if ((w = realloc(a->win, cap * sizeof(*w))) == NULL) {
+        return COMPCOLL_ERR_NO_MEMORY;
+    }
+    a->win = w;
+    if ((wa = realloc(a->waddr, cap * sizeof(*wa))) == NULL) {
+        return COMPCOLL_ERR_NO_MEMORY;
+    }
+    a->waddr = wa;
+    if ((c = realloc(a->wcount, cap * sizeof(*c))) == NULL) {
+        return COMPCOLL_ERR_NO_MEMORY;
+    }
+    a->wcount = c;
+    if ((w = realloc(a->cycle, cap * sizeof(*w))) == NULL) {
+        return COMPCOLL_ERR_NO_MEMORY;
+    }
+    a->cycle = w;
+    if ((c = realloc(a->ccount, cap * sizeof(*c))) == NULL) {
+        return COMPCOLL_ERR_NO_MEMORY;
+    }
+    a->ccount = c;
+    a->wcap   = cap;
+    return COMPCOLL_OK;
+}
+
+/* What a rank puts to the learning agreement (reg_auto_agree), beyond a
+ * cycle's length: larger wins. */
+#define REG_AUTO_GIVE_UP (INT_MAX - 1)/* the window is full */
+#define REG_AUTO_RESTART INT_MAX /* a rank's window lost a call */
+
+/*
+ * While learning, the ranks agree at every call on what it ends: whether a
+ * buffer comes back is each rank's own allocator's doing, and a rank that
+ * keyed a call apart from the others would sum its residual with theirs
+ * into the wrong memory, or into none.  One MAX reduction of an int on the
+ * communicator's control duplicate: a cycle's length (the longer of two
+ * proposals: a cycle too long only splits a tensor's memory, one too short
+ * would mix two tensors'), the full window, or a window that lost a call on
+ * some rank, which every rank then starts again.
+ */
+static compcoll_status_t reg_auto_agree(compcoll_comm_t *cc, int mine,
+                                        int *agreed)
+{
+    if (PMPI_Allreduce(&mine, agreed, 1, MPI_INT, MPI_MAX, cc->ctl) !=
+        MPI_SUCCESS) {
+        compcoll_error("the ranks of communicator %llu could not agree on "
+                       "its cycle of calls (COMPCOLL_KEY=auto) in call %llu",
+                       (unsigned long long)cc->id,
+                       (unsigned long long)cc->ncalls);
+        return COMPCOLL_ERR_MPI;
+    }
+    return COMPCOLL_OK;
+}
+
+/* The tensor at the learned cycle's next position, which the call at hand
+ * (buffer addr) takes; made now where this rank could not make it before
+ * (it fails the call if it still cannot: the position is passed alike). */
+static compcoll_status_t reg_auto_next(compcoll_comm_t *cc, uint64_t addr,
+                                       compcoll_tensor_t **t_p)
+{
+    compcoll_auto_t   *a   = &cc->autok;
+    const size_t       pos = a->pos;
+    compcoll_status_t  status;
+
+    a->pos = (pos + 1) % a->len;
+    if (a->cycle[pos] == NULL) {
+        status = reg_tensor_new(cc, cc->nall, addr, a->ccount[pos],
+                                &a->cycle[pos]);
+        if (status != COMPCOLL_OK) {
+            a->cycle[pos] = NULL;
+            return status;
+        }
+    }
+    a->cycle[pos]->addr = addr;
+    *t_p                = a->cycle[pos];
+    return COMPCOLL_OK;
+}
+
+/* The agreed cycle of len calls, which the window's calls 0..len-1 make;
+ * the call at hand is the window's next. */
+static compcoll_status_t reg_auto_learned(compcoll_comm_t *cc, size_t len,
+                                          uint64_t addr,
+                                          compcoll_tensor_t **t_p)
+{
+    compcoll_auto_t *a = &cc->autok;
+
+    memcpy(a->cycle, a->win, len * sizeof(*a->cycle));
+    memcpy(a->ccount, a->wcount, len * sizeof(*a->ccount));
+    a->len = len;
+    reg_auto_merge(cc);
+    a->pos  = a->wlen % a->len;
+    a->wlen = 0;
+    compcoll_debug("communicator %llu: cycle of %zu compressed calls learned "
+                   "(COMPCOLL_KEY=auto)", (unsigned long long)cc->id, a->len);
+    return reg_auto_next(cc, addr, t_p);
+}
+
+/* By buffer: the tensor whose latest call came in addr with count, else a
+ * new one. */
+static compcoll_status_t reg_auto_by_buffer_or_new(compcoll_comm_t *cc,
+                                                   uint64_t addr, size_t count,
+                                                   compcoll_tensor_t **t_p)
+{
+    *t_p = reg_auto_by_buffer(cc, addr, count);
+    return (*t_p != NULL) ? COMPCOLL_OK
+                          : reg_tensor_new(cc, cc->nall, addr, count, t_p);
+}
+
 static compcoll_status_t reg_auto_get(compcoll_comm_t *cc, uint64_t addr,
                                       size_t count, compcoll_tensor_t **t_p)
 {
     compcoll_auto_t   *a = &cc->autok;
     compcoll_tensor_t *t;
-    compcoll_status_t  status;
+    compcoll_status_t  status, room;
+    int                mine, agreed;
 
     if (a->len > 0) {
-        t = a->cycle[a->pos];
-        if (t->count == count) {
-            a->pos = (a->pos + 1) % a->len;
-            t->addr = addr;
-            *t_p    = t;
-            return COMPCOLL_OK;
+        if (a->ccount[a->pos] == count) {
+            return reg_auto_next(cc, addr, t_p);
         }
         compcoll_warn_once("the cycle of compressed calls on communicator "
                            "%llu changed (a call of %zu elements where %zu "
@@ -802,66 +934,55 @@ static compcoll_status_t reg_auto_get(compcoll_comm_t *cc, uint64_t addr,
                            "tensor fusion) cannot keep its error feedback: "
                            "fix its make-up (Horovod: DistributedOptimizer "
                            "groups=1, or HOROVOD_FUSION_THRESHOLD=0)",
-                           (unsigned long long)cc->id, count, t->count);
+                           (unsigned long long)cc->id, count,
+                           a->ccount[a->pos]);
         a->len  = 0;
         a->wlen = 0;
     }
     if (a->wlen == REG_AUTO_MAX_WINDOW) {
         /* no cycle found: by address, as COMPCOLL_KEY=address */
-        t      = reg_auto_by_buffer(cc, addr, count);
-        status = (t != NULL) ? COMPCOLL_OK
-                             : reg_tensor_new(cc, cc->nall, addr, count, &t);
-        *t_p = t;
+        return reg_auto_by_buffer_or_new(cc, addr, count, t_p);
+    }
+    /* learning: every rank is, in step with the others */
+    room = reg_auto_room(a);
+    if (room != COMPCOLL_OK || a->lost) {
+        mine = REG_AUTO_RESTART;
+    } else if (a->wlen + 1 == REG_AUTO_MAX_WINDOW) {
+        mine = REG_AUTO_GIVE_UP;
+    } else {
+        mine = reg_auto_cycle_ends(cc, addr, count)
+                   ? (int)reg_auto_period(a)
+                   : 0;
+    }
+    status = reg_auto_agree(cc, mine, &agreed);
+    if (status != COMPCOLL_OK) {
+        a->lost = 1;
         return status;
     }
-    if (reg_auto_cycle_ends(cc, addr, count)) {
-        const size_t        len   = reg_auto_period(a);
-        compcoll_tensor_t **cycle = realloc(a->cycle, len * sizeof(*cycle));
-
-        if (cycle != NULL) {
-            memcpy(cycle, a->win, len * sizeof(*cycle));
-            a->cycle = cycle;
-            a->len   = len;
-            reg_auto_merge(cc);
-            a->pos   = (a->wlen + 1) % a->len;
-            t        = a->cycle[a->wlen % a->len];
-            a->wlen  = 0;
-            compcoll_debug("communicator %llu: cycle of %zu compressed calls "
-                           "learned (COMPCOLL_KEY=auto)",
-                           (unsigned long long)cc->id, a->len);
-            t->addr = addr;
-            *t_p    = t;
-            return COMPCOLL_OK;
-        }
+    if (agreed > 0 && agreed < REG_AUTO_GIVE_UP &&
+        (size_t)agreed <= a->wlen) {
+        return reg_auto_learned(cc, (size_t)agreed, addr, t_p);
     }
-    /* learning: within one cycle the buffer names the tensor */
-    t = reg_auto_by_buffer(cc, addr, count);
-    if (a->wlen == a->wcap) {
-        size_t              cap = a->wcap ? 2 * a->wcap : 64;
-        compcoll_tensor_t **w   = realloc(a->win, cap * sizeof(*w));
-        uint64_t           *wa;
-
-        if (w == NULL) {
-            return COMPCOLL_ERR_NO_MEMORY;
-        }
-        a->win = w;
-        wa     = realloc(a->waddr, cap * sizeof(*wa));
-        if (wa == NULL) {
-            return COMPCOLL_ERR_NO_MEMORY;
-        }
-        a->waddr = wa;
-        a->wcap  = cap;
+    if (agreed != 0 && agreed != REG_AUTO_GIVE_UP) {
+        /* the windows start afresh with this call */
+        a->wlen = 0;
+        a->lost = 0;
+        room    = reg_auto_room(a);
     }
-    if (t == NULL) {
-        status = reg_tensor_new(cc, cc->nall, addr, count, &t);
-        if (status != COMPCOLL_OK) {
-            return status;
-        }
+    if (room != COMPCOLL_OK) {
+        a->lost = 1; /* the others' windows hold this call */
+        return room;
     }
-    a->win[a->wlen]     = t;
+    /* within one cycle the buffer names the tensor; one this rank cannot
+     * make leaves a hole in its window, in step with the others' */
+    status = reg_auto_by_buffer_or_new(cc, addr, count, &t);
+    a->win[a->wlen]     = (status == COMPCOLL_OK) ? t : NULL;
+    a->wcount[a->wlen]  = count;
     a->waddr[a->wlen++] = addr;
-    *t_p                = t;
-    return COMPCOLL_OK;
+    if (status == COMPCOLL_OK) {
+        *t_p = t;
+    }
+    return status;
 }
 
 /* ------------------------------------------------------------ retirement */

@@ -6,9 +6,10 @@
 # COMPCOLL_FAULT (a test aid, libcompcoll(7)) makes one point of call 3 of
 # each communicator fail on one rank: its buffers (alloc), its check of the
 # leader's header (validate) or index list (decode), the leader's selection
-# (kernel), or a transport operation (transport).  With MPI_ERRORS_RETURN
-# (scalecom_check and, for adacomp and topk, sparse_check: --fail-call 3)
-# every rank must get an error of one class
+# (kernel), or a transport operation (transport); or the state of a tensor
+# met in call 1, while COMPCOLL_KEY=auto learns the cycle (tensor).  With
+# MPI_ERRORS_RETURN (scalecom_check and, for adacomp and topk,
+# sparse_check: --fail-call 3 or 1) every rank must get an error of one class
 # within 10 s, and every later call must match the oracle, which clears the
 # failed tensor's memory (and, after a transport failure, expects the
 # communicator's calls to pass through to MPI; broken_check: a nonblocking
@@ -58,6 +59,8 @@ cat >"$tmp/cases" <<EOF2
 3 | FAULT=validate:2:3 | $big
 2 | FAULT=transport:0:3 | $big --fail-broken
 2 | FAULT=decode:0:3 SELECT=chunk | $big
+2 | FAULT=tensor:1:1 | scalecom_check --steps 5 --interleave --fail-call 1
+3 | FAULT=tensor:1:1 TRANSPORT=mpi | scalecom_check --steps 4 --interleave --third --fresh-odd --fail-call 1
 2 | FAULT=alloc:0:3 SELECT=chunk | $big
 2 | FAULT=transport:1:3 SELECT=chunk | $big --fail-broken
 2 | METHOD=dense FAULT=transport:0:3 | $f --fail-broken

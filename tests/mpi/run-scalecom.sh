@@ -17,7 +17,8 @@
 # set: every feature (in-place, interleaved tensors, dup'ed and split
 # communicators, exact/chunk/sample selection, warm-up, the sparsity ramp, fp16/bf16 wire,
 # KEY=sequence with fresh buffers, KEY=auto with steps that begin with two
-# tensors of one size, METHOD=dense, ties, passthrough-sized
+# tensors of one size and with ranks whose buffers differ (one reuses, one
+# never does: the ranks agree on the cycle), METHOD=dense, ties, passthrough-sized
 # calls, COMPCOLL_MAX_MEMORY below the tensor size, pipelined calls of
 # 600000 elements and more: sample's planned pieces, down to ratio 1 where
 # every piece's quota is all of it) runs at P=2 and at P=3
@@ -49,6 +50,7 @@ cat >"$tmp/cases" <<'EOF'
 2 | TRANSPORT=ucx KEY=sequence | scalecom_check --third --fresh --dup
 2 | TRANSPORT=mpi KEY=sequence BETA=0.5 WARMUP=1 | scalecom_check --third --fresh --inplace
 2 | TRANSPORT=mpi KEY=address WARMUP=1 | scalecom_check --fresh --interleave
+2 | TRANSPORT=mpi | scalecom_check --fresh-odd --interleave --third --inplace --dup
 2 | TRANSPORT=ucx | scalecom_check --count 1000 --count2 1000 --interleave --steps 6
 2 | TRANSPORT=mpi | scalecom_check --count 1000 --count2 1000 --interleave --realloc --steps 6
 2 | TRANSPORT=ucx METHOD=dense | scalecom_check --interleave --inplace
@@ -65,6 +67,7 @@ cat >"$tmp/cases" <<'EOF'
 3 | TRANSPORT=mpi WIRE_TYPE=fp16 | scalecom_check --steps 8 --interleave
 3 | TRANSPORT=ucx WIRE_TYPE=bf16 BETA=0.5 | scalecom_check --steps 8
 3 | TRANSPORT=ucx KEY=sequence | scalecom_check --steps 8 --third --fresh
+3 | TRANSPORT=ucx SELECT=sample | scalecom_check --steps 6 --fresh-odd --split
 3 | TRANSPORT=mpi METHOD=dense | scalecom_check --steps 6 --interleave
 3 | TRANSPORT=ucx | scalecom_check --steps 8 --split --interleave --small 10
 3 | TRANSPORT=mpi RATIO=5000 SELECT=chunk | scalecom_check --steps 8 --ties --dup

@@ -144,6 +144,10 @@ struct comm_state {
      * compressed tensors, all of different counts, so the library learns
      * the step from the counts alone, whatever the buffers */
     int      counts_distinct;
+    /* some rank of it reuses its buffers (not --fresh): when one rank's
+     * buffers show where a step ends, the ranks agree on it and every
+     * rank's memories follow the tensors */
+    int      some_reuse;
     MPI_Comm node;
     int      units;
     int     *lead;
@@ -863,12 +867,15 @@ static void do_call(struct comm_state *cs, struct slot *sl, int slot_idx,
         for (r = 0; r < size; r++) {
             /* auto follows the program's tensors through --realloc, and
              * through any buffers when a step's two or more counts all
-             * differ; else it keys as address does (a program that keeps
-             * every buffer alive and never reuses one, as --fresh with one
-             * tensor or two of one count, looks like new tensors) */
+             * differ or some rank reuses its buffers (--fresh-odd: the
+             * ranks agree on the cycle); else it keys as address does (a
+             * program whose every rank keeps every buffer alive and never
+             * reuses one, as --fresh with one tensor or two of one count,
+             * looks like new tensors) */
             uint64_t tag = cfg.key == KEY_SEQUENCE ? seq
                            : (cfg.key == KEY_AUTO &&
-                              (opt.realloc_lifo || cs->counts_distinct))
+                              (opt.realloc_lifo || cs->counts_distinct ||
+                               cs->some_reuse))
                                ? (uint64_t)slot_idx
                                : addr_all[r];
 
@@ -1171,6 +1178,8 @@ static void comm_init(struct comm_state *cs, MPI_Comm comm, int id, int gen)
     PMPI_Comm_size(comm, &cs->size);
     PMPI_Comm_rank(comm, &cs->rank);
     comm_layout(cs);
+    cs->some_reuse = !opt.fresh;
+    PMPI_Allreduce(MPI_IN_PLACE, &cs->some_reuse, 1, MPI_INT, MPI_MAX, comm);
 }
 
 static void comm_fini(struct comm_state *cs)
