@@ -833,8 +833,8 @@ static compcoll_status_t reg_auto_room(compcoll_auto_t *a)
 
 /* What a rank puts to the learning agreement (reg_auto_agree), beyond a
  * cycle's length: larger wins. */
-#define REG_AUTO_GIVE_UP (INT_MAX - 1)/* the window is full */
-#define REG_AUTO_RESTART INT_MAX /* a rank's window lost a call */
+#define REG_AUTO_GIVE_UP (INT_MAX - 1) /* the window is full */
+#define REG_AUTO_RESTART INT_MAX       /* a rank's window lost a call */
 
 /*
  * While learning, the ranks agree at every call on what it ends: whether a
