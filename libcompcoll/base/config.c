@@ -364,8 +364,9 @@ const compcoll_cfg_field_t compcoll_cfg_table[] = {
      "k = ceil(n / (4 (COMPCOLL_RATIO / 4)^(c / N))) values, so that the "
      "error-feedback memories build up while the gradient changes fastest. "
      "The ramp costs about N (1/4 - 1/COMPCOLL_RATIO) / ln(COMPCOLL_RATIO / 4) "
-     "dense calls' bytes per tensor. scalecom takes the leader's k where "
-     "the ranks count a tensor's calls differently (buffers keyed apart). "
+     "dense calls' bytes per tensor. Where the ranks count a tensor's calls "
+     "differently (buffers keyed apart), scalecom takes the leader's k and "
+     "topk's ranks each send their own. "
      "0: off.",
      CFG_FIELD(ramp), cfg_parse_uint, &cfg_warmup_range, CFG_AGREED},
     {"COMPCOLL_DIAG_EVERY", "0", "integer >= 0",

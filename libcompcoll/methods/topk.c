@@ -12,7 +12,10 @@
  * shared indices avoid).  Every rank adds the streams into out in rank
  * order: all ranks get the same bits.
  *
- * Stream of a rank: k uint32 indices, then k values in the wire type.
+ * Stream of a rank: k uint32 indices, then k values in the wire type.  The
+ * ranks' k can differ: during COMPCOLL_RAMP a rank's k follows its own count
+ * of the tensor's calls, which ranks whose buffers are keyed apart see
+ * differently.
  */
 #include <string.h>
 
@@ -99,23 +102,34 @@ static void topk_compress(topk_call_t *c, const float *g, float *out)
     compcoll_stats.time_host += compcoll_time() - t0;
 }
 
-/* Every rank's stream (all: in rank order) added into out, in rank order,
- * each checked first: indices below n and ascending. */
-static compcoll_status_t topk_sum(topk_call_t *c, const void *all, float *out)
+/* Every rank's stream (all: in rank order, counts[r] bytes each) added
+ * into out, in rank order, each checked first: indices below n and
+ * ascending.  kmax: the largest k of a stream. */
+static compcoll_status_t topk_sum(topk_call_t *c, const void *all,
+                                  const size_t *counts, size_t kmax,
+                                  float *out)
 {
-    const size_t k = c->k;
-    double       t0 = compcoll_time();
+    const size_t unit = sizeof(uint32_t) + compcoll_wire_size(c->wire);
+    const char  *rs   = all;
+    double       t0   = compcoll_time();
+    uint32_t    *ri;
     size_t       j;
     int          r;
 
-    for (r = 0; r < c->cc->size; r++) {
-        /* rank r's stream starts r * bytes in: with 16-bit values and an odd
-         * k that is no multiple of 4, so its indices are copied out (into
-         * this rank's own, sent already) before they are read */
-        const char     *rs = (const char *)all + (size_t)r * c->bytes;
-        const uint32_t *ri = c->idx;
+    /* this rank's own stream is sent: its buffers take the others' */
+    ri      = compcoll_buf_reserve(&c->cc->msg, kmax * sizeof(uint32_t));
+    c->vals = compcoll_buf_reserve(&c->cc->vals, kmax * sizeof(float));
+    if (ri == NULL || c->vals == NULL) {
+        compcoll_error("no memory to add up top-k streams of up to %zu "
+                       "elements", kmax);
+        return COMPCOLL_ERR_NO_MEMORY;
+    }
+    for (r = 0; r < c->cc->size; rs += counts[r++]) {
+        /* a stream can start anywhere (16-bit values, odd k): its indices
+         * are copied out before they are read */
+        const size_t k = counts[r] / unit;
 
-        memcpy(c->idx, rs, k * sizeof(uint32_t));
+        memcpy(ri, rs, k * sizeof(uint32_t));
         for (j = 0; j < k; j++) {
             if (ri[j] >= c->n || (j > 0 && ri[j] <= ri[j - 1])) {
                 compcoll_error("rank %d's top-k index %zu is %u: not below "
@@ -144,6 +158,7 @@ static compcoll_status_t topk_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *
     const size_t     *counts;
     compcoll_status_t status, local = COMPCOLL_OK;
     void             *all;
+    size_t            unit, kmax = 0;
     int               dense, r;
 
     memset(&c, 0, sizeof(c));
@@ -172,13 +187,17 @@ static compcoll_status_t topk_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *
         compcoll_xchg_account(cc, t, n, sent0);
         return status;
     }
+    unit = sizeof(uint32_t) + compcoll_wire_size(c.wire);
     for (r = 0; r < cc->size; r++) {
-        if (counts[r] != c.bytes) {
-            compcoll_error("rank %d sends a top-k stream of %zu bytes, this "
-                           "rank expects %zu: are all ranks making the same "
-                           "MPI_Allreduce calls?", r, counts[r], c.bytes);
+        if (counts[r] % unit != 0 || counts[r] == 0 ||
+            counts[r] / unit > n) {
+            compcoll_error("rank %d sends a top-k stream of %zu bytes, not "
+                           "1 to %zu elements of %zu bytes: are all ranks "
+                           "making the same MPI_Allreduce calls?", r,
+                           counts[r], n, unit);
             return COMPCOLL_ERR_PROTOCOL; /* seen alike by every rank */
         }
+        kmax = counts[r] / unit > kmax ? counts[r] / unit : kmax;
     }
     topk_compress(&c, g, out);
     /* a check of this rank's own that fails still makes the exchange */
@@ -190,7 +209,7 @@ static compcoll_status_t topk_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *
     if (compcoll_fault(cc, COMPCOLL_FAULT_DECODE) != COMPCOLL_OK) {
         return COMPCOLL_ERR_PROTOCOL;
     }
-    status = topk_sum(&c, all, out);
+    status = topk_sum(&c, all, counts, kmax, out);
     if (status != COMPCOLL_OK) {
         return status;
     }

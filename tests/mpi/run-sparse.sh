@@ -20,7 +20,9 @@
 # dup'ed communicator; exact/chunk/sample selection, fp16/bf16 wire and
 # RATIO=1 for topk; explicit bin lengths (1, 7, 33, 64, 500) and auto on
 # both sides of 65536 elements for adacomp; warm-up and ties for both;
-# exact zero gradients (whole adacomp bins with max |G| = 0).  Rank order
+# exact zero gradients (whole adacomp bins with max |G| = 0); ranks whose
+# buffers are keyed apart (topk streams of different lengths during the
+# sparsity ramp, adacomp's memories).  Rank order
 # of the sum is only observable at P >= 3.
 # One mpiexec run is one TAP line; a failing line is followed by the
 # command and the tail of the job's output as TAP diagnostics.
@@ -44,6 +46,8 @@ cat >"$tmp/cases" <<'EOF'
 3 | METHOD=topk TRANSPORT=mpi WARMUP=1 RATIO=100 | --steps 5 --ties --inplace --count 20000
 4 | METHOD=topk TRANSPORT=ucx | --steps 6 --interleave --inplace
 4 | METHOD=topk TRANSPORT=mpi WIRE_TYPE=fp16 SELECT=chunk | --steps 6 --dup --ties
+2 | METHOD=topk TRANSPORT=ucx KEY=address RATIO=20 RAMP=4 | --steps 6 --interleave --fresh-odd
+3 | METHOD=topk TRANSPORT=mpi KEY=address RAMP=3 WIRE_TYPE=fp16 | --steps 5 --inplace --dup --fresh-odd
 1 | METHOD=adacomp TRANSPORT=ucx | --steps 6 --interleave
 1 | METHOD=adacomp TRANSPORT=mpi ADACOMP_BIN=7 WARMUP=1 | --steps 6 --inplace --dup
 2 | METHOD=adacomp TRANSPORT=ucx | --steps 10 --interleave
@@ -55,6 +59,7 @@ cat >"$tmp/cases" <<'EOF'
 4 | METHOD=adacomp TRANSPORT=ucx | --steps 6 --interleave --inplace --zeros
 4 | METHOD=adacomp TRANSPORT=mpi ADACOMP_BIN=500 | --steps 6 --dup --ties
 3 | METHOD=adacomp TRANSPORT=ucx | --steps 2 --count 70001 --inplace
+2 | METHOD=adacomp TRANSPORT=mpi KEY=address | --steps 5 --interleave --fresh-odd
 EOF
 
 n=$(grep -c . "$tmp/cases")

@@ -66,6 +66,12 @@
  *                    steps) at every index i with i % 97 == 3 and on the
  *                    run [n/3, n/3 + 120): whole adacomp bins with
  *                    max |G| = 0 (every element selected, +0 sends +scale)
+ *   --fresh-odd      the odd ranks of each communicator pass fresh buffers
+ *                    every call (none freed), so that COMPCOLL_KEY=address
+ *                    gives them a new tensor each time: no memory, and a k
+ *                    of the first call of COMPCOLL_RAMP while the even
+ *                    ranks' tensors go on (topk: streams of different
+ *                    lengths); no conservation check
  *   --seed N         seed of the gradients (default 1)
  *   --quiet          no summary line on success
  */
@@ -104,7 +110,7 @@ struct config {
 struct options {
     int      steps;
     int      count, count2;
-    int      interleave, inplace, dup, ties, zeros, quiet;
+    int      interleave, inplace, dup, ties, zeros, quiet, fresh_odd;
     uint64_t seed;
     long     fail_call; /* -1: none */
     int      fail_broken;
@@ -250,6 +256,8 @@ static void parse_options(int argc, char **argv)
             opt.zeros = 1;
         } else if (strcmp(a, "--quiet") == 0) {
             opt.quiet = 1;
+        } else if (strcmp(a, "--fresh-odd") == 0) {
+            opt.fresh_odd = 1;
         } else if (strcmp(a, "--fail-call") == 0) {
             opt.fail_call = arg_long(argc, argv, &i, 0, LONG_MAX);
         } else if (strcmp(a, "--fail-broken") == 0) {
@@ -708,12 +716,18 @@ static void do_call(struct slot *sl, int slot_idx, int step,
     const int size = sl->size;
     const int inpl = opt.inplace;
     float    *grad;
-    int       handled, dense, rc, i, r, failing, cls;
+    int       handled, dense, rc, i, r, me, failing, cls;
     double    t0, dt_max;
     char      buf[256];
     const char *why;
 
     scratch_reserve(s, n, size);
+    PMPI_Comm_rank(sl->comm, &me);
+    if (opt.fresh_odd && me % 2 == 1) {
+        /* the old ones stay allocated: no address comes back */
+        sl->sendbuf = xmalloc((size_t)n * sizeof(float));
+        sl->recvbuf = xmalloc((size_t)n * sizeof(float));
+    }
     grad = inpl ? sl->recvbuf : sl->sendbuf;
     make_gradient(grad, n, step, slot_idx);
     if (!inpl) {
@@ -768,8 +782,13 @@ static void do_call(struct slot *sl, int slot_idx, int step,
         return;
     }
 
-    dense = sl->calls < cfg.warmup;
+    /* a rank in warm-up makes the call dense; the odd ranks' tensors of
+     * --fresh-odd are new every call, with no memory */
+    dense = sl->calls < cfg.warmup || (opt.fresh_odd && cfg.warmup > 0);
     sl->calls++;
+    for (r = 1; opt.fresh_odd && r < size; r += 2) {
+        memset(sl->R + (size_t)r * n, 0, (size_t)n * sizeof(float));
+    }
 
     if (dense) {
         /* out = sum over ranks of (R + g), any order; R <- 0 */
@@ -831,7 +850,10 @@ static void do_call(struct slot *sl, int slot_idx, int step,
 
                 s->scale[r] = 0.0f;
                 if (cfg.method == METHOD_TOPK) {
-                    streams += topk_rank(R, g, n, sl->calls - 1, sel, val, s,
+                    const long calls =
+                        (opt.fresh_odd && r % 2 == 1) ? 0 : sl->calls - 1;
+
+                    streams += topk_rank(R, g, n, calls, sel, val, s,
                                          &s->nsel[r]);
                 } else {
                     streams += adacomp_rank(R, g, n, sel, val, s,
@@ -1098,6 +1120,9 @@ static void slot_init(struct slot *sl, const char *name, MPI_Comm comm,
         sl->recvbuf = xmalloc((size_t)count * sizeof(float));
     }
     sl->R       = xcalloc((size_t)count * sl->size, sizeof(float));
+    if (opt.fresh_odd) {
+        return; /* the odd ranks' residuals are left behind every call */
+    }
     sl->acc_out = xcalloc((size_t)count, sizeof(double));
     sl->acc_g   = xcalloc((size_t)count, sizeof(double));
     sl->acc_abs = xcalloc((size_t)count, sizeof(double));
