@@ -443,9 +443,10 @@ const compcoll_cfg_field_t compcoll_cfg_table[] = {
      "cannot be had), validate (the leader's header is rejected), decode "
      "(the leader's indices are rejected), transport (a transport operation "
      "reports failure after moving its bytes), kernel (the index "
-     "selection fails) or tensor (the state of a tensor the call meets for "
-     "the first time cannot be allocated). The call then fails on every rank, as a real "
-     "failure would. Empty: no faults.",
+     "selection fails) or tensor (the state of a tensor the call is the "
+     "first of on that rank cannot be allocated; other calls are not "
+     "touched). The call then fails on every rank, as a real failure "
+     "would. Empty: no faults.",
      CFG_FIELD(fault), cfg_parse_fault, NULL, CFG_LOCAL},
 };
 

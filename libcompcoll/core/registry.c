@@ -4,7 +4,6 @@
 #include "compcoll_registry.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -831,33 +830,34 @@ static compcoll_status_t reg_auto_room(compcoll_auto_t *a)
     return COMPCOLL_OK;
 }
 
-/* What a rank puts to the learning agreement (reg_auto_agree), beyond a
- * cycle's length: larger wins. */
-#define REG_AUTO_GIVE_UP (INT_MAX - 1) /* the window is full */
-#define REG_AUTO_RESTART INT_MAX       /* a rank's window lost a call */
+/* What a rank puts to the learning agreement (reg_auto_agree): the
+ * largest wins. */
+enum {
+    REG_AUTO_GOES_ON = 0,       /* the call is the window's next */
+    REG_AUTO_ENDS    = 1,       /* it begins the second cycle */
+    REG_AUTO_GIVE_UP = 2,       /* it fills the window */
+    REG_AUTO_RESTART = 3        /* a rank's window lost a call */
+};
 
 /*
  * While learning, the ranks agree at every call on what it ends: whether a
  * buffer comes back is each rank's own allocator's doing, and a rank that
  * keyed a call apart from the others would sum its residual with theirs
- * into the wrong memory, or into none.  One MAX reduction of an int on the
- * communicator's control duplicate: a cycle's length (the longer of two
- * proposals: a cycle too long only splits a tensor's memory, one too short
- * would mix two tensors'), the full window, or a window that lost a call on
- * some rank, which every rank then starts again.
+ * into the wrong memory, or into none.  A reduction of one int on the
+ * communicator's control duplicate (of the node leaders' communicator,
+ * when hierarchical); op MPI_MAX or MPI_MIN.  The ranks cannot go on
+ * unless they agree: a rank whose MPI fails here ends the job.
  */
-static compcoll_status_t reg_auto_agree(compcoll_comm_t *cc, int mine,
-                                        int *agreed)
+static int reg_auto_agree(compcoll_comm_t *cc, int mine, MPI_Op op)
 {
-    if (PMPI_Allreduce(&mine, agreed, 1, MPI_INT, MPI_MAX, cc->ctl) !=
+    int agreed;
+
+    if (PMPI_Allreduce(&mine, &agreed, 1, MPI_INT, op, cc->ctl) !=
         MPI_SUCCESS) {
-        compcoll_error("the ranks of communicator %llu could not agree on "
-                       "its cycle of calls (COMPCOLL_KEY=auto) in call %llu",
-                       (unsigned long long)cc->id,
-                       (unsigned long long)cc->ncalls);
-        return COMPCOLL_ERR_MPI;
+        compcoll_fail_job(cc, "the ranks could not agree on the cycle of "
+                              "calls (COMPCOLL_KEY=auto)");
     }
-    return COMPCOLL_OK;
+    return agreed;
 }
 
 /* The tensor at the learned cycle's next position, which the call at hand
@@ -884,16 +884,30 @@ static compcoll_status_t reg_auto_next(compcoll_comm_t *cc, uint64_t addr,
     return COMPCOLL_OK;
 }
 
-/* The agreed cycle of len calls, which the window's calls 0..len-1 make;
- * the call at hand is the window's next. */
+/*
+ * The agreed cycle of len calls, which the window's calls 0..len-1 make;
+ * the call at hand is the window's next.  Where this rank's buffers put one
+ * tensor at two positions (the agreed cycle is shorter than the others saw,
+ * or its allocator handed a buffer to another tensor within one cycle), the
+ * later position gets a tensor of its own, made at its next call: two
+ * tensors never share a memory for good.
+ */
 static compcoll_status_t reg_auto_learned(compcoll_comm_t *cc, size_t len,
                                           uint64_t addr,
                                           compcoll_tensor_t **t_p)
 {
     compcoll_auto_t *a = &cc->autok;
+    size_t           i, j;
 
     memcpy(a->cycle, a->win, len * sizeof(*a->cycle));
     memcpy(a->ccount, a->wcount, len * sizeof(*a->ccount));
+    for (j = 1; j < len; j++) {
+        for (i = 0; i < j && a->cycle[j] != NULL; i++) {
+            if (a->cycle[i] == a->cycle[j]) {
+                a->cycle[j] = NULL;
+            }
+        }
+    }
     a->len = len;
     reg_auto_merge(cc);
     a->pos  = a->wlen % a->len;
@@ -945,25 +959,27 @@ static compcoll_status_t reg_auto_get(compcoll_comm_t *cc, uint64_t addr,
     }
     /* learning: every rank is, in step with the others */
     room = reg_auto_room(a);
-    if (room != COMPCOLL_OK || a->lost) {
-        mine = REG_AUTO_RESTART;
-    } else if (a->wlen + 1 == REG_AUTO_MAX_WINDOW) {
-        mine = REG_AUTO_GIVE_UP;
-    } else {
-        mine = reg_auto_cycle_ends(cc, addr, count)
-                   ? (int)reg_auto_period(a)
-                   : 0;
+    mine = (room != COMPCOLL_OK || a->lost)        ? REG_AUTO_RESTART
+           : (a->wlen + 1 == REG_AUTO_MAX_WINDOW)  ? REG_AUTO_GIVE_UP
+           : reg_auto_cycle_ends(cc, addr, count) ? REG_AUTO_ENDS
+                                                  : REG_AUTO_GOES_ON;
+    agreed = reg_auto_agree(cc, mine, MPI_MAX);
+    if (agreed == REG_AUTO_ENDS) {
+        /*
+         * Some rank's buffers show that the window is whole cycles.  Each
+         * rank's shortest period without a shared buffer is the window, or
+         * shorter where its buffers show several cycles in it (no cycle
+         * has two calls in one buffer); the shortest of the ranks' is
+         * taken: a rank whose buffers are all new cannot tell one cycle
+         * from two.  A rank whose own buffers disagree keeps its tensors
+         * apart (reg_auto_learned).
+         */
+        return reg_auto_learned(cc,
+                                (size_t)reg_auto_agree(
+                                    cc, (int)reg_auto_period(a), MPI_MIN),
+                                addr, t_p);
     }
-    status = reg_auto_agree(cc, mine, &agreed);
-    if (status != COMPCOLL_OK) {
-        a->lost = 1;
-        return status;
-    }
-    if (agreed > 0 && agreed < REG_AUTO_GIVE_UP &&
-        (size_t)agreed <= a->wlen) {
-        return reg_auto_learned(cc, (size_t)agreed, addr, t_p);
-    }
-    if (agreed != 0 && agreed != REG_AUTO_GIVE_UP) {
+    if (agreed == REG_AUTO_RESTART) {
         /* the windows start afresh with this call */
         a->wlen = 0;
         a->lost = 0;

@@ -146,7 +146,8 @@ struct comm_state {
     int      counts_distinct;
     /* some rank of it reuses its buffers (not --fresh): when one rank's
      * buffers show where a step ends, the ranks agree on it and every
-     * rank's memories follow the tensors */
+     * rank's memories follow the tensors (hierarchical, only the node
+     * leaders' buffers count: --fresh-odd leaves world rank 0 reusing) */
     int      some_reuse;
     MPI_Comm node;
     int      units;
