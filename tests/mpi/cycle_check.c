@@ -1,0 +1,203 @@
+/*
+ * cycle_check: COMPCOLL_KEY=auto learns one cycle of calls on every rank
+ * when the ranks' allocators hand their buffers out differently
+ * (libcompcoll(7), TENSOR IDENTITY AND MEMORY).
+ *
+ *   cycle_check [--steps N]
+ *
+ * A step is three calls: X (1000 floats), Y1 and Y2 (1500 each), in
+ * buffers a, b, c that every rank reuses, except in step 1:
+ *   rank 0  passes three new buffers (its buffers show nothing);
+ *   rank 1  passes a new buffer for X and Y1 in c, Y2 in b (its buffers
+ *           show two cycles in the window: Y1 and Y2 came back swapped);
+ *   rank 2+ passes a, b, c (its buffers show the cycle's end at step 1).
+ * The ranks must agree on a cycle of three calls: with two ranks at the
+ * start of step 2 (rank 0's window of six calls, all in new buffers, could
+ * be one cycle of six; rank 1's cannot), with three at the start of step 1.
+ * Rank 0's memories then show it, in the statistics JSON it writes at
+ * MPI_Finalize (COMPCOLL_STATS must name a .json file): with two ranks,
+ * six tensors, X, Y1 and Y2 with every call but step 1's and the three of
+ * step 1 with one call each (a cycle of six would give each of the six
+ * half the calls); with three ranks, three tensors with every call.
+ * Every call's output must also hold the same bits on every rank.
+ * Gradients are random.  Prints a verdict line; exits 0 when all hold.
+ */
+#include <errno.h>
+#include <mpi.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N_X 1000
+#define N_Y 1500
+
+static int rank, size, ok = 1;
+
+static void check(int cond, const char *what)
+{
+    if (!cond && ok) {
+        printf("# cycle_check: FAILED on rank %d: %s\n", rank, what);
+    }
+    ok &= cond;
+}
+
+static float *gradient(int n, int step, int which)
+{
+    float   *g = malloc((size_t)n * sizeof(float));
+    uint64_t s = ((uint64_t)rank << 40) ^ ((uint64_t)step << 8) ^ which;
+    int      i;
+
+    if (g == NULL) {
+        fprintf(stderr, "cycle_check: out of memory\n");
+        PMPI_Abort(MPI_COMM_WORLD, 2);
+    }
+    for (i = 0; i < n; i++) {
+        uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        z ^= z >> 31;
+        g[i] = (float)((double)(z >> 11) / 9007199254740992.0 - 0.5);
+    }
+    return g;
+}
+
+/* One call: buf gets this step's gradient; the output, in out, must hold
+ * the same bits on every rank. */
+static void call(float *buf, float *out, int n, int step, int which)
+{
+    float *g = gradient(n, step, which);
+    float *lo = malloc((size_t)n * sizeof(float));
+    float *hi = malloc((size_t)n * sizeof(float));
+
+    memcpy(buf, g, (size_t)n * sizeof(float));
+    check(MPI_Allreduce(buf, out, n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD) ==
+              MPI_SUCCESS,
+          "MPI_Allreduce failed");
+    PMPI_Allreduce(out, lo, n, MPI_UINT32_T, MPI_MIN, MPI_COMM_WORLD);
+    PMPI_Allreduce(out, hi, n, MPI_UINT32_T, MPI_MAX, MPI_COMM_WORLD);
+    check(memcmp(lo, hi, (size_t)n * sizeof(float)) == 0,
+          "the ranks' outputs differ");
+    free(g);
+    free(lo);
+    free(hi);
+}
+
+static float *xmalloc_floats(int n)
+{
+    float *p = malloc((size_t)n * sizeof(float));
+
+    if (p == NULL) {
+        fprintf(stderr, "cycle_check: out of memory\n");
+        PMPI_Abort(MPI_COMM_WORLD, 2);
+    }
+    return p;
+}
+
+/* The "count" and "calls" of each entry of the JSON's "tensors" array, in
+ * order; the number of entries, or -1 when the file cannot be read. */
+static int read_tensors(const char *path, long *count, long *calls, int max)
+{
+    FILE *f = fopen(path, "r");
+    char *text, *p;
+    long  len;
+    int   n = 0;
+
+    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 ||
+        fseek(f, 0, SEEK_SET) != 0 || (text = calloc(1, len + 1)) == NULL ||
+        fread(text, 1, len, f) != (size_t)len) {
+        if (f != NULL) {
+            fclose(f);
+        }
+        return -1;
+    }
+    fclose(f);
+    p = strstr(text, "\"tensors\"");
+    while (p != NULL && n < max && (p = strstr(p, "\"count\":")) != NULL) {
+        count[n] = strtol(p + 8, &p, 10);
+        if ((p = strstr(p, "\"calls\":")) == NULL) {
+            break;
+        }
+        calls[n++] = strtol(p + 8, &p, 10);
+    }
+    free(text);
+    return n;
+}
+
+int main(int argc, char **argv)
+{
+    const char *json = getenv("COMPCOLL_STATS");
+    int         steps = 6, step, i, all_ok;
+    float      *a, *b, *c, *out;
+
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--steps") == 0 && i + 1 < argc) {
+            steps = atoi(argv[++i]);
+        } else {
+            fprintf(stderr, "cycle_check: unknown option %s\n", argv[i]);
+            PMPI_Abort(MPI_COMM_WORLD, 2);
+        }
+    }
+    if (size < 2 || steps < 3 || json == NULL ||
+        strlen(json) < 5 || strcmp(json + strlen(json) - 5, ".json") != 0) {
+        fprintf(stderr, "cycle_check: needs 2 or more ranks, --steps 3 or "
+                        "more and COMPCOLL_STATS=FILE.json\n");
+        PMPI_Abort(MPI_COMM_WORLD, 2);
+    }
+    a   = xmalloc_floats(N_X);
+    b   = xmalloc_floats(N_Y);
+    c   = xmalloc_floats(N_Y);
+    out = xmalloc_floats(N_Y);
+    for (step = 0; step < steps; step++) {
+        float *x = a, *y1 = b, *y2 = c;
+
+        if (step == 1 && rank == 0) { /* kept: no address comes back */
+            x  = xmalloc_floats(N_X);
+            y1 = xmalloc_floats(N_Y);
+            y2 = xmalloc_floats(N_Y);
+        } else if (step == 1 && rank == 1) {
+            x  = xmalloc_floats(N_X);
+            y1 = c;
+            y2 = b;
+        }
+        call(x, out, N_X, step, 0);
+        call(y1, out, N_Y, step, 1);
+        call(y2, out, N_Y, step, 2);
+    }
+    PMPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Finalize();
+    if (rank != 0) {
+        return all_ok ? 0 : 1;
+    }
+    {
+        /* rank 0's tensors, in the order it made them */
+        const long two[6][2] = {{N_X, steps - 1}, {N_Y, steps - 1},
+                                {N_Y, steps - 1}, {N_X, 1},
+                                {N_Y, 1},         {N_Y, 1}};
+        const long more[3][2] = {{N_X, steps}, {N_Y, steps}, {N_Y, steps}};
+        const long (*want)[2] = size == 2 ? two : more;
+        const int  nwant      = size == 2 ? 6 : 3;
+        long       count[8], calls[8];
+        int        n = read_tensors(json, count, calls, 8);
+        char       what[160];
+
+        check(n == nwant, "rank 0's statistics list other tensors than a "
+                          "cycle of three calls gives");
+        for (i = 0; ok && i < n; i++) {
+            snprintf(what, sizeof(what), "tensor %d of rank 0: %ld elements "
+                     "and %ld calls, where a cycle of three gives %ld and %ld",
+                     i, count[i], calls[i], want[i][0], want[i][1]);
+            check(count[i] == want[i][0] && calls[i] == want[i][1], what);
+        }
+        if (ok && all_ok) {
+            printf("# cycle_check: ok: P=%d, %d steps: one cycle of three "
+                   "calls on every rank\n", size, steps);
+        }
+        return ok && all_ok ? 0 : 1;
+    }
+}
