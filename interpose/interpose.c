@@ -378,17 +378,18 @@ COMPCOLL_EXPORT int MPI_Allreduce_init_c(const void *sbuf, void *rbuf,
 COMPCOLL_EXPORT int MPI_Comm_free(MPI_Comm *comm)
 {
     if (comm != NULL) {
-        compcoll_comm_release(*comm);
+        compcoll_comm_release(*comm, 0);
     }
     return PMPI_Comm_free(comm);
 }
 
 /* As MPI_Comm_free, which it is with the pending communication finished
- * first: the library's nonblocking calls on it finish before MPI frees it. */
+ * first: the library's nonblocking calls on it finish before MPI frees it,
+ * and its own communicators of it are disconnected as well. */
 COMPCOLL_EXPORT int MPI_Comm_disconnect(MPI_Comm *comm)
 {
     if (comm != NULL) {
-        compcoll_comm_release(*comm);
+        compcoll_comm_release(*comm, 1);
     }
     return PMPI_Comm_disconnect(comm);
 }

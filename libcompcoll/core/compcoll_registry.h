@@ -116,6 +116,9 @@ typedef struct compcoll_comm {
                                          * (compcoll_fail.h) */
     int                   broken;       /* a transport failed: calls pass
                                          * through to MPI */
+    int                   disconnect;   /* being dropped by
+                                         * MPI_Comm_disconnect: its own
+                                         * communicators are disconnected */
     int                   transport_failed; /* some rank's transport failed
                                              * in a call (agreed) */
     uint64_t              sparse_calls; /* sparse scalecom calls, agreed
@@ -156,8 +159,10 @@ void              compcoll_registry_finalize(void);
 
 /* The state of comm, created collectively on first use. */
 compcoll_status_t compcoll_comm_get(MPI_Comm comm, compcoll_comm_t **cc_p);
-/* Drop comm's state now (MPI_Comm_free); no-op when it has none. */
-void              compcoll_comm_release(MPI_Comm comm);
+/* Drop comm's state now (MPI_Comm_free, or MPI_Comm_disconnect when
+ * disconnect: the library's own communicators of it are disconnected
+ * too); no-op when it has none. */
+void              compcoll_comm_release(MPI_Comm comm, int disconnect);
 
 /* The tensor state for this call; creates it (memory within the cap). */
 compcoll_status_t compcoll_tensor_get(compcoll_comm_t *cc, const void *gbuf,

@@ -44,6 +44,20 @@ static void reg_tensor_free(compcoll_tensor_t *t)
     free(t);
 }
 
+/* One of the library's own communicators of cc, freed or, when cc's user
+ * communicator is being disconnected, disconnected. */
+static void reg_comm_let_go(const compcoll_comm_t *cc, MPI_Comm *comm)
+{
+    if (*comm == MPI_COMM_NULL) {
+        return;
+    }
+    if (cc->disconnect) {
+        PMPI_Comm_disconnect(comm);
+    } else {
+        PMPI_Comm_free(comm);
+    }
+}
+
 static void reg_comm_destroy(compcoll_comm_t *cc)
 {
     size_t b;
@@ -60,18 +74,16 @@ static void reg_comm_destroy(compcoll_comm_t *cc)
         }
     }
     if (cc->tcomm != NULL) {
+        cc->tcomm->disconnect = cc->disconnect;
         cc->tcomm->ops->comm_destroy(cc->tcomm);
     }
-    /* freeing the leaders' communicator drops the inner state with it */
-    if (cc->leaders != MPI_COMM_NULL) {
-        PMPI_Comm_free(&cc->leaders);
+    /* letting the leaders' communicator go drops the inner state with it */
+    if (cc->inner != NULL) {
+        cc->inner->disconnect = cc->disconnect;
     }
-    if (cc->node != MPI_COMM_NULL) {
-        PMPI_Comm_free(&cc->node);
-    }
-    if (cc->ctl != MPI_COMM_NULL) {
-        PMPI_Comm_free(&cc->ctl);
-    }
+    reg_comm_let_go(cc, &cc->leaders);
+    reg_comm_let_go(cc, &cc->node);
+    reg_comm_let_go(cc, &cc->ctl);
     pthread_mutex_lock(&reg_lock);
     if (cc->prev != NULL) {
         cc->prev->next = cc->next;
@@ -364,7 +376,7 @@ out:
     return status;
 }
 
-void compcoll_comm_release(MPI_Comm comm)
+void compcoll_comm_release(MPI_Comm comm, int disconnect)
 {
     void *value = NULL;
     int   found = 0;
@@ -378,6 +390,7 @@ void compcoll_comm_release(MPI_Comm comm)
          * they complete first (their peers run them on their own threads,
          * so this waits for nobody's application code) */
         compcoll_nbc_stop(value);
+        ((compcoll_comm_t *)value)->disconnect = disconnect;
         PMPI_Comm_delete_attr(comm, reg_keyval);
     }
 }

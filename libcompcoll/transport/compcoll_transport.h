@@ -49,6 +49,11 @@ typedef struct compcoll_tcomm {
      * tell (ucx: what its worker's progress reports); a wait backs off
      * only while neither this nor its operations move. */
     uint64_t                        events;
+    /* Set before comm_destroy when the user's communicator is being
+     * disconnected (MPI_Comm_disconnect): the transport's own MPI
+     * communicators are disconnected too, not only freed, so that no
+     * connection outlives the user's. */
+    int                             disconnect;
 } compcoll_tcomm_t;
 
 struct compcoll_transport_ops {

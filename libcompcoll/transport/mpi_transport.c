@@ -74,7 +74,11 @@ static void mpi_comm_destroy(compcoll_tcomm_t *tcomm)
 {
     mpi_tcomm_t *tc = (mpi_tcomm_t *)tcomm;
 
-    PMPI_Comm_free(&tc->comm);
+    if (tcomm->disconnect) {
+        PMPI_Comm_disconnect(&tc->comm);
+    } else {
+        PMPI_Comm_free(&tc->comm);
+    }
     compcoll_buf_release(&tc->wire);
     compcoll_buf_release(&tc->layout);
     free(tc);

@@ -23,7 +23,10 @@
  *   --release R  how each job's communicator goes at the end: free
  *                (MPI_Comm_free, default) or disconnect (one more
  *                nonblocking sum started on it, MPI_Comm_disconnect, which
- *                must let it finish, then MPI_Wait: it must be compressed)
+ *                must let it finish, then MPI_Wait: it must be compressed;
+ *                and the library must disconnect its own communicators of
+ *                it as well: PMPI_Comm_disconnect, which this program
+ *                defines to count the calls, is called more than once)
  *
  * Built with STUB_DEVICE it is threads_stub_check (tests/gpu): every sum's
  * buffers come from an arena that the stand-in CUDA driver
@@ -33,6 +36,10 @@
  *
  * Exit status 0 when every rank agrees everything matched.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* RTLD_NEXT */
+#endif
+#include <dlfcn.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -278,6 +285,29 @@ static int compare(job_t *got, job_t *want, const char *what)
     return 1;
 }
 
+/*
+ * This process's PMPI_Comm_disconnect calls, the preloaded library's
+ * included: the executable's definition (exported, tests/Makefile.am)
+ * comes first in the lookup, before the MPI library's, which it calls.
+ */
+static int disconnects;
+
+int PMPI_Comm_disconnect(MPI_Comm *comm)
+{
+    static int (*next)(MPI_Comm *);
+
+    if (next == NULL) {
+        *(void **)&next = dlsym(RTLD_NEXT, "PMPI_Comm_disconnect");
+        if (next == NULL) {
+            fprintf(stderr, "threads_check: no PMPI_Comm_disconnect after "
+                            "this program's\n");
+            abort();
+        }
+    }
+    __atomic_add_fetch(&disconnects, 1, __ATOMIC_RELAXED);
+    return next(comm);
+}
+
 /* The end of a job's communicator (--release); 1 when it went as it
  * should. */
 static int release_comm(job_t *jb)
@@ -285,7 +315,7 @@ static int release_comm(job_t *jb)
     const int   n = tensor_count(0);
     float      *g, *out;
     MPI_Request req;
-    int         rc, nz, ok;
+    int         rc, nz, ok, seen;
 
     if (strcmp(release, "disconnect") != 0) {
         return MPI_Comm_free(&jb->comm) == MPI_SUCCESS;
@@ -294,9 +324,12 @@ static int release_comm(job_t *jb)
     out = buf_alloc((size_t)n * sizeof(float));
     gradient(g, n, jb->id, steps, 0);
     rc = MPI_Iallreduce(g, out, n, MPI_FLOAT, MPI_SUM, jb->comm, &req);
+    seen = __atomic_load_n(&disconnects, __ATOMIC_RELAXED);
     if (rc == MPI_SUCCESS) {
         rc = MPI_Comm_disconnect(&jb->comm);
     }
+    /* the user's, and at least the library's control duplicate */
+    seen = __atomic_load_n(&disconnects, __ATOMIC_RELAXED) - seen;
     if (rc == MPI_SUCCESS) {
         rc = MPI_Wait(&req, MPI_STATUS_IGNORE);
     }
@@ -307,6 +340,12 @@ static int release_comm(job_t *jb)
                "communicator %s, %d nonzero sums (want k = %d)\n",
                world_rank, rc, jb->comm == MPI_COMM_NULL ? "null" : "left",
                nz, want_k(n));
+    }
+    if (seen < 2) {
+        printf("# rank %d: MPI_Comm_disconnect made %d PMPI_Comm_disconnect "
+               "calls: the library's own communicators of it were only "
+               "freed\n", world_rank, seen);
+        ok = 0;
     }
     buf_free(out);
     buf_free(g);
