@@ -70,6 +70,13 @@ typedef struct {
     int     learned;
 } compcoll_seq_t;
 
+/* A call of the window, or a position of the cycle, of COMPCOLL_KEY=auto. */
+typedef struct {
+    compcoll_tensor_t *t;     /* NULL: this rank could not make it (yet) */
+    uint64_t           addr;  /* its buffer (the window's) */
+    size_t             count;
+} compcoll_auto_call_t;
+
 /*
  * COMPCOLL_KEY=auto (registry.c): while learning, calls are keyed by
  * buffer address and recorded in `win`; once the cycle of calls is known,
@@ -77,18 +84,14 @@ typedef struct {
  * in step: each learning call begins with their agreement on what it ends.
  */
 typedef struct {
-    compcoll_tensor_t **win;      /* learning: the tensor of each call
-                                   * (NULL: this rank could not make it) */
-    uint64_t           *waddr;    /* learning: each call's buffer */
-    size_t             *wcount;   /* learning: each call's count */
-    size_t              wlen, wcap;
-    int                 lost;     /* a call missing from this rank's window:
-                                   * every rank starts learning again */
-    compcoll_tensor_t **cycle;    /* learned: the tensor at each position
-                                   * (NULL: not made yet); room for wcap */
-    size_t             *ccount;   /* learned: the count at each position */
-    size_t              len;      /* learned cycle length (0: learning) */
-    size_t              pos;      /* next position */
+    compcoll_auto_call_t *win;   /* learning: each call */
+    size_t                wlen, wcap;
+    int                   lost;  /* a call missing from this rank's
+                                  * window: every rank learns anew */
+    compcoll_auto_call_t *cycle; /* learned: each position (room for
+                                  * wcap) */
+    size_t                len;   /* learned cycle length (0: learning) */
+    size_t                pos;   /* next position */
 } compcoll_auto_t;
 
 struct compcoll_nbc_op;

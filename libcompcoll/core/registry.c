@@ -102,10 +102,7 @@ static void reg_comm_destroy(compcoll_comm_t *cc)
     compcoll_buf_release(&cc->pipe);
     free(cc->seq.counts);
     free(cc->autok.win);
-    free(cc->autok.waddr);
     free(cc->autok.cycle);
-    free(cc->autok.wcount);
-    free(cc->autok.ccount);
     free(cc->all);
     free(cc->buckets);
     pthread_mutex_destroy(&cc->lock);
@@ -661,7 +658,7 @@ static int reg_auto_cycle_ends(const compcoll_comm_t *cc, uint64_t addr,
     size_t                 q;
     int                    distinct = (a->wlen > 1);
 
-    if (a->wlen == 0 || count != a->wcount[0]) {
+    if (a->wlen == 0 || count != a->win[0].count) {
         return 0;
     }
     /* a step whose calls all have different counts ends where its first
@@ -671,21 +668,21 @@ static int reg_auto_cycle_ends(const compcoll_comm_t *cc, uint64_t addr,
      * tell from steps of one tensor */
     for (j = 0; distinct && j < a->wlen; j++) {
         for (q = j + 1; distinct && q < a->wlen; q++) {
-            distinct = (a->wcount[j] != a->wcount[q]);
+            distinct = (a->win[j].count != a->win[q].count);
         }
     }
     if (distinct) {
         return 1;
     }
     for (j = 0; j < a->wlen; j++) {
-        if (a->waddr[j] == addr) {
-            if (a->wcount[j] == count) {
+        if (a->win[j].addr == addr) {
+            if (a->win[j].count == count) {
                 return 1;
             }
             seen = 1;
         }
     }
-    return !seen && reg_unmapped(a->waddr[0]);
+    return !seen && reg_unmapped(a->win[0].addr);
 }
 
 /* Whether calls [from, from + len) of the window share a buffer. */
@@ -695,7 +692,7 @@ static int reg_auto_shares(const compcoll_auto_t *a, size_t from, size_t len)
 
     for (i = from; i < from + len; i++) {
         for (j = i + 1; j < from + len; j++) {
-            if (a->waddr[i] == a->waddr[j]) {
+            if (a->win[i].addr == a->win[j].addr) {
                 return 1;
             }
         }
@@ -723,7 +720,7 @@ static size_t reg_auto_period(const compcoll_auto_t *a)
         int ok = (n % p == 0);
 
         for (i = p; ok && i < n; i++) {
-            ok = (a->wcount[i] == a->wcount[i - p]);
+            ok = (a->win[i].count == a->win[i - p].count);
         }
         for (i = 0; ok && i < n; i += p) {
             ok = !reg_auto_shares(a, i, p);
@@ -745,17 +742,18 @@ static void reg_auto_merge(compcoll_comm_t *cc)
     size_t           i, j, kept;
 
     for (i = a->len; i < a->wlen; i++) {
-        compcoll_tensor_t *x = a->win[i], *y = a->cycle[i % a->len];
+        compcoll_tensor_t *x = a->win[i].t, *y = a->cycle[i % a->len].t;
         int                in_cycle = 0;
 
         for (j = 0; j < a->len; j++) {
-            in_cycle |= (a->cycle[j] == x);
+            in_cycle |= (a->cycle[j].t == x);
         }
-        if (x == NULL || in_cycle || x->count != a->ccount[i % a->len]) {
+        if (x == NULL || in_cycle ||
+            x->count != a->cycle[i % a->len].count) {
             continue; /* met by address: its memory stays where it is */
         }
         if (y == NULL) {
-            a->cycle[i % a->len] = x;
+            a->cycle[i % a->len].t = x;
             continue;
         }
         /* memories that live on a device (t->mem a placeholder there) come
@@ -775,8 +773,8 @@ static void reg_auto_merge(compcoll_comm_t *cc)
             x->mem      = NULL;
         }
         for (j = i + 1; j < a->wlen; j++) {
-            if (a->win[j] == x) {
-                a->win[j] = y;
+            if (a->win[j].t == x) {
+                a->win[j].t = y;
             }
         }
         for (j = 0, kept = 0; j < cc->nall; j++) {
@@ -809,37 +807,23 @@ static compcoll_tensor_t *reg_auto_by_buffer(const compcoll_comm_t *cc,
  */
 static compcoll_status_t reg_auto_room(compcoll_auto_t *a)
 {
-    size_t              cap;
-    compcoll_tensor_t **w;
-    uint64_t           *wa;
-    size_t             *c;
+    size_t                cap;
+    compcoll_auto_call_t *p;
 
     if (a->wlen < a->wcap) {
         return COMPCOLL_OK;
     }
     cap = a->wcap ? 2 * a->wcap : 64;
-    /* each array keeps what it held if a later one cannot grow */
-    if ((w = realloc(a->win, cap * sizeof(*w))) == NULL) {
+    /* each array keeps what it held if the other cannot grow */
+    if ((p = realloc(a->win, cap * sizeof(*p))) == NULL) {
         return COMPCOLL_ERR_NO_MEMORY;
     }
-    a->win = w;
-    if ((wa = realloc(a->waddr, cap * sizeof(*wa))) == NULL) {
+    a->win = p;
+    if ((p = realloc(a->cycle, cap * sizeof(*p))) == NULL) {
         return COMPCOLL_ERR_NO_MEMORY;
     }
-    a->waddr = wa;
-    if ((c = realloc(a->wcount, cap * sizeof(*c))) == NULL) {
-        return COMPCOLL_ERR_NO_MEMORY;
-    }
-    a->wcount = c;
-    if ((w = realloc(a->cycle, cap * sizeof(*w))) == NULL) {
-        return COMPCOLL_ERR_NO_MEMORY;
-    }
-    a->cycle = w;
-    if ((c = realloc(a->ccount, cap * sizeof(*c))) == NULL) {
-        return COMPCOLL_ERR_NO_MEMORY;
-    }
-    a->ccount = c;
-    a->wcap   = cap;
+    a->cycle = p;
+    a->wcap  = cap;
     return COMPCOLL_OK;
 }
 
@@ -884,16 +868,16 @@ static compcoll_status_t reg_auto_next(compcoll_comm_t *cc, uint64_t addr,
     compcoll_status_t  status;
 
     a->pos = (pos + 1) % a->len;
-    if (a->cycle[pos] == NULL) {
-        status = reg_tensor_new(cc, cc->nall, addr, a->ccount[pos],
-                                &a->cycle[pos]);
+    if (a->cycle[pos].t == NULL) {
+        status = reg_tensor_new(cc, cc->nall, addr, a->cycle[pos].count,
+                                &a->cycle[pos].t);
         if (status != COMPCOLL_OK) {
-            a->cycle[pos] = NULL;
+            a->cycle[pos].t = NULL;
             return status;
         }
     }
-    a->cycle[pos]->addr = addr;
-    *t_p                = a->cycle[pos];
+    a->cycle[pos].t->addr = addr;
+    *t_p                  = a->cycle[pos].t;
     return COMPCOLL_OK;
 }
 
@@ -913,11 +897,10 @@ static compcoll_status_t reg_auto_learned(compcoll_comm_t *cc, size_t len,
     size_t           i, j;
 
     memcpy(a->cycle, a->win, len * sizeof(*a->cycle));
-    memcpy(a->ccount, a->wcount, len * sizeof(*a->ccount));
     for (j = 1; j < len; j++) {
-        for (i = 0; i < j && a->cycle[j] != NULL; i++) {
-            if (a->cycle[i] == a->cycle[j]) {
-                a->cycle[j] = NULL;
+        for (i = 0; i < j && a->cycle[j].t != NULL; i++) {
+            if (a->cycle[i].t == a->cycle[j].t) {
+                a->cycle[j].t = NULL;
             }
         }
     }
@@ -950,7 +933,7 @@ static compcoll_status_t reg_auto_get(compcoll_comm_t *cc, uint64_t addr,
     int                mine, agreed;
 
     if (a->len > 0) {
-        if (a->ccount[a->pos] == count) {
+        if (a->cycle[a->pos].count == count) {
             return reg_auto_next(cc, addr, t_p);
         }
         compcoll_warn_once("the cycle of compressed calls on communicator "
@@ -962,7 +945,7 @@ static compcoll_status_t reg_auto_get(compcoll_comm_t *cc, uint64_t addr,
                            "fix its make-up (Horovod: DistributedOptimizer "
                            "groups=1, or HOROVOD_FUSION_THRESHOLD=0)",
                            (unsigned long long)cc->id, count,
-                           a->ccount[a->pos]);
+                           a->cycle[a->pos].count);
         a->len  = 0;
         a->wlen = 0;
     }
@@ -1005,9 +988,9 @@ static compcoll_status_t reg_auto_get(compcoll_comm_t *cc, uint64_t addr,
     /* within one cycle the buffer names the tensor; one this rank cannot
      * make leaves a hole in its window, in step with the others' */
     status = reg_auto_by_buffer_or_new(cc, addr, count, &t);
-    a->win[a->wlen]     = (status == COMPCOLL_OK) ? t : NULL;
-    a->wcount[a->wlen]  = count;
-    a->waddr[a->wlen++] = addr;
+    a->win[a->wlen].t      = (status == COMPCOLL_OK) ? t : NULL;
+    a->win[a->wlen].addr   = addr;
+    a->win[a->wlen++].count = count;
     if (status == COMPCOLL_OK) {
         *t_p = t;
     }
