@@ -188,7 +188,8 @@ static compcoll_status_t cfg_parse_stats(const char *v, void *field,
 }
 
 static const char *const cfg_fault_points[COMPCOLL_FAULT_POINTS] = {
-    "alloc", "validate", "decode", "transport", "kernel", "tensor"};
+    "alloc", "validate", "decode", "transport", "kernel", "tensor",
+    "window"};
 
 const char *compcoll_fault_point_name(int point)
 {
@@ -221,7 +222,8 @@ static compcoll_status_t cfg_parse_fault(const char *v, void *field,
         }
         if (p == COMPCOLL_FAULT_POINTS || v[plen] != ':') {
             snprintf(err, len, "expected POINT:RANK:CALL with POINT one of "
-                     "alloc, validate, decode, transport, kernel, tensor");
+                     "alloc, validate, decode, transport, kernel, tensor, "
+                     "window");
             return COMPCOLL_ERR_INVALID_PARAM;
         }
         errno = 0;
@@ -443,10 +445,11 @@ const compcoll_cfg_field_t compcoll_cfg_table[] = {
      "cannot be had), validate (the leader's header is rejected), decode "
      "(the leader's indices are rejected), transport (a transport operation "
      "reports failure after moving its bytes), kernel (the index "
-     "selection fails) or tensor (the state of a tensor the call is the "
+     "selection fails), tensor (the state of a tensor the call is the "
      "first of on that rank cannot be allocated; other calls are not "
-     "touched). The call then fails on every rank, as a real failure "
-     "would. Empty: no faults.",
+     "touched) or window (while COMPCOLL_KEY=auto learns the cycle of "
+     "calls, it cannot note the call). The call then fails on every rank, "
+     "as a real failure would. Empty: no faults.",
      CFG_FIELD(fault), cfg_parse_fault, NULL, CFG_LOCAL},
 };
 

@@ -830,10 +830,13 @@ static compcoll_status_t reg_auto_room(compcoll_auto_t *a)
 /* What a rank puts to the learning agreement (reg_auto_agree): the
  * largest wins. */
 enum {
-    REG_AUTO_GOES_ON = 0,       /* the call is the window's next */
-    REG_AUTO_ENDS    = 1,       /* it begins the second cycle */
-    REG_AUTO_GIVE_UP = 2,       /* it fills the window */
-    REG_AUTO_RESTART = 3        /* a rank's window lost a call */
+    REG_AUTO_GOES_ON = 0, /* the call is the window's next */
+    REG_AUTO_GIVE_UP = 1, /* it is, and fills the window */
+    REG_AUTO_NO_ROOM = 2, /* this rank cannot note it: the windows start
+                           * again with it, unless it ends the cycle */
+    REG_AUTO_ENDS    = 3, /* it begins the second cycle */
+    REG_AUTO_RESTART = 4  /* a rank's window lost a call: the windows start
+                           * again with this one */
 };
 
 /*
@@ -954,10 +957,12 @@ static compcoll_status_t reg_auto_get(compcoll_comm_t *cc, uint64_t addr,
         return reg_auto_by_buffer_or_new(cc, addr, count, t_p);
     }
     /* learning: every rank is, in step with the others */
-    room = reg_auto_room(a);
-    mine = (room != COMPCOLL_OK || a->lost)        ? REG_AUTO_RESTART
-           : (a->wlen + 1 == REG_AUTO_MAX_WINDOW)  ? REG_AUTO_GIVE_UP
+    room = compcoll_fault(cc, COMPCOLL_FAULT_WINDOW);
+    room = (room == COMPCOLL_OK) ? reg_auto_room(a) : room;
+    mine = a->lost                                ? REG_AUTO_RESTART
            : reg_auto_cycle_ends(cc, addr, count) ? REG_AUTO_ENDS
+           : room != COMPCOLL_OK                  ? REG_AUTO_NO_ROOM
+           : a->wlen + 1 == REG_AUTO_MAX_WINDOW   ? REG_AUTO_GIVE_UP
                                                   : REG_AUTO_GOES_ON;
     agreed = reg_auto_agree(cc, mine, MPI_MAX);
     if (agreed == REG_AUTO_ENDS) {
@@ -975,7 +980,7 @@ static compcoll_status_t reg_auto_get(compcoll_comm_t *cc, uint64_t addr,
                                     cc, (int)reg_auto_period(a), MPI_MIN),
                                 addr, t_p);
     }
-    if (agreed == REG_AUTO_RESTART) {
+    if (agreed == REG_AUTO_RESTART || agreed == REG_AUTO_NO_ROOM) {
         /* the windows start afresh with this call */
         a->wlen = 0;
         a->lost = 0;

@@ -7,7 +7,10 @@
 # each communicator fail on one rank: its buffers (alloc), its check of the
 # leader's header (validate) or index list (decode), the leader's selection
 # (kernel), or a transport operation (transport); or the state of a tensor
-# met in call 1, while COMPCOLL_KEY=auto learns the cycle (tensor).  With
+# met in call 1, while COMPCOLL_KEY=auto learns the cycle (tensor).  A
+# learning window that cannot note a call (window) fails nothing: the ranks
+# learn the cycle anew from that call, and every output must still match
+# the oracle.  With
 # MPI_ERRORS_RETURN (scalecom_check and, for adacomp and topk,
 # sparse_check: --fail-call 3 or 1) every rank must get an error of one class
 # within 10 s, and every later call must match the oracle, which clears the
@@ -60,6 +63,9 @@ cat >"$tmp/cases" <<EOF2
 2 | FAULT=transport:0:3 | $big --fail-broken
 2 | FAULT=decode:0:3 SELECT=chunk | $big
 2 | FAULT=tensor:1:1 | scalecom_check --steps 5 --interleave --fail-call 1
+2 | FAULT=window:1:1 | scalecom_check --steps 5 --interleave --third
+3 | FAULT=window:0:2 TRANSPORT=mpi | scalecom_check --steps 4 --interleave --fresh-odd
+3 | FAULT=window:2:3 | scalecom_check --steps 4 --interleave --third --fresh-odd
 3 | FAULT=tensor:1:1 TRANSPORT=mpi | scalecom_check --steps 4 --interleave --third --fresh-odd --fail-call 1
 2 | FAULT=alloc:0:3 SELECT=chunk | $big
 2 | FAULT=transport:1:3 SELECT=chunk | $big --fail-broken
