@@ -448,8 +448,9 @@ const compcoll_cfg_field_t compcoll_cfg_table[] = {
      "selection fails), tensor (the state of a tensor the call is the "
      "first of on that rank cannot be allocated; other calls are not "
      "touched) or window (while COMPCOLL_KEY=auto learns the cycle of "
-     "calls, it cannot note the call). The call then fails on every rank, "
-     "as a real failure would. Empty: no faults.",
+     "calls, it cannot note the call: the ranks learn anew from it, and "
+     "nothing fails). A call that fails then fails on every rank, as a real "
+     "failure would. Empty: no faults.",
      CFG_FIELD(fault), cfg_parse_fault, NULL, CFG_LOCAL},
 };
 

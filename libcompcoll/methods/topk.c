@@ -29,10 +29,13 @@ typedef struct {
     compcoll_comm_t   *cc;
     compcoll_tensor_t *t;
     size_t             n, k;
+    size_t             kcap;  /* the most any rank's k can be: k, or the
+                               * ramp's first k */
     compcoll_wire_t    wire;
     size_t             bytes; /* a rank's stream */
-    uint32_t          *idx;   /* this rank's stream: k indices, k values */
-    float             *vals;  /* k */
+    uint32_t          *idx;   /* this rank's stream: k indices, k values;
+                               * then room for kcap indices */
+    float             *vals;  /* kcap */
 } topk_call_t;
 
 /* This rank's buffers and selection (which leaves m alone), before the
@@ -43,9 +46,15 @@ static compcoll_status_t topk_select(topk_call_t *c, const float *g)
     compcoll_status_t        local;
     double                   t0;
 
+    /* room for every rank's stream as topk_sum reads it */
+    c->kcap = cfg->ramp > 0 ? compcoll_k_max(c->n) : c->k;
+    c->kcap = c->kcap > c->k ? c->kcap : c->k;
     local   = compcoll_fault(c->cc, COMPCOLL_FAULT_ALLOC);
-    c->idx  = compcoll_buf_reserve(&c->cc->msg, c->bytes);
-    c->vals = compcoll_buf_reserve(&c->cc->vals, c->k * sizeof(float));
+    c->idx  = compcoll_buf_reserve(&c->cc->msg,
+                                   c->bytes > c->kcap * sizeof(uint32_t)
+                                       ? c->bytes
+                                       : c->kcap * sizeof(uint32_t));
+    c->vals = compcoll_buf_reserve(&c->cc->vals, c->kcap * sizeof(float));
     if (c->idx == NULL || c->vals == NULL) {
         compcoll_error("no memory for the buffers of a call of %zu elements",
                        c->n);
@@ -103,32 +112,29 @@ static void topk_compress(topk_call_t *c, const float *g, float *out)
 }
 
 /* Every rank's stream (all: in rank order, counts[r] bytes each) added
- * into out, in rank order, each checked first: indices below n and
- * ascending.  kmax: the largest k of a stream. */
+ * into out, in rank order, each checked first: at most kcap elements,
+ * indices below n and ascending. */
 static compcoll_status_t topk_sum(topk_call_t *c, const void *all,
-                                  const size_t *counts, size_t kmax,
-                                  float *out)
+                                  const size_t *counts, float *out)
 {
     const size_t unit = sizeof(uint32_t) + compcoll_wire_size(c->wire);
     const char  *rs   = all;
+    uint32_t    *ri   = c->idx; /* this rank's stream is sent: free */
     double       t0   = compcoll_time();
-    uint32_t    *ri;
     size_t       j;
     int          r;
 
-    /* this rank's own stream is sent: its buffers take the others' */
-    ri      = compcoll_buf_reserve(&c->cc->msg, kmax * sizeof(uint32_t));
-    c->vals = compcoll_buf_reserve(&c->cc->vals, kmax * sizeof(float));
-    if (ri == NULL || c->vals == NULL) {
-        compcoll_error("no memory to add up top-k streams of up to %zu "
-                       "elements", kmax);
-        return COMPCOLL_ERR_NO_MEMORY;
-    }
     for (r = 0; r < c->cc->size; rs += counts[r++]) {
         /* a stream can start anywhere (16-bit values, odd k): its indices
          * are copied out before they are read */
         const size_t k = counts[r] / unit;
 
+        if (k > c->kcap) {
+            compcoll_error("rank %d sends %zu top-k elements of a call of "
+                           "%zu, more than any rank's k (%zu); refusing "
+                           "them", r, k, c->n, c->kcap);
+            return COMPCOLL_ERR_PROTOCOL;
+        }
         memcpy(ri, rs, k * sizeof(uint32_t));
         for (j = 0; j < k; j++) {
             if (ri[j] >= c->n || (j > 0 && ri[j] <= ri[j - 1])) {
@@ -158,7 +164,7 @@ static compcoll_status_t topk_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *
     const size_t     *counts;
     compcoll_status_t status, local = COMPCOLL_OK;
     void             *all;
-    size_t            unit, kmax = 0;
+    size_t            unit;
     int               dense, r;
 
     memset(&c, 0, sizeof(c));
@@ -187,17 +193,17 @@ static compcoll_status_t topk_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *
         compcoll_xchg_account(cc, t, n, sent0);
         return status;
     }
+    /* what every rank sees alike (a stream longer than this rank's kcap
+     * is refused after the exchange, which every rank makes) */
     unit = sizeof(uint32_t) + compcoll_wire_size(c.wire);
     for (r = 0; r < cc->size; r++) {
-        if (counts[r] % unit != 0 || counts[r] == 0 ||
-            counts[r] / unit > n) {
+        if (counts[r] % unit != 0 || counts[r] == 0) {
             compcoll_error("rank %d sends a top-k stream of %zu bytes, not "
-                           "1 to %zu elements of %zu bytes: are all ranks "
-                           "making the same MPI_Allreduce calls?", r,
-                           counts[r], n, unit);
+                           "a whole number of %zu-byte elements: are all "
+                           "ranks making the same MPI_Allreduce calls?", r,
+                           counts[r], unit);
             return COMPCOLL_ERR_PROTOCOL; /* seen alike by every rank */
         }
-        kmax = counts[r] / unit > kmax ? counts[r] / unit : kmax;
     }
     topk_compress(&c, g, out);
     /* a check of this rank's own that fails still makes the exchange */
@@ -209,7 +215,7 @@ static compcoll_status_t topk_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *
     if (compcoll_fault(cc, COMPCOLL_FAULT_DECODE) != COMPCOLL_OK) {
         return COMPCOLL_ERR_PROTOCOL;
     }
-    status = topk_sum(&c, all, counts, kmax, out);
+    status = topk_sum(&c, all, counts, out);
     if (status != COMPCOLL_OK) {
         return status;
     }

@@ -51,8 +51,8 @@ typedef struct compcoll_tcomm {
     uint64_t                        events;
     /* Set before comm_destroy when the user's communicator is being
      * disconnected (MPI_Comm_disconnect): the transport's own MPI
-     * communicators are disconnected too, not only freed, so that no
-     * connection outlives the user's. */
+     * communicators are disconnected too, not only freed (UCX endpoints,
+     * shared by a process's communicators, stay until finalize). */
     int                             disconnect;
 } compcoll_tcomm_t;
 

@@ -24,8 +24,8 @@ cat >"$tmp/cases" <<'CASES'
 2 | TRANSPORT=ucx | threads_check --mode nb --steps 6
 2 | TRANSPORT=mpi | threads_check --mode nb --steps 6
 3 | TRANSPORT=ucx BETA=0.5 | threads_check --mode nb --steps 3
-2 | TRANSPORT=ucx | threads_check --mode nb --steps 3 --release disconnect
-2 | TRANSPORT=mpi | threads_check --mode dup --threads 2 --release disconnect
-4 | TRANSPORT=mpi HIERARCHICAL=y RANKS_PER_NODE=2 | threads_check --mode dup --threads 2 --steps 2 --release disconnect
+2 | TRANSPORT=ucx | threads_check --mode nb --steps 3 --release disconnect --disconnects 2
+2 | TRANSPORT=mpi | threads_check --mode dup --threads 2 --release disconnect --disconnects 3
+4 | TRANSPORT=mpi HIERARCHICAL=y RANKS_PER_NODE=2 | threads_check --mode dup --threads 2 --steps 2 --release disconnect --disconnects 3,6
 CASES
 run_cases "$tmp/cases"
