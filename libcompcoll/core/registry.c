@@ -77,9 +77,17 @@ static void reg_comm_destroy(compcoll_comm_t *cc)
         cc->tcomm->disconnect = cc->disconnect;
         cc->tcomm->ops->comm_destroy(cc->tcomm);
     }
-    /* letting the leaders' communicator go drops the inner state with it */
-    if (cc->inner != NULL) {
-        cc->inner->disconnect = cc->disconnect;
+    /* letting the leaders' communicator go drops the inner state with it
+     * (found by its attribute: at MPI_Finalize it may be gone already) */
+    if (cc->disconnect && cc->leaders != MPI_COMM_NULL) {
+        void *inner = NULL;
+        int   found = 0;
+
+        if (PMPI_Comm_get_attr(cc->leaders, reg_keyval, &inner, &found) ==
+                MPI_SUCCESS &&
+            found) {
+            ((compcoll_comm_t *)inner)->disconnect = 1;
+        }
     }
     reg_comm_let_go(cc, &cc->leaders);
     reg_comm_let_go(cc, &cc->node);

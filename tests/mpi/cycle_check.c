@@ -104,12 +104,17 @@ static int read_tensors(const char *path, long *count, long *calls, int max)
     long  len;
     int   n = 0;
 
-    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 ||
-        fseek(f, 0, SEEK_SET) != 0 || (text = calloc(1, len + 1)) == NULL ||
-        fread(text, 1, len, f) != (size_t)len) {
-        if (f != NULL) {
-            fclose(f);
-        }
+    if (f == NULL) {
+        return -1;
+    }
+    if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 ||
+        fseek(f, 0, SEEK_SET) != 0 || (text = calloc(1, len + 1)) == NULL) {
+        fclose(f);
+        return -1;
+    }
+    if (fread(text, 1, len, f) != (size_t)len) {
+        free(text);
+        fclose(f);
         return -1;
     }
     fclose(f);
@@ -129,7 +134,7 @@ int main(int argc, char **argv)
 {
     const char *json = getenv("COMPCOLL_STATS");
     int         steps = 6, step, i, all_ok;
-    float      *a, *b, *c, *out;
+    float      *a, *b, *c, *out, *fresh[3] = {NULL, NULL, NULL};
 
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -157,11 +162,11 @@ int main(int argc, char **argv)
         float *x = a, *y1 = b, *y2 = c;
 
         if (step == 1 && rank == 0) { /* kept: no address comes back */
-            x  = xmalloc_floats(N_X);
-            y1 = xmalloc_floats(N_Y);
-            y2 = xmalloc_floats(N_Y);
+            x = fresh[0] = xmalloc_floats(N_X);
+            y1 = fresh[1] = xmalloc_floats(N_Y);
+            y2 = fresh[2] = xmalloc_floats(N_Y);
         } else if (step == 1 && rank == 1) {
-            x  = xmalloc_floats(N_X);
+            x  = fresh[0] = xmalloc_floats(N_X);
             y1 = c;
             y2 = b;
         }
@@ -171,6 +176,13 @@ int main(int argc, char **argv)
     }
     PMPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     MPI_Finalize();
+    for (i = 0; i < 3; i++) {
+        free(fresh[i]);
+    }
+    free(a);
+    free(b);
+    free(c);
+    free(out);
     if (rank != 0) {
         return all_ok ? 0 : 1;
     }
