@@ -400,8 +400,9 @@ const compcoll_cfg_field_t compcoll_cfg_table[] = {
      CFG_FIELD(transport), cfg_parse_enum, cfg_transports, CFG_AGREED},
     {"COMPCOLL_KEY", "auto", "auto|address|sequence",
      "What identifies a tensor's error-feedback memory. auto: the buffer "
-     "address while the communicator's cycle of calls is learned, then the "
-     "position in that cycle, so that programs that reuse their buffers and "
+     "address while the communicator's cycle of calls is learned (the "
+     "ranks agree on it call by call), then the position in that cycle, so "
+     "that programs that reuse their buffers and "
      "programs that pass a fresh buffer every step (PyTorch's zero_grad, "
      "torch.cat buckets) keep one memory per tensor. address: "
      "(communicator, buffer address, count). sequence: (communicator, count, "
