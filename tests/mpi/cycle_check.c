@@ -22,77 +22,47 @@
  * Every call's output must also hold the same bits on every rank.
  * Gradients are random.  Prints a verdict line; exits 0 when all hold.
  */
-#include <errno.h>
 #include <mpi.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
+
 #define N_X 1000
 #define N_Y 1500
 
-static int rank, size, ok = 1;
-
-static void check(int cond, const char *what)
-{
-    if (!cond && ok) {
-        printf("# cycle_check: FAILED on rank %d: %s\n", rank, what);
-    }
-    ok &= cond;
-}
-
-static float *gradient(int n, int step, int which)
-{
-    float   *g = malloc((size_t)n * sizeof(float));
-    uint64_t s = ((uint64_t)rank << 40) ^ ((uint64_t)step << 8) ^ which;
-    int      i;
-
-    if (g == NULL) {
-        fprintf(stderr, "cycle_check: out of memory\n");
-        PMPI_Abort(MPI_COMM_WORLD, 2);
-    }
-    for (i = 0; i < n; i++) {
-        uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-        z ^= z >> 31;
-        g[i] = (float)((double)(z >> 11) / 9007199254740992.0 - 0.5);
-    }
-    return g;
-}
-
-/* One call: buf gets this step's gradient; the output, in out, must hold
- * the same bits on every rank. */
-static void call(float *buf, float *out, int n, int step, int which)
-{
-    float *g = gradient(n, step, which);
-    float *lo = malloc((size_t)n * sizeof(float));
-    float *hi = malloc((size_t)n * sizeof(float));
-
-    memcpy(buf, g, (size_t)n * sizeof(float));
-    check(MPI_Allreduce(buf, out, n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD) ==
-              MPI_SUCCESS,
-          "MPI_Allreduce failed");
-    PMPI_Allreduce(out, lo, n, MPI_UINT32_T, MPI_MIN, MPI_COMM_WORLD);
-    PMPI_Allreduce(out, hi, n, MPI_UINT32_T, MPI_MAX, MPI_COMM_WORLD);
-    check(memcmp(lo, hi, (size_t)n * sizeof(float)) == 0,
-          "the ranks' outputs differ");
-    free(g);
-    free(lo);
-    free(hi);
-}
-
 static float *xmalloc_floats(int n)
 {
-    float *p = malloc((size_t)n * sizeof(float));
+    return xmalloc((size_t)n * sizeof(float));
+}
 
-    if (p == NULL) {
-        fprintf(stderr, "cycle_check: out of memory\n");
-        PMPI_Abort(MPI_COMM_WORLD, 2);
+/* One call: buf gets this step's random gradient; the output, in out,
+ * must hold the same bits on every rank. */
+static void call(float *buf, float *out, int n, int step, int which)
+{
+    uint64_t s  = ((uint64_t)world_rank << 40) ^ ((uint64_t)step << 8) ^
+                  (uint64_t)which;
+    float   *lo = xmalloc_floats(n), *hi = xmalloc_floats(n);
+    int      i;
+
+    for (i = 0; i < n; i++) {
+        buf[i] = (float)((double)(splitmix64(&s) >> 11) /
+                             9007199254740992.0 -
+                         0.5);
     }
-    return p;
+    if (MPI_Allreduce(buf, out, n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD) !=
+        MPI_SUCCESS) {
+        fail("step %d, call %d: MPI_Allreduce failed", step, which);
+    }
+    PMPI_Allreduce(out, lo, n, MPI_UINT32_T, MPI_MIN, MPI_COMM_WORLD);
+    PMPI_Allreduce(out, hi, n, MPI_UINT32_T, MPI_MAX, MPI_COMM_WORLD);
+    if (memcmp(lo, hi, (size_t)n * sizeof(float)) != 0) {
+        fail("step %d, call %d: the ranks' outputs differ", step, which);
+    }
+    free(lo);
+    free(hi);
 }
 
 /* The "count" and "calls" of each entry of the JSON's "tensors" array, in
@@ -133,26 +103,24 @@ static int read_tensors(const char *path, long *count, long *calls, int max)
 int main(int argc, char **argv)
 {
     const char *json = getenv("COMPCOLL_STATS");
-    int         steps = 6, step, i, all_ok;
+    int         steps = 6, step, i, all_ok, who;
     float      *a, *b, *c, *out, *fresh[3] = {NULL, NULL, NULL};
 
+    check_name = "cycle_check";
     MPI_Init(&argc, &argv);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &world_size);
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--steps") == 0 && i + 1 < argc) {
-            steps = atoi(argv[++i]);
+        if (strcmp(argv[i], "--steps") == 0) {
+            steps = (int)arg_long(argc, argv, &i, 3, 1000);
         } else {
-            fprintf(stderr, "cycle_check: unknown option %s\n", argv[i]);
-            PMPI_Abort(MPI_COMM_WORLD, 2);
+            die("unknown option %s", argv[i]);
         }
     }
-    if (size < 2 || steps < 3 || json == NULL ||
-        strlen(json) < 5 || strcmp(json + strlen(json) - 5, ".json") != 0) {
-        fprintf(stderr, "cycle_check: needs 2 or more ranks, --steps 3 or "
-                        "more and COMPCOLL_STATS=FILE.json\n");
-        PMPI_Abort(MPI_COMM_WORLD, 2);
+    if (world_size < 2 || json == NULL || strlen(json) < 5 ||
+        strcmp(json + strlen(json) - 5, ".json") != 0) {
+        die("needs 2 or more ranks and COMPCOLL_STATS=FILE.json");
     }
     a   = xmalloc_floats(N_X);
     b   = xmalloc_floats(N_Y);
@@ -161,11 +129,11 @@ int main(int argc, char **argv)
     for (step = 0; step < steps; step++) {
         float *x = a, *y1 = b, *y2 = c;
 
-        if (step == 1 && rank == 0) { /* kept: no address comes back */
-            x = fresh[0] = xmalloc_floats(N_X);
+        if (step == 1 && world_rank == 0) { /* kept: no address comes back */
+            x  = fresh[0] = xmalloc_floats(N_X);
             y1 = fresh[1] = xmalloc_floats(N_Y);
             y2 = fresh[2] = xmalloc_floats(N_Y);
-        } else if (step == 1 && rank == 1) {
+        } else if (step == 1 && world_rank == 1) {
             x  = fresh[0] = xmalloc_floats(N_X);
             y1 = c;
             y2 = b;
@@ -174,7 +142,7 @@ int main(int argc, char **argv)
         call(y1, out, N_Y, step, 1);
         call(y2, out, N_Y, step, 2);
     }
-    PMPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    all_ok = check_verdict(&who);
     MPI_Finalize();
     for (i = 0; i < 3; i++) {
         free(fresh[i]);
@@ -183,33 +151,40 @@ int main(int argc, char **argv)
     free(b);
     free(c);
     free(out);
-    if (rank != 0) {
+    if (world_rank != 0) {
         return all_ok ? 0 : 1;
     }
-    {
+    if (all_ok) {
         /* rank 0's tensors, in the order it made them */
         const long two[6][2] = {{N_X, steps - 1}, {N_Y, steps - 1},
                                 {N_Y, steps - 1}, {N_X, 1},
                                 {N_Y, 1},         {N_Y, 1}};
         const long more[3][2] = {{N_X, steps}, {N_Y, steps}, {N_Y, steps}};
-        const long (*want)[2] = size == 2 ? two : more;
-        const int  nwant      = size == 2 ? 6 : 3;
+        const long (*want)[2] = world_size == 2 ? two : more;
+        const int  nwant      = world_size == 2 ? 6 : 3;
         long       count[8], calls[8];
         int        n = read_tensors(json, count, calls, 8);
-        char       what[160];
 
-        check(n == nwant, "rank 0's statistics list other tensors than a "
-                          "cycle of three calls gives");
-        for (i = 0; ok && i < n; i++) {
-            snprintf(what, sizeof(what), "tensor %d of rank 0: %ld elements "
-                     "and %ld calls, where a cycle of three gives %ld and %ld",
+        if (n != nwant) {
+            fail("rank 0's statistics list %d tensors where a cycle of "
+                 "three calls gives %d", n, nwant);
+        }
+        for (i = 0; n_fail == 0 && i < n; i++) {
+            if (count[i] != want[i][0] || calls[i] != want[i][1]) {
+                fail("tensor %d of rank 0: %ld elements and %ld calls, "
+                     "where a cycle of three gives %ld and %ld",
                      i, count[i], calls[i], want[i][0], want[i][1]);
-            check(count[i] == want[i][0] && calls[i] == want[i][1], what);
+            }
         }
-        if (ok && all_ok) {
-            printf("# cycle_check: ok: P=%d, %d steps: one cycle of three "
-                   "calls on every rank\n", size, steps);
-        }
-        return ok && all_ok ? 0 : 1;
+        who    = 0;
+        all_ok = (n_fail == 0);
     }
+    if (all_ok) {
+        printf("# cycle_check: ok: P=%d, %d steps: one cycle of three calls "
+               "on every rank\n", world_size, steps);
+    } else {
+        printf("# cycle_check: FAILED (P=%d); first failure on rank %d: %s\n",
+               world_size, who, first_fail);
+    }
+    return all_ok ? 0 : 1;
 }
