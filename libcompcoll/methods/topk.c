@@ -48,7 +48,6 @@ static compcoll_status_t topk_select(topk_call_t *c, const float *g)
 
     /* room for every rank's stream as topk_sum reads it */
     c->kcap = cfg->ramp > 0 ? compcoll_k_max(c->n) : c->k;
-    c->kcap = c->kcap > c->k ? c->kcap : c->k;
     local   = compcoll_fault(c->cc, COMPCOLL_FAULT_ALLOC);
     c->idx  = compcoll_buf_reserve(&c->cc->msg,
                                    c->bytes > c->kcap * sizeof(uint32_t)
