@@ -886,7 +886,7 @@ static const float *cc_hier_stage_in(compcoll_comm_t *cc, cc_hier_t *h,
  * so that the leader makes its call with stand-ins when one could not and
  * the call fails on every rank, memory cleared.  An all-reduce, though only
  * the leader needs the sum: MPICH's (4.0) reduce of a large vector takes
- * about twice its all-reduce.
+ * about twice its all-reduce.  A failure here is an MPI failure (cc_hier).
  */
 static compcoll_status_t cc_hier_node_sum(compcoll_comm_t *cc, cc_hier_t *h,
                                           const float *g, size_t n,
@@ -904,6 +904,7 @@ static compcoll_status_t cc_hier_node_sum(compcoll_comm_t *cc, cc_hier_t *h,
                                            cc->node),
                             status, out);
     *node_why = (compcoll_status_t)worst;
+    status    = compcoll_fault(cc, COMPCOLL_FAULT_NODE);
 out:
     compcoll_stats.time_node += compcoll_time() - t0;
     return status;
@@ -979,32 +980,41 @@ static compcoll_status_t cc_hier(compcoll_comm_t *cc, const float *g,
                    "%d%s%s", n, (unsigned long long)cc->id, cc->node_rank,
                    leader ? " (the node's leader)" : "",
                    h.staged ? ", staged through host memory" : "");
+    /*
+     * An MPI step among the node's ranks that fails leaves this rank unable
+     * to tell what its node's other ranks saw: were it to return, a leader
+     * would skip the leaders' call that the other leaders are making, or a
+     * rank would miss the broadcast its leader is making.  The job ends.
+     */
     status = cc_hier_node_sum(cc, &h, g, n, &node_why);
-    if (status == COMPCOLL_OK && leader) {
+    if (status != COMPCOLL_OK) {
+        compcoll_fail_job(cc, "the sum over the node's ranks failed in MPI");
+    }
+    if (leader) {
         result = cc_tensor_call(cc->inner, key, h.work, h.work, n, node_why);
     }
-    if (status == COMPCOLL_OK) {
-        status = cc_hier_result(cc, &h, result, n, &result);
+    status = cc_hier_result(cc, &h, result, n, &result);
+    if (status != COMPCOLL_OK) {
+        compcoll_fail_job(cc, "the node leader's broadcast of its result "
+                          "failed in MPI");
     }
-    if (status == COMPCOLL_OK) {
-        compcoll_stats.calls_hierarchical++;
-        status = result;
-        if (status == COMPCOLL_OK && h.staged && h.local == COMPCOLL_OK) {
-            h.local = cc_hier_copy(&h.ow, out, h.work, n * sizeof(float));
-        }
-        if (status == COMPCOLL_OK && h.local != COMPCOLL_OK) {
-            compcoll_error("MPI_Allreduce of %zu floats: this rank could not "
-                           "move its buffers between device and host memory "
-                           "or hold its node's result (%s); it took its part "
-                           "and fails the call", n,
-                           compcoll_status_string(h.local));
-            status = h.local;
-        } else if (status != COMPCOLL_OK && !leader) {
-            /* the leader said why */
-            compcoll_debug("MPI_Allreduce of %zu floats failed on this "
-                           "node's leader (%s)", n,
-                           compcoll_status_string(status));
-        }
+    compcoll_stats.calls_hierarchical++;
+    status = result;
+    if (status == COMPCOLL_OK && h.staged && h.local == COMPCOLL_OK) {
+        h.local = cc_hier_copy(&h.ow, out, h.work, n * sizeof(float));
+    }
+    if (status == COMPCOLL_OK && h.local != COMPCOLL_OK) {
+        compcoll_error("MPI_Allreduce of %zu floats: this rank could not "
+                       "move its buffers between device and host memory "
+                       "or hold its node's result (%s); it took its part "
+                       "and fails the call", n,
+                       compcoll_status_string(h.local));
+        status = h.local;
+    } else if (status != COMPCOLL_OK && !leader) {
+        /* the leader said why */
+        compcoll_debug("MPI_Allreduce of %zu floats failed on this "
+                       "node's leader (%s)", n,
+                       compcoll_status_string(status));
     }
     free(h.spare);
     if (leader && cc->inner != NULL && cc->inner->broken) {

@@ -10,7 +10,8 @@
 # met in call 1, while COMPCOLL_KEY=auto learns the cycle (tensor).  A
 # learning window that cannot note a call (window) fails nothing: the ranks
 # learn the cycle anew from that call, and every output must still match
-# the oracle.  With
+# the oracle.  A failed MPI step among the ranks of a node in a
+# hierarchical call (node) ends the job, whatever the error handler.  With
 # MPI_ERRORS_RETURN (scalecom_check and, for adacomp and topk,
 # sparse_check: --fail-call 3 or 1) every rank must get an error of one class
 # within 10 s, and every later call must match the oracle, which clears the
@@ -89,16 +90,19 @@ cat >"$tmp/cases" <<EOF2
 3 | METHOD=adacomp FAULT=kernel:2:3 | $sp
 EOF2
 
-# The default error handler: the job ends, non-zero, in bounded time.
-fatal="alloc:0:3 validate:0:3 kernel:1:3 transport:0:3"
-run_cases "$tmp/cases" 4
-tap_i=$n_case
-for fault in $fatal; do
+# The job must end, non-zero, in bounded time, with the fault's message:
+# under the default error handler for any fault; under MPI_ERRORS_RETURN
+# too for a failed MPI step among a node's ranks (node), which leaves a
+# rank unable to tell what the others of its node saw.
+# fatal_case P ENV FAULT PROGRAM-ARGUMENTS...
+fatal_case() {
+    np=$1 extra=$2 fault=$3
+    shift 3
     path=$(program scalecom_check)
     start=$(date +%s)
-    $guard "$mpiexec" -n 2 env LD_PRELOAD="$lib" COMPCOLL_MIN_COUNT=64 \
-        COMPCOLL_RATIO=10 COMPCOLL_FAULT="$fault" "$path" --steps 5 \
-        --interleave >"$tmp/log" 2>&1 </dev/null
+    $guard "$mpiexec" -n "$np" env LD_PRELOAD="$lib" COMPCOLL_MIN_COUNT=64 \
+        COMPCOLL_RATIO=10 COMPCOLL_FAULT="$fault" $extra "$path" "$@" \
+        >"$tmp/log" 2>&1 </dev/null
     rc=$?
     secs=$(($(date +%s) - start))
     case $rc in
@@ -107,6 +111,21 @@ for fault in $fatal; do
     *) grep -q "COMPCOLL_FAULT: ${fault%%:*} fails" "$tmp/log" &&
         why= || why="no COMPCOLL_FAULT message" ;;
     esac
+    case $fault:$why in
+    node:*:) grep -q "failed in MPI; this rank cannot take its part.*ending the job" \
+        "$tmp/log" || why="the library did not say it ends the job" ;;
+    esac
     [ -z "$why" ]
-    tap $? "P=2 FAULT=$fault, default error handler: the job ends (exit $rc, ${secs}s)${why:+: $why}" "$tmp/log"
+    tap $? "P=$np $extra FAULT=$fault $*: the job ends (exit $rc, ${secs}s)${why:+: $why}" "$tmp/log"
+}
+
+run_cases "$tmp/cases" 8
+tap_i=$n_case
+for fault in alloc:0:3 validate:0:3 kernel:1:3 transport:0:3; do
+    fatal_case 2 "" "$fault" --steps 5 --interleave
 done
+hier="COMPCOLL_HIERARCHICAL=y COMPCOLL_RANKS_PER_NODE=2"
+fatal_case 4 "$hier" node:0:3 --steps 5 --interleave
+fatal_case 4 "$hier" node:3:3 --steps 5 --interleave
+fatal_case 4 "$hier" node:2:3 --steps 5 --interleave --fail-call 3
+fatal_case 4 "$hier COMPCOLL_TRANSPORT=mpi" node:1:3 --steps 5 --interleave --fail-call 3

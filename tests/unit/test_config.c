@@ -132,6 +132,18 @@ static void test_fault(void)
        "FAULT=alloc:1:3,transport:0:18 parses into two faults");
     ok(parse1(&cfg, "COMPCOLL_FAULT", "") == COMPCOLL_OK && cfg.fault.n == 0,
        "FAULT empty: no faults");
+    for (int p = 0; p < COMPCOLL_FAULT_POINTS; p++) {
+        char v[64];
+
+        snprintf(v, sizeof(v), "%s:2:5", compcoll_fault_point_name(p));
+        ok(parse1(&cfg, "COMPCOLL_FAULT", v) == COMPCOLL_OK &&
+               cfg.fault.n == 1 && cfg.fault.list[0].point == p &&
+               cfg.fault.list[0].rank == 2 && cfg.fault.list[0].call == 5,
+           "FAULT=%s parses into point %d", v, p);
+    }
+    ok(parse1(&cfg, "COMPCOLL_FAULT", "nodes:0:1") ==
+           COMPCOLL_ERR_INVALID_PARAM,
+       "FAULT=nodes:0:1 (no such point) is rejected");
     ok(parse1(&cfg, "COMPCOLL_FAULT",
               "kernel:0:0,kernel:0:1,kernel:0:2,kernel:0:3,kernel:0:4,"
               "kernel:0:5,kernel:0:6,kernel:0:7,kernel:0:8") ==
