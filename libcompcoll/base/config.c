@@ -189,7 +189,7 @@ static compcoll_status_t cfg_parse_stats(const char *v, void *field,
 
 static const char *const cfg_fault_points[COMPCOLL_FAULT_POINTS] = {
     "alloc", "validate", "decode", "transport", "kernel", "tensor",
-    "window", "node"};
+    "window", "node", "agree"};
 
 const char *compcoll_fault_point_name(int point)
 {
@@ -223,7 +223,7 @@ static compcoll_status_t cfg_parse_fault(const char *v, void *field,
         if (p == COMPCOLL_FAULT_POINTS || v[plen] != ':') {
             snprintf(err, len, "expected POINT:RANK:CALL with POINT one of "
                      "alloc, validate, decode, transport, kernel, tensor, "
-                     "window, node");
+                     "window, node, agree");
             return COMPCOLL_ERR_INVALID_PARAM;
         }
         errno = 0;
@@ -450,10 +450,11 @@ const compcoll_cfg_field_t compcoll_cfg_table[] = {
      "first of on that rank cannot be allocated; other calls are not "
      "touched) or window (while COMPCOLL_KEY=auto learns the cycle of "
      "calls, it cannot note the call: the ranks learn anew from it, and "
-     "nothing fails) or node (an MPI step among the ranks of a node in a "
-     "COMPCOLL_HIERARCHICAL call reports failure after it completed: the "
-     "job ends). A call that fails then fails on every rank, as a real "
-     "failure would. Empty: no faults.",
+     "nothing fails), node (an MPI step among the ranks of a node in a "
+     "COMPCOLL_HIERARCHICAL call reports failure after it completed) or "
+     "agree (the ranks' agreement on the outcome of a call reports failure "
+     "after it completed); node and agree end the job. A call that fails "
+     "then fails on every rank, as a real failure would. Empty: no faults.",
      CFG_FIELD(fault), cfg_parse_fault, NULL, CFG_LOCAL},
 };
 

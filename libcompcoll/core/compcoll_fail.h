@@ -47,7 +47,9 @@ compcoll_status_t compcoll_call_end(compcoll_comm_t *cc, compcoll_tensor_t *t,
 
 /* The agreement alone, over cc->ctl: the most severe status of any rank;
  * *who is the lowest rank that had it (may be NULL); *any_nonfinite
- * whether some rank's `nonfinite` was set (may be NULL). */
+ * whether some rank's `nonfinite` was set (may be NULL).  When the
+ * agreement itself fails in MPI, the job ends (compcoll_fail_job): the
+ * rank cannot tell what the others agreed. */
 compcoll_status_t compcoll_agree_status(compcoll_comm_t *cc,
                                         compcoll_status_t local, int nonfinite,
                                         int *who, int *any_nonfinite);

@@ -28,6 +28,7 @@ compcoll_status_t compcoll_fault(const compcoll_comm_t *cc,
         [COMPCOLL_FAULT_TENSOR]    = COMPCOLL_ERR_NO_MEMORY,
         [COMPCOLL_FAULT_WINDOW]    = COMPCOLL_ERR_NO_MEMORY,
         [COMPCOLL_FAULT_NODE]      = COMPCOLL_ERR_MPI,
+        [COMPCOLL_FAULT_AGREE]     = COMPCOLL_ERR_MPI,
     };
     const compcoll_faults_t *f = &compcoll_cfg.fault;
     unsigned                 i;
@@ -75,12 +76,12 @@ compcoll_status_t compcoll_agree_status(compcoll_comm_t *cc,
      * failure, whatever else failed elsewhere */
     mine[1] = (nonfinite != 0) | (local == COMPCOLL_ERR_TRANSPORT) << 1;
     if (PMPI_Allreduce(mine, agreed, 2, MPI_INT, MPI_MAX, cc->ctl) !=
-        MPI_SUCCESS) {
-        compcoll_error("the ranks of communicator %llu could not agree on "
-                       "the outcome of call %llu: failing it here",
-                       (unsigned long long)cc->id,
-                       (unsigned long long)cc->ncalls);
-        return local != COMPCOLL_OK ? local : COMPCOLL_ERR_MPI;
+            MPI_SUCCESS ||
+        compcoll_fault(cc, COMPCOLL_FAULT_AGREE) != COMPCOLL_OK) {
+        /* this rank cannot tell what the others agreed: were it to fail
+         * the call alone, the others could return a result */
+        compcoll_fail_job(cc, "the ranks' agreement on the outcome of the "
+                          "call failed in MPI");
     }
     if (who != NULL) {
         *who = mask - (agreed[0] & mask);
