@@ -448,13 +448,14 @@ const compcoll_cfg_field_t compcoll_cfg_table[] = {
      "reports failure after moving its bytes), kernel (the index "
      "selection fails), tensor (the state of a tensor the call is the "
      "first of on that rank cannot be allocated; other calls are not "
-     "touched) or window (while COMPCOLL_KEY=auto learns the cycle of "
+     "touched), window (while COMPCOLL_KEY=auto learns the cycle of "
      "calls, it cannot note the call: the ranks learn anew from it, and "
-     "nothing fails), node (an MPI step among the ranks of a node in a "
-     "COMPCOLL_HIERARCHICAL call reports failure after it completed) or "
-     "agree (the ranks' agreement on the outcome of a call reports failure "
-     "after it completed); node and agree end the job. A call that fails "
-     "then fails on every rank, as a real failure would. Empty: no faults.",
+     "nothing fails), node (the sum over the ranks of a node in a "
+     "COMPCOLL_HIERARCHICAL call reports an MPI failure after it "
+     "completed) or agree (the ranks' agreement on the outcome of a call "
+     "reports failure after it completed); node and agree end the job. A "
+     "call that fails then fails on every rank, as a real failure would. "
+     "Empty: no faults.",
      CFG_FIELD(fault), cfg_parse_fault, NULL, CFG_LOCAL},
 };
 

@@ -782,7 +782,7 @@ static compcoll_status_t cc_hier_copy(const compcoll_mem_info_t *where,
 
 /*
  * A hierarchical call (COMPCOLL_HIERARCHICAL; compcoll_registry.h): the
- * node's gradients summed into the leader's receive buffer by PMPI_Reduce,
+ * node's gradients summed by PMPI_Allreduce (cc_hier_node_sum),
  * the method run by the node leaders on their inner state with that sum as
  * the gradient (in place), then the leader's status and, when it is good,
  * its result broadcast to the node.  A rank that cannot reach its buffers

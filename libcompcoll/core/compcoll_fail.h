@@ -57,7 +57,9 @@ compcoll_status_t compcoll_agree_status(compcoll_comm_t *cc,
 /*
  * A rank that cannot take its part in a call it has begun (not even with
  * stand-ins: no memory for them, a header it cannot follow) would leave
- * the others waiting: it ends the job instead, with this message.
+ * the others waiting, and one that cannot tell what the others agreed
+ * would let them return a result it does not: it ends the job instead,
+ * with this message.
  */
 void compcoll_fail_job(compcoll_comm_t *cc, const char *why)
     __attribute__((noreturn));

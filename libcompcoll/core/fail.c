@@ -167,9 +167,9 @@ void compcoll_transport_check(compcoll_comm_t *cc, compcoll_status_t status,
 void compcoll_fail_job(compcoll_comm_t *cc, const char *why)
 {
     compcoll_error("call %llu on communicator %llu: %s; this rank cannot "
-                   "take its part, and the others would wait for it: "
-                   "ending the job", (unsigned long long)cc->ncalls,
-                   (unsigned long long)cc->id, why);
+                   "go on in step with the others: ending the job",
+                   (unsigned long long)cc->ncalls, (unsigned long long)cc->id,
+                   why);
     PMPI_Abort(cc->comm, 1);
     abort();
 }

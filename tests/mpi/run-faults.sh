@@ -114,11 +114,11 @@ fatal_case() {
         why= || why="no COMPCOLL_FAULT message" ;;
     esac
     case $fault:$why in
-    node:*: | agree:*:) grep -q "failed in MPI; this rank cannot take its part.*ending the job" \
+    node:*: | agree:*:) grep -q "failed in MPI; this rank cannot go on in step.*ending the job" \
         "$tmp/log" || why="the library did not say it ends the job" ;;
     esac
     [ -z "$why" ]
-    tap $? "P=$np $extra FAULT=$fault $*: the job ends (exit $rc, ${secs}s)${why:+: $why}" "$tmp/log"
+    tap $? "P=$np ${extra:+$extra }FAULT=$fault $*: the job ends (exit $rc, ${secs}s)${why:+: $why}" "$tmp/log"
 }
 
 run_cases "$tmp/cases" 10
