@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "compcoll_log.h"
 #include "compcoll_memtype.h"
@@ -170,6 +171,11 @@ void compcoll_fail_job(compcoll_comm_t *cc, const char *why)
                    "go on in step with the others: ending the job",
                    (unsigned long long)cc->ncalls, (unsigned long long)cc->id,
                    why);
+    /* The launcher tears the job down as soon as it hears of the abort,
+     * and may drop what this rank wrote just before: give it a moment to
+     * forward the message that says why. */
+    fflush(stderr);
+    nanosleep(&(struct timespec){.tv_sec = 0, .tv_nsec = 200000000L}, NULL);
     PMPI_Abort(cc->comm, 1);
     abort();
 }
