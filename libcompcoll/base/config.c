@@ -221,9 +221,14 @@ static compcoll_status_t cfg_parse_fault(const char *v, void *field,
             }
         }
         if (p == COMPCOLL_FAULT_POINTS || v[plen] != ':') {
-            snprintf(err, len, "expected POINT:RANK:CALL with POINT one of "
-                     "alloc, validate, decode, transport, kernel, tensor, "
-                     "window, node, agree");
+            size_t at = (size_t)snprintf(err, len, "expected POINT:RANK:CALL "
+                                         "with POINT one of");
+
+            for (p = 0; p < COMPCOLL_FAULT_POINTS && at < len; p++) {
+                at += (size_t)snprintf(err + at, len - at, "%s %s",
+                                       p == 0 ? "" : ",",
+                                       cfg_fault_points[p]);
+            }
             return COMPCOLL_ERR_INVALID_PARAM;
         }
         errno = 0;
