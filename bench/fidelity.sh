@@ -27,7 +27,9 @@
 #   scalecomR           COMPCOLL_METHOD=scalecom COMPCOLL_RATIO=R, with any
 #                       of these suffixes: -fp16, -bf16 (COMPCOLL_WIRE_TYPE),
 #                       -betaB (COMPCOLL_BETA), -wuW (COMPCOLL_WARMUP),
-#                       -rampN (COMPCOLL_RAMP), -exact, -chunk, -sample
+#                       -rampN (COMPCOLL_RAMP), -momM (COMPCOLL_MOMENTUM;
+#                       for --opts sgd, whose momentum is 0.9), -exact,
+#                       -chunk, -sample
 #                       (COMPCOLL_SELECT); e.g. scalecom100, scalecom400,
 #                       scalecom100-fp16, scalecom100-beta0.1 (the default
 #                       list), scalecom200-ramp400
@@ -115,6 +117,9 @@ setting_env() {
             ramp[0-9]*)
                 case "${o#ramp}" in *[!0-9]*) return 1 ;; esac
                 assign="$assign COMPCOLL_RAMP=${o#ramp}" ;;
+            mom[0-9]*)
+                case "${o#mom}" in *[!0-9.]*) return 1 ;; esac
+                assign="$assign COMPCOLL_MOMENTUM=${o#mom}" ;;
             *) return 1 ;;
         esac
     done

@@ -91,6 +91,7 @@ typedef struct {
     unsigned                min_count;
     int                     select;       /* compcoll_select_t */
     double                  beta;
+    double                  momentum;     /* 0 = off */
     unsigned                warmup;
     unsigned                ramp;         /* 0 = off */
     unsigned                diag_every;   /* 0 = off */

@@ -130,6 +130,25 @@ static compcoll_status_t cfg_parse_beta(const char *v, void *field,
     return COMPCOLL_OK;
 }
 
+static compcoll_status_t cfg_parse_momentum(const char *v, void *field,
+                                            const void *arg, char *err,
+                                            size_t len)
+{
+    char  *end;
+    double x;
+
+    errno = 0;
+    x     = strtod(v, &end);
+    if (end == v || *end != '\0' || errno != 0 || !isfinite(x) || x < 0.0 ||
+        x >= 1.0) {
+        snprintf(err, len, "expected a number in [0, 1): the optimizer's "
+                 "momentum, e.g. 0.9, or 0 (off)");
+        return COMPCOLL_ERR_INVALID_PARAM;
+    }
+    *(double *)field = x;
+    return COMPCOLL_OK;
+}
+
 /* Sizes: "0" (no cap) or an integer with an optional binary unit. */
 static compcoll_status_t cfg_parse_size(const char *v, void *field,
                                         const void *arg, char *err, size_t len)
@@ -269,6 +288,18 @@ static const compcoll_cfg_enum_t cfg_methods[] = {
     {"none", COMPCOLL_METHOD_NONE},
     {NULL, 0}};
 
+static const char *cfg_method_name(int method)
+{
+    const compcoll_cfg_enum_t *e;
+
+    for (e = cfg_methods; e->name != NULL; e++) {
+        if (e->value == method) {
+            return e->name;
+        }
+    }
+    return "?";
+}
+
 static const compcoll_cfg_enum_t cfg_selects[] = {
     {"exact", COMPCOLL_SELECT_EXACT},
     {"chunk", COMPCOLL_SELECT_CHUNK},
@@ -360,6 +391,18 @@ const compcoll_cfg_field_t compcoll_cfg_table[] = {
      "m <- (1 - beta) m + beta (a - C(a)). 1 is classic error feedback, "
      "which adacomp and topk always use.",
      CFG_FIELD(beta), cfg_parse_beta, NULL, CFG_AGREED},
+    {"COMPCOLL_MOMENTUM", "0", "number in [0, 1)",
+     "Momentum correction of scalecom for SGD with heavy-ball momentum: set "
+     "it to the optimizer's momentum (e.g. 0.9). Each rank compresses its "
+     "velocity u <- mu u + g in place of g, a sparse call clears the "
+     "velocity where it sent, and the call returns S - mu S', S its sum and "
+     "S' the tensor's previous one, so that the optimizer's momentum buffer "
+     "holds S. Right only for SGD with momentum mu (dampening 0, not "
+     "Nesterov) making one call per tensor per step: the output is not the "
+     "gradients' sum. Takes two more floats per element (within "
+     "COMPCOLL_MAX_MEMORY); device buffers go through host memory. "
+     "Needs COMPCOLL_METHOD=scalecom. 0: off.",
+     CFG_FIELD(momentum), cfg_parse_momentum, NULL, CFG_AGREED},
     {"COMPCOLL_WARMUP", "0", "integer >= 0",
      "Number of calls per tensor that are summed densely (in fp32) before "
      "compression starts, for every compressing method.",
@@ -620,6 +663,23 @@ compcoll_status_t compcoll_cfg_parse(compcoll_config_t *cfg, char *const *envp,
             f->parse(f->dflt, field, f->arg, err, sizeof(err));
             result = COMPCOLL_ERR_INVALID_PARAM;
         }
+    }
+
+    /* momentum correction changes what a call returns: only scalecom
+     * makes it (an uncompressed job, METHOD=none or ENABLE=n, returns the
+     * sums themselves, which the optimizer's momentum takes as usual) */
+    if (cfg->momentum != 0.0 && cfg->enable &&
+        cfg->method != COMPCOLL_METHOD_SCALECOM &&
+        cfg->method != COMPCOLL_METHOD_NONE) {
+        snprintf(msg, sizeof(msg),
+                 "invalid COMPCOLL_MOMENTUM='%s': momentum correction needs "
+                 "COMPCOLL_METHOD=scalecom (COMPCOLL_METHOD is %s); set "
+                 "COMPCOLL_MOMENTUM=0 or unset it",
+                 cfg_env(envp, "COMPCOLL_MOMENTUM"),
+                 cfg_method_name(cfg->method));
+        report(ctx, msg);
+        cfg->momentum = 0.0;
+        result = COMPCOLL_ERR_INVALID_PARAM;
     }
 
     for (; envp != NULL && *envp != NULL; envp++) {

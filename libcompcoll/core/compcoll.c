@@ -465,8 +465,9 @@ static compcoll_status_t cc_stand_in(compcoll_comm_t *cc,
     float            *zeros    = calloc(n ? n : 1, sizeof(float));
 
     if (zeros != NULL) {
-        stand_in.mem   = NULL;
-        stand_in.stats = NULL;
+        stand_in.mem      = NULL;
+        stand_in.stats    = NULL;
+        stand_in.stand_in = 1;
         cc_method->allreduce(cc, &stand_in, zeros, zeros, n);
         free(zeros);
     } else {

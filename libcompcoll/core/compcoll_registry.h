@@ -45,6 +45,13 @@ typedef struct compcoll_tensor {
     uint64_t                 last;      /* the comm's call count at its
                                          * latest call (retirement) */
     compcoll_stats_tensor_t *stats;
+    float                   *mom;       /* COMPCOLL_MOMENTUM: 2 count floats,
+                                         * the velocity u, then the previous
+                                         * call's sum; NULL until needed */
+    uint64_t                 mom_steps; /* calls since mom was last zeroed,
+                                         * the same on every rank */
+    int                      stand_in;  /* a copy a rank that cannot take
+                                         * its part makes the call with */
 } compcoll_tensor_t;
 
 /*
@@ -56,6 +63,13 @@ typedef struct compcoll_tensor {
  * see differently: during a ramp a method takes the leader's.
  */
 size_t compcoll_tensor_k(const compcoll_tensor_t *t, size_t n);
+
+/* t->mom, zeroed, within COMPCOLL_MAX_MEMORY (COMPCOLL_MOMENTUM); OK when
+ * t has it, COMPCOLL_ERR_NO_MEMORY when it does not fit or the allocation
+ * failed. */
+compcoll_status_t compcoll_tensor_momentum(compcoll_tensor_t *t);
+/* t's momentum state zeroed, as after a failed call on every rank. */
+void compcoll_tensor_momentum_clear(compcoll_tensor_t *t);
 /* The largest k a call of n elements can have (the ramp's first), and the
  * smallest (ceil(n / ratio)). */
 size_t compcoll_k_max(size_t n);

@@ -39,6 +39,9 @@ void compcoll_diag(compcoll_comm_t *cc, compcoll_tensor_t *t,
         cc->sparse_calls++ % cfg->diag_every != 0) {
         return; /* alike on every rank: every N-th sparse call is measured */
     }
+    if (cfg->momentum != 0.0 && t->mom != NULL) {
+        out = t->mom + n; /* the call's sum, before the momentum correction */
+    }
     compcoll_mem_query(out, &where);
     if (t->mem != NULL && where.type == COMPCOLL_MEM_HOST) {
         a    = malloc(n * sizeof(float));

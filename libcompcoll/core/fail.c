@@ -136,6 +136,11 @@ compcoll_status_t compcoll_call_end(compcoll_comm_t *cc, compcoll_tensor_t *t,
             t->mem != NULL) {
             memset(t->mem, 0, t->count * sizeof(float));
         }
+        if (t != NULL) {
+            /* what COMPCOLL_MOMENTUM's output subtracts next: the same,
+             * nothing, on every rank */
+            compcoll_tensor_momentum_clear(t);
+        }
         if (cc->transport_failed && !cc->broken) {
             cc->broken = 1;
             compcoll_warn("communicator %llu: a transport operation failed "

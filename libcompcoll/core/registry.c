@@ -41,6 +41,12 @@ static void reg_tensor_free(compcoll_tensor_t *t)
         pthread_mutex_unlock(&reg_lock);
         compcoll_topo_mem_free(t->mem, t->count * sizeof(float), t->mem_kind);
     }
+    if (t->mom != NULL) {
+        pthread_mutex_lock(&reg_lock);
+        reg_mem_held -= 2 * t->count * sizeof(float);
+        pthread_mutex_unlock(&reg_lock);
+        free(t->mom);
+    }
     free(t);
 }
 
@@ -179,6 +185,41 @@ size_t compcoll_registry_memory(void)
     held = reg_mem_held;
     pthread_mutex_unlock(&reg_lock);
     return held;
+}
+
+compcoll_status_t compcoll_tensor_momentum(compcoll_tensor_t *t)
+{
+    const size_t bytes = 2 * t->count * sizeof(float);
+    int          fits;
+
+    if (t->mom != NULL) {
+        return COMPCOLL_OK;
+    }
+    pthread_mutex_lock(&reg_lock);
+    fits = compcoll_cfg.max_memory == 0 ||
+           reg_mem_held + bytes <= compcoll_cfg.max_memory;
+    if (fits) {
+        reg_mem_held += bytes;
+    }
+    pthread_mutex_unlock(&reg_lock);
+    if (fits) {
+        t->mom = calloc(2 * t->count, sizeof(float));
+        if (t->mom == NULL) {
+            pthread_mutex_lock(&reg_lock);
+            reg_mem_held -= bytes;
+            pthread_mutex_unlock(&reg_lock);
+        }
+    }
+    t->mom_steps = 0;
+    return t->mom != NULL ? COMPCOLL_OK : COMPCOLL_ERR_NO_MEMORY;
+}
+
+void compcoll_tensor_momentum_clear(compcoll_tensor_t *t)
+{
+    if (t->mom != NULL) {
+        memset(t->mom, 0, 2 * t->count * sizeof(float));
+    }
+    t->mom_steps = 0;
 }
 
 /* ------------------------------------------------------------ comms */
@@ -740,6 +781,30 @@ static size_t reg_auto_period(const compcoll_auto_t *a)
     return n;
 }
 
+/* Momentum state (COMPCOLL_MOMENTUM) of x's calls joined to y's, as
+ * every rank merges them: the velocities add, the previous sum is x's
+ * (its calls came later) and the steps count both. */
+static void reg_momentum_merge(compcoll_tensor_t *x, compcoll_tensor_t *y)
+{
+    size_t j;
+
+    if (x->mom == NULL) {
+        y->mom_steps += x->mom_steps;
+        return;
+    }
+    if (y->mom == NULL) {
+        y->mom = x->mom; /* its bytes stay counted */
+        x->mom = NULL;
+    } else {
+        for (j = 0; j < x->count; j++) {
+            y->mom[j] += x->mom[j];
+        }
+        memcpy(y->mom + y->count, x->mom + x->count,
+               x->count * sizeof(float));
+    }
+    y->mom_steps += x->mom_steps;
+}
+
 /* After learning a cycle shorter than the window: the tensors the window
  * made beyond it are the cycle's own, met in new buffers; their memories
  * (the residual of those calls) join the cycle's, and they go.  A position
@@ -780,6 +845,7 @@ static void reg_auto_merge(compcoll_comm_t *cc)
             y->mem_kind = x->mem_kind;
             x->mem      = NULL;
         }
+        reg_momentum_merge(x, y);
         for (j = i + 1; j < a->wlen; j++) {
             if (a->win[j].t == x) {
                 a->win[j].t = y;

@@ -31,6 +31,8 @@ typedef struct {
     uint64_t k;
     uint64_t seq;    /* s_c of the call, a check that ranks are in step */
     uint64_t ibytes; /* bytes of coded indices that follow */
+    uint64_t mstep;  /* COMPCOLL_MOMENTUM: the leader's tensor's calls since
+                      * its momentum state was zeroed; else 0 */
     uint32_t pieces; /* pipelined (sc_pipe_run): its pieces; else 0 */
     uint32_t width;  /* pipelined chunk offsets: bytes each; else 0 */
     uint32_t pcount[COMPCOLL_SC_PIECES]; /* pipelined: indices per piece */

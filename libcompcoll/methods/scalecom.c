@@ -11,6 +11,7 @@
  * memory.
  */
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -328,6 +329,7 @@ static void sc_header_fill(const compcoll_comm_t *cc,
     h->n      = n;
     h->k      = k;
     h->seq    = cc->ncalls;
+    h->mstep  = t->mom_steps;
     h->mode   = (t->calls < cfg->warmup || !has_mem || t->dense_next)
                     ? SC_MODE_DENSE
                     : SC_MODE_SPARSE;
@@ -395,6 +397,32 @@ static const char *sc_unfollowable(const compcoll_comm_t *cc,
 static void sc_blind(sc_call_t *c);
 
 /*
+ * COMPCOLL_MOMENTUM: what a call returns depends on the tensor's previous
+ * sum, which every rank must hold alike.  The ranks count the tensor's
+ * calls since its state was zeroed (a failed call zeroes it everywhere);
+ * a rank whose count differs from the leader's has followed another
+ * history of buffers, and the call fails on every rank, which zeroes the
+ * state everywhere again.
+ */
+static compcoll_status_t sc_momentum_check(const sc_call_t *c)
+{
+    if (compcoll_cfg.momentum == 0.0 || c->h.mstep == c->t->mom_steps) {
+        return COMPCOLL_OK;
+    }
+    compcoll_error("call %llu on communicator %llu: the leader's momentum "
+                   "state (COMPCOLL_MOMENTUM) of this tensor of %zu elements "
+                   "is %llu calls old, this rank's %llu; the call fails on "
+                   "every rank and the state starts again (are all ranks "
+                   "making the same MPI_Allreduce calls on the same "
+                   "tensors?)",
+                   (unsigned long long)c->cc->ncalls,
+                   (unsigned long long)c->cc->id, c->n,
+                   (unsigned long long)c->h.mstep,
+                   (unsigned long long)c->t->mom_steps);
+    return COMPCOLL_ERR_PROTOCOL;
+}
+
+/*
  * The header from the leader (a leader of a sparse, unpipelined call codes
  * its indices first); the others check it.  Returns 0 when the call goes
  * on, 1 when it ends here: the leader aborted, or this rank cannot take its
@@ -429,6 +457,7 @@ static int sc_header_step(sc_call_t *c)
     }
     if (cc->rank != c->leader && c->local == COMPCOLL_OK) {
         sc_fail(c, sc_validate(cc, h, c->n, c->k));
+        sc_fail(c, sc_momentum_check(c));
         sc_fail(c, compcoll_fault(cc, COMPCOLL_FAULT_VALIDATE));
         if (c->local == COMPCOLL_OK) {
             c->k = (size_t)h->k; /* room for it: c->cap */
@@ -1317,7 +1346,7 @@ static const sc_place_t sc_device_place = {
  */
 static compcoll_status_t sc_call(compcoll_comm_t *cc, compcoll_tensor_t *t,
                                  compcoll_gpu_tensor_t *gt, const float *g,
-                                 float *out, size_t n)
+                                 float *out, size_t n, compcoll_status_t why)
 {
     const sc_place_t *at    = gt != NULL ? &sc_device_place : &sc_host_place;
     const uint64_t    sent0 = cc->tcomm->bytes_sent;
@@ -1333,6 +1362,7 @@ static compcoll_status_t sc_call(compcoll_comm_t *cc, compcoll_tensor_t *t,
     c.k      = compcoll_tensor_k(t, n);
     c.cap    = compcoll_k_max(n);
     c.leader = (int)(cc->ncalls % (uint64_t)cc->size);
+    c.local  = why; /* not OK: takes its part with stand-ins, fails */
     if (at->prepare(&c) != 0) {
         return compcoll_allreduce_staged(cc, t, g, out, n);
     }
@@ -1380,10 +1410,75 @@ static compcoll_status_t sc_call(compcoll_comm_t *cc, compcoll_tensor_t *t,
     return c.local;
 }
 
+/*
+ * Momentum correction (COMPCOLL_MOMENTUM = mu; libcompcoll(7), Momentum
+ * correction), DGC's, made transparent to an optimizer that applies
+ * momentum mu itself.  This rank's velocity u <- mu u + g is what the call
+ * compresses (the error-feedback memory accumulates velocities); the
+ * elements a sparse call sent have their velocity cleared (DGC's momentum
+ * factor masking); the call returns S - mu S', S its sum and S' the
+ * tensor's previous one, so that the optimizer's buffer b <- mu b + out
+ * holds S and its step applies S once.  A dense call (warm-up, after a NaN
+ * or infinity) keeps the velocity: its sum is the dense velocity, and the
+ * step is plain SGD with momentum.  A NaN or infinity reaches the output
+ * the call that sends it and is not kept in u or S'.
+ */
+static compcoll_status_t sc_momentum_call(compcoll_comm_t *cc,
+                                          compcoll_tensor_t *t,
+                                          const float *g, float *out,
+                                          size_t n)
+{
+    const float       mu = (float)compcoll_cfg.momentum;
+    compcoll_status_t status;
+    float            *u, *prev;
+    double            t0;
+    size_t            i;
+
+    status = compcoll_tensor_momentum(t);
+    if (status != COMPCOLL_OK) {
+        compcoll_error("no memory for the momentum state (COMPCOLL_MOMENTUM) "
+                       "of a tensor of %zu elements, %zu bytes (%zu held, "
+                       "COMPCOLL_MAX_MEMORY=%zu): this rank takes part with "
+                       "zeros and the call fails",
+                       n, 2 * n * sizeof(float), compcoll_registry_memory(),
+                       compcoll_cfg.max_memory);
+        return sc_call(cc, t, NULL, g, out, n, status);
+    }
+    u    = t->mom;
+    prev = t->mom + n;
+    t0   = compcoll_time();
+    for (i = 0; i < n; i++) {
+        u[i] = mu * u[i] + g[i];
+    }
+    compcoll_stats.time_host += compcoll_time() - t0;
+    status = sc_call(cc, t, NULL, u, out, n, COMPCOLL_OK);
+    if (status != COMPCOLL_OK) {
+        return status; /* compcoll_call_end zeroes the state on every rank */
+    }
+    t0 = compcoll_time();
+    for (i = 0; i < n; i++) {
+        const float s = out[i];
+
+        if ((t->sparse_last && s != 0.0f) || !isfinite(u[i])) {
+            u[i] = 0.0f;
+        }
+        out[i]  = s - mu * prev[i];
+        prev[i] = isfinite(s) ? s : 0.0f;
+    }
+    t->mom_steps++;
+    compcoll_stats.time_host += compcoll_time() - t0;
+    return COMPCOLL_OK;
+}
+
 static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
                                       const float *g, float *out, size_t n)
 {
-    return sc_call(cc, t, NULL, g, out, n);
+    if (compcoll_cfg.momentum != 0.0 && !t->stand_in) {
+        /* a stand-in's call fails: its zeros go as they are, and its
+         * header carries the tensor's count of calls */
+        return sc_momentum_call(cc, t, g, out, n);
+    }
+    return sc_call(cc, t, NULL, g, out, n, COMPCOLL_OK);
 }
 
 static compcoll_status_t sc_allreduce_gpu(compcoll_comm_t *cc,
@@ -1391,7 +1486,11 @@ static compcoll_status_t sc_allreduce_gpu(compcoll_comm_t *cc,
                                           compcoll_gpu_tensor_t *gt,
                                           const float *g, float *out, size_t n)
 {
-    return sc_call(cc, t, gt, g, out, n);
+    if (compcoll_cfg.momentum != 0.0) {
+        /* the momentum correction runs on the host (sc_momentum_call) */
+        return compcoll_allreduce_staged(cc, t, g, out, n);
+    }
+    return sc_call(cc, t, gt, g, out, n, COMPCOLL_OK);
 }
 
 compcoll_status_t compcoll_sc_header_check(const compcoll_comm_t *cc,

@@ -57,6 +57,9 @@ cat >"$tmp/cases" <<'EOF'
 1 | BETA=0.5x | bad | passthrough_check
 1 | BETA=nan | bad | passthrough_check
 1 | BETA=inf | bad | passthrough_check
+1 | MOMENTUM=1 | bad | passthrough_check
+1 | MOMENTUM=-0.5 | bad | passthrough_check
+1 | MOMENTUM=0.9x | bad | passthrough_check
 1 | WARMUP= | bad | passthrough_check
 1 | WARMUP=-1 | bad | passthrough_check
 1 | WARMUP=abc | bad | passthrough_check
@@ -114,6 +117,8 @@ cat >"$tmp/cases" <<'EOF'
 1 | SELECT=sample | ok | scalecom_check --steps 3
 1 | BETA=1 | ok | scalecom_check --steps 3
 1 | BETA=0.25 | ok | scalecom_check --steps 3
+1 | MOMENTUM=0 | ok | scalecom_check --steps 3
+1 | MOMENTUM=0.9 | ok | scalecom_check --steps 3
 1 | WARMUP=0 | ok | scalecom_check --steps 3
 1 | WARMUP=2 | ok | scalecom_check --steps 3
 1 | WIRE_TYPE=fp32 | ok | scalecom_check --steps 3
@@ -144,6 +149,7 @@ cat >"$tmp/cases" <<'EOF'
 2 | WIRE_TYPE=bf16@last | differ | scalecom_check --steps 3
 2 | TRANSPORT=mpi@last | differ | scalecom_check --steps 3
 2 | BETA=0.5@last | differ | scalecom_check --steps 3
+2 | MOMENTUM=0.9@last | differ | scalecom_check --steps 3
 2 | LOG_LEVEL=error@last | ok | scalecom_check --steps 3
 2 | MAX_MEMORY=1g@last | ok | scalecom_check --steps 3
 2 | STATS=0@last | ok | scalecom_check --steps 3

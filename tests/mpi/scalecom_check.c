@@ -66,6 +66,11 @@
  *   --fail-broken    with --fail-call: the failure is a transport's, after
  *                   which the communicator passes its calls to MPI
  *   --same           every rank gets the same gradients (rank 0's)
+ *
+ * With COMPCOLL_MOMENTUM = mu the oracle keeps every rank's velocity
+ * u <- mu u + g, which the method compresses in g's place, clears it where
+ * a sparse call sent, and expects S - mu S' (S the call's sum, S' the
+ * tensor's previous one).
  *   --seed N         seed of the gradients (default 1)
  *   --quiet          no summary line on success
  *
@@ -106,6 +111,7 @@ struct config {
     long        min_count;
     long        warmup;
     float       beta;
+    float       momentum; /* COMPCOLL_MOMENTUM; 0: off */
     int         hier;           /* 0 n, 1 auto, 2 y */
     long        ranks_per_node; /* 0: ranks that share memory */
 };
@@ -163,6 +169,10 @@ struct entry {
     int      dead; /* dropped with its communicator */
     long     calls;
     float   *m;
+    /* COMPCOLL_MOMENTUM: the velocity, the previous call's sum (the same
+     * on every rank) and the tolerance it was checked to */
+    float   *u;
+    double  *prev, *prev_tol;
 };
 
 /* One tensor of this program: a communicator, a count and its buffers. */
@@ -245,6 +255,8 @@ static void read_config(void)
     cfg.min_count = env_long("COMPCOLL_MIN_COUNT", 8192);
     cfg.warmup    = env_long("COMPCOLL_WARMUP", 0);
     cfg.beta      = (v = env("COMPCOLL_BETA")) ? (float)strtod(v, NULL) : 1.0f;
+    cfg.momentum  = (v = env("COMPCOLL_MOMENTUM")) ? (float)strtod(v, NULL)
+                                                   : 0.0f;
     cfg.hier      = 1;
     if ((v = env("COMPCOLL_HIERARCHICAL")) != NULL) {
         cfg.hier = strcasecmp(v, "auto") == 0 ? 1 : is_no(v) ? 0 : 2;
@@ -253,7 +265,8 @@ static void read_config(void)
     cfg.ranks_per_node = (v && strcasecmp(v, "auto") != 0) ? strtol(v, NULL, 10)
                                                            : 0;
     if (cfg.ratio < 1 || cfg.min_count < 1 || cfg.warmup < 0 ||
-        !(cfg.beta > 0.0f && cfg.beta <= 1.0f)) {
+        !(cfg.beta > 0.0f && cfg.beta <= 1.0f) ||
+        !(cfg.momentum >= 0.0f && cfg.momentum < 1.0f)) {
         die("COMPCOLL_* values out of range; the library should have "
             "refused them at MPI_Init");
     }
@@ -486,6 +499,9 @@ static struct entry *find_entry(const struct comm_state *cs, int count,
     e->dead       = 0;
     e->calls      = 0;
     e->m          = xcalloc((size_t)count, sizeof(float));
+    e->u          = xcalloc((size_t)count, sizeof(float));
+    e->prev       = xcalloc((size_t)count, sizeof(double));
+    e->prev_tol   = xcalloc((size_t)count, sizeof(double));
     return e;
 }
 
@@ -885,6 +901,18 @@ static void do_call(struct comm_state *cs, struct slot *sl, int slot_idx,
                 /* one memory shared by two of our tensors */
                 sl->conservation_ok = 0;
             }
+            if (cfg.momentum != 0.0f) {
+                /* COMPCOLL_MOMENTUM: the rank compresses its velocity
+                 * u <- mu u + g, which takes g's place from here on */
+                float *gr = s->g_all + (size_t)r * n;
+
+                for (i = 0; i < n; i++) {
+                    volatile float mu_u = cfg.momentum * ent[r]->u[i];
+
+                    ent[r]->u[i] = mu_u + gr[i];
+                    gr[i]        = ent[r]->u[i];
+                }
+            }
             for (i = 0; i < n; i++) {
                 s->a_all[(size_t)r * n + i] =
                     ent[r]->m[i] + s->g_all[(size_t)r * n + i];
@@ -902,10 +930,27 @@ static void do_call(struct comm_state *cs, struct slot *sl, int slot_idx,
                            s->in_set, s->keys, s->order);
             unit = wire_unit();
             if (!failing && sample_pieces(n, k, size) != 0) {
-                char why[160];
+                char         why[160];
+                const float *sent = recvbuf;
 
+                if (cfg.momentum != 0.0f) {
+                    /* the call's sum, got + mu S': 0 where nothing was
+                     * sent, to the tolerance S' was checked to */
+                    const struct entry *e = ent[leader];
+
+                    for (i = 0; i < n; i++) {
+                        double rec  = recvbuf[i] + cfg.momentum * e->prev[i];
+                        double slop = cfg.momentum * (e->prev_tol[i] +
+                                                      4 * FLT_EPSILON *
+                                                          fabs(e->prev[i]));
+
+                        s->pmpi[i] = fabs(rec) <= slop + 1e-30 ? 0.0f
+                                                                : (float)rec;
+                    }
+                    sent = s->pmpi;
+                }
                 if (!planned_set(s->a_all + (size_t)leader * n, n, k,
-                                 sample_pieces(n, k, size), recvbuf, s, why,
+                                 sample_pieces(n, k, size), sent, s, why,
                                  sizeof(why))) {
                     fail("step %d %s (comm %d, n=%d, k=%d, leader %d): "
                          "sample's pieces: %s", step, sl->name, cs->id, n, k,
@@ -937,6 +982,25 @@ static void do_call(struct comm_state *cs, struct slot *sl, int slot_idx,
             sl->acc_abs[i] += abs;
         }
     }
+    if (ent != NULL && cfg.momentum != 0.0f) {
+        /* COMPCOLL_MOMENTUM: the call returns S - mu S', S' the tensor's
+         * previous sum; S becomes S' */
+        const struct entry *e = ent[leader];
+
+        for (i = 0; i < n; i++) {
+            double ms = cfg.momentum * e->prev[i];
+            double s_tol = s->tol[i];
+
+            s->tol[i] = s_tol + cfg.momentum * e->prev_tol[i] +
+                        2 * FLT_EPSILON * (fabs(s->want[i]) + fabs(ms)) +
+                        1e-30;
+            s->want[i] -= ms;
+            for (r = 0; r < size; r++) {
+                ent[r]->prev[i]     = s->want[i] + ms;
+                ent[r]->prev_tol[i] = s_tol;
+            }
+        }
+    }
 
     /* ---- compare ---- */
     if (!failing) {
@@ -946,7 +1010,7 @@ static void do_call(struct comm_state *cs, struct slot *sl, int slot_idx,
             float  got = recvbuf[i];
             int    bad;
 
-            if (!s->in_set[i]) {
+            if (!s->in_set[i] && cfg.momentum == 0.0f) {
                 bad = got != 0.0f;
             } else {
                 double d = fabs((double)got - s->want[i]);
@@ -956,7 +1020,8 @@ static void do_call(struct comm_state *cs, struct slot *sl, int slot_idx,
                     worst_rel = d / s->tol[i];
                 }
             }
-            if ((got != 0.0f) != (s->in_set[i] != 0)) {
+            if (cfg.momentum == 0.0f &&
+                (got != 0.0f) != (s->in_set[i] != 0)) {
                 if (first_set < 0) {
                     first_set = i;
                 }
@@ -1035,8 +1100,14 @@ static void do_call(struct comm_state *cs, struct slot *sl, int slot_idx,
             for (i = 0; i < n; i++) {
                 if (failing) {
                     m[i] = 0.0f; /* a failed call clears the memory */
+                    ent[r]->u[i]        = 0.0f; /* and the momentum state */
+                    ent[r]->prev[i]     = 0.0;
+                    ent[r]->prev_tol[i] = 0.0;
                 } else if (s->in_set[i]) {
                     m[i] = keep != 0.0f ? keep * m[i] : 0.0f; /* beta 1: 0 */
+                    if (!dense) {
+                        ent[r]->u[i] = 0.0f; /* sent: its velocity goes */
+                    }
                 } else {
                     volatile float bg = cfg.beta * g[i]; /* no FMA */
 
@@ -1116,7 +1187,7 @@ static void slot_init(struct slot *sl, const char *name, int comm_idx,
     /* Conservation holds when values travel in fp32 (wire rounding is not
      * fed back), for scalecom at beta = 1 and for dense alike. */
     if (!small && cfg.method != METHOD_PASSTHROUGH && cfg.beta == 1.0f &&
-        cfg.wire == WIRE_FP32) {
+        cfg.wire == WIRE_FP32 && cfg.momentum == 0.0f) {
         sl->acc_out = xcalloc((size_t)count, sizeof(double));
         sl->acc_g   = xcalloc((size_t)count, sizeof(double));
         sl->acc_abs = xcalloc((size_t)count, sizeof(double));

@@ -56,6 +56,8 @@ static const bad_case_t bad_cases[] = {
     {"COMPCOLL_MIN_COUNT", {"", "0", "-1", "1e3", "12 ", "4294967296", NULL}},
     {"COMPCOLL_SELECT", {"", "topk", "exactly", NULL}},
     {"COMPCOLL_BETA", {"", "0", "-0.5", "1.01", "nan", "inf", "0.5x", "abc"}},
+    {"COMPCOLL_MOMENTUM", {"", "1", "-0.1", "1.5", "nan", "inf", "0.9x",
+                           "abc"}},
     {"COMPCOLL_WARMUP", {"", "-1", "ten", "3.5", "4294967296", NULL}},
     {"COMPCOLL_RAMP", {"", "-1", "ten", "3.5", "4294967296", NULL}},
     {"COMPCOLL_DIAG_EVERY", {"", "-1", "often", "2.5", "4294967296", NULL}},
@@ -86,6 +88,7 @@ static void test_defaults(void)
     ok(cfg.enable == 1 && cfg.method == COMPCOLL_METHOD_SCALECOM &&
            cfg.ratio == 100 && cfg.min_count == 8192 &&
            cfg.select == COMPCOLL_SELECT_SAMPLE && cfg.beta == 1.0 &&
+           cfg.momentum == 0.0 &&
            cfg.warmup == 0 && cfg.adacomp_bin == 0 &&
            cfg.wire == COMPCOLL_WIRE_FP32 &&
            cfg.transport == COMPCOLL_TRANSPORT_UCX &&
@@ -208,6 +211,48 @@ static void test_hierarchical(void)
     ok(parse1(&cfg, "COMPCOLL_RANKS_PER_NODE", "4") == COMPCOLL_OK &&
            cfg.ranks_per_node == 4,
        "RANKS_PER_NODE=4");
+}
+
+/* COMPCOLL_MOMENTUM: scalecom's; with a method that cannot make it, an
+ * error naming both variables; a job that does not compress takes it */
+static void test_momentum(void)
+{
+    compcoll_config_t cfg;
+    char              m9[] = "COMPCOLL_MOMENTUM=0.9";
+    char              m0[] = "COMPCOLL_MOMENTUM=0";
+    char              ada[] = "COMPCOLL_METHOD=adacomp";
+    char              topk[] = "COMPCOLL_METHOD=topk";
+    char              dense[] = "COMPCOLL_METHOD=dense";
+    char              none[] = "COMPCOLL_METHOD=none";
+    char              off[] = "COMPCOLL_ENABLE=n";
+    char             *e1[] = {m9, NULL};
+    char             *e2[] = {ada, m9, NULL};
+    char             *e3[] = {m9, topk, NULL};
+    char             *e4[] = {dense, m9, NULL};
+    char             *e5[] = {none, m9, NULL};
+    char             *e6[] = {off, ada, m9, NULL};
+    char             *e7[] = {ada, m0, NULL};
+    char            **bad[] = {e2, e3, e4};
+    const char       *what[] = {"adacomp", "topk", "dense"};
+    size_t            i;
+
+    ok(parse(&cfg, e1) == COMPCOLL_OK && cfg.momentum > 0.89 &&
+           cfg.momentum < 0.91 && reported[0] == '\0',
+       "MOMENTUM=0.9 with scalecom");
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ok(parse(&cfg, bad[i]) == COMPCOLL_ERR_INVALID_PARAM &&
+               strstr(reported, "COMPCOLL_MOMENTUM='0.9'") != NULL &&
+               strstr(reported, "COMPCOLL_METHOD=scalecom") != NULL &&
+               cfg.momentum == 0.0,
+           "MOMENTUM=0.9 with METHOD=%s rejected, naming both variables",
+           what[i]);
+    }
+    ok(parse(&cfg, e5) == COMPCOLL_OK && reported[0] == '\0',
+       "MOMENTUM=0.9 with METHOD=none: nothing compressed, accepted");
+    ok(parse(&cfg, e6) == COMPCOLL_OK && reported[0] == '\0',
+       "MOMENTUM=0.9 with ENABLE=n: nothing compressed, accepted");
+    ok(parse(&cfg, e7) == COMPCOLL_OK && reported[0] == '\0',
+       "MOMENTUM=0 with METHOD=adacomp: off, accepted");
 }
 
 static void test_good_values(void)
@@ -361,6 +406,7 @@ int main(void)
     test_fault();
     test_digest();
     test_hierarchical();
+    test_momentum();
     test_good_values();
     test_many_errors();
     test_unknown();
