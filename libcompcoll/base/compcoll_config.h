@@ -66,6 +66,7 @@ typedef enum {
     COMPCOLL_FAULT_WINDOW,    /* COMPCOLL_KEY=auto cannot note a call */
     COMPCOLL_FAULT_NODE,      /* a hierarchical call's step on the node */
     COMPCOLL_FAULT_AGREE,     /* the agreement on a call's outcome */
+    COMPCOLL_FAULT_RESULT,    /* a hierarchical call's result to the node */
     COMPCOLL_FAULT_POINTS
 } compcoll_fault_point_t;
 

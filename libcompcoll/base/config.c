@@ -208,7 +208,7 @@ static compcoll_status_t cfg_parse_stats(const char *v, void *field,
 
 static const char *const cfg_fault_points[COMPCOLL_FAULT_POINTS] = {
     "alloc", "validate", "decode", "transport", "kernel", "tensor",
-    "window", "node", "agree"};
+    "window", "node", "agree", "result"};
 
 const char *compcoll_fault_point_name(int point)
 {
@@ -399,7 +399,7 @@ const compcoll_cfg_field_t compcoll_cfg_table[] = {
      "S' the tensor's previous one, so that the optimizer's momentum buffer "
      "holds S. Right only for SGD with momentum mu (dampening 0, not "
      "Nesterov) making one call per tensor per step: the output is not the "
-     "gradients' sum. Takes two more floats per element (within "
+     "gradients' sum. Takes three more words per element (within "
      "COMPCOLL_MAX_MEMORY); device buffers go through host memory. "
      "Needs COMPCOLL_METHOD=scalecom. 0: off.",
      CFG_FIELD(momentum), cfg_parse_momentum, NULL, CFG_AGREED},
@@ -500,8 +500,10 @@ const compcoll_cfg_field_t compcoll_cfg_table[] = {
      "calls, it cannot note the call: the ranks learn anew from it, and "
      "nothing fails), node (the sum over the ranks of a node in a "
      "COMPCOLL_HIERARCHICAL call reports an MPI failure after it "
-     "completed) or agree (the ranks' agreement on the outcome of a call "
-     "reports failure after it completed); node and agree end the job. A "
+     "completed), result (the node leader's broadcast of such a call's "
+     "result reports an MPI failure after it completed) or agree (the "
+     "ranks' agreement on the outcome of a call reports failure after it "
+     "completed); node, result and agree end the job. A "
      "call that fails then fails on every rank, as a real failure would. "
      "Empty: no faults.",
      CFG_FIELD(fault), cfg_parse_fault, NULL, CFG_LOCAL},

@@ -961,6 +961,7 @@ static compcoll_status_t cc_hier_result(compcoll_comm_t *cc, cc_hier_t *h,
             cc_hier_unpack(h->work, n, pack, (size_t)code[1]);
         }
     }
+    status = compcoll_fault(cc, COMPCOLL_FAULT_RESULT);
 out:
     compcoll_stats.time_node += compcoll_time() - t0;
     return status;

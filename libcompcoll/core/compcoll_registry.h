@@ -45,9 +45,11 @@ typedef struct compcoll_tensor {
     uint64_t                 last;      /* the comm's call count at its
                                          * latest call (retirement) */
     compcoll_stats_tensor_t *stats;
-    float                   *mom;       /* COMPCOLL_MOMENTUM: 2 count floats,
+    float                   *mom;       /* COMPCOLL_MOMENTUM: 3 count words,
                                          * the velocity u, then the previous
-                                         * call's sum; NULL until needed */
+                                         * call's nonzero sums, values and
+                                         * indices; NULL until needed */
+    size_t                   mom_nnz;   /* how many of those */
     uint64_t                 mom_steps; /* calls since mom was last zeroed,
                                          * the same on every rank */
     int                      stand_in;  /* a copy a rank that cannot take
@@ -64,7 +66,12 @@ typedef struct compcoll_tensor {
  */
 size_t compcoll_tensor_k(const compcoll_tensor_t *t, size_t n);
 
-/* t->mom, zeroed, within COMPCOLL_MAX_MEMORY (COMPCOLL_MOMENTUM); OK when
+/* Words of t->mom per element: u, and the previous sums' values and
+ * indices (at most count of each). */
+#define COMPCOLL_MOM_WORDS 3
+
+/* t->mom (3 t->count words), zeroed, within COMPCOLL_MAX_MEMORY
+ * (COMPCOLL_MOMENTUM); OK when
  * t has it, COMPCOLL_ERR_NO_MEMORY when it does not fit or the allocation
  * failed. */
 compcoll_status_t compcoll_tensor_momentum(compcoll_tensor_t *t);
@@ -158,6 +165,8 @@ typedef struct compcoll_comm {
     compcoll_buf_t        gather;       /* every rank's stream (allgatherv) */
     compcoll_buf_t        sizes;        /* every rank's stream header */
     compcoll_buf_t        pipe;         /* a pipelined call's pieces */
+    compcoll_buf_t        mom;          /* COMPCOLL_MOMENTUM: a call's nonzero
+                                         * sums, indices then values */
     /*
      * COMPCOLL_HIERARCHICAL: the ranks of a node sum on `node` into its
      * rank 0, the node leader; the leaders run the method on `inner`, the

@@ -29,6 +29,7 @@ void compcoll_diag(compcoll_comm_t *cc, compcoll_tensor_t *t,
     const size_t             k   = t->k_last;
     compcoll_mem_info_t      where;
     float                   *a     = NULL;
+    float                   *sum   = NULL; /* COMPCOLL_MOMENTUM: S */
     uint32_t                *idx   = NULL;
     int                      have  = 0, all = 0;
     double                   e_got = 0.0, e_top = 0.0, frac;
@@ -39,20 +40,32 @@ void compcoll_diag(compcoll_comm_t *cc, compcoll_tensor_t *t,
         cc->sparse_calls++ % cfg->diag_every != 0) {
         return; /* alike on every rank: every N-th sparse call is measured */
     }
-    if (cfg->momentum != 0.0 && t->mom != NULL) {
-        out = t->mom + n; /* the call's sum, before the momentum correction */
-    }
     compcoll_mem_query(out, &where);
     if (t->mem != NULL && where.type == COMPCOLL_MEM_HOST) {
         a    = malloc(n * sizeof(float));
         idx  = malloc(k * sizeof(uint32_t));
         have = (a != NULL && idx != NULL);
+        if (cfg->momentum != 0.0) {
+            sum  = calloc(n, sizeof(float));
+            have = have && sum != NULL && t->mom != NULL;
+        }
     }
     /* every rank must be able to take part, or none does */
     if (PMPI_Allreduce(&have, &all, 1, MPI_INT, MPI_MIN, cc->ctl) !=
             MPI_SUCCESS ||
         !all) {
         goto out;
+    }
+    if (sum != NULL) {
+        /* the call's sum S before the momentum correction: its nonzero
+         * elements, kept for the next call (scalecom.c) */
+        const float    *val = t->mom + n;
+        const uint32_t *ix  = (const uint32_t *)(const void *)(t->mom + 2 * n);
+
+        for (i = 0; i < t->mom_nnz; i++) {
+            sum[ix[i]] = val[i];
+        }
+        out = sum;
     }
     memcpy(a, t->mem, n * sizeof(float));
     if (PMPI_Allreduce(MPI_IN_PLACE, a, (int)n, MPI_FLOAT, MPI_SUM,
@@ -83,6 +96,7 @@ void compcoll_diag(compcoll_comm_t *cc, compcoll_tensor_t *t,
     compcoll_stats.diag_calls++;
     compcoll_stats.diag_captured_sum += frac;
 out:
+    free(sum);
     free(idx);
     free(a);
 }

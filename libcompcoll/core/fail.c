@@ -30,6 +30,7 @@ compcoll_status_t compcoll_fault(const compcoll_comm_t *cc,
         [COMPCOLL_FAULT_WINDOW]    = COMPCOLL_ERR_NO_MEMORY,
         [COMPCOLL_FAULT_NODE]      = COMPCOLL_ERR_MPI,
         [COMPCOLL_FAULT_AGREE]     = COMPCOLL_ERR_MPI,
+        [COMPCOLL_FAULT_RESULT]    = COMPCOLL_ERR_MPI,
     };
     const compcoll_faults_t *f = &compcoll_cfg.fault;
     unsigned                 i;

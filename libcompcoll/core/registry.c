@@ -43,7 +43,7 @@ static void reg_tensor_free(compcoll_tensor_t *t)
     }
     if (t->mom != NULL) {
         pthread_mutex_lock(&reg_lock);
-        reg_mem_held -= 2 * t->count * sizeof(float);
+        reg_mem_held -= COMPCOLL_MOM_WORDS * t->count * sizeof(float);
         pthread_mutex_unlock(&reg_lock);
         free(t->mom);
     }
@@ -114,6 +114,7 @@ static void reg_comm_destroy(compcoll_comm_t *cc)
     compcoll_buf_release(&cc->gather);
     compcoll_buf_release(&cc->sizes);
     compcoll_buf_release(&cc->pipe);
+    compcoll_buf_release(&cc->mom);
     free(cc->seq.counts);
     free(cc->autok.win);
     free(cc->autok.cycle);
@@ -189,7 +190,7 @@ size_t compcoll_registry_memory(void)
 
 compcoll_status_t compcoll_tensor_momentum(compcoll_tensor_t *t)
 {
-    const size_t bytes = 2 * t->count * sizeof(float);
+    const size_t bytes = COMPCOLL_MOM_WORDS * t->count * sizeof(float);
     int          fits;
 
     if (t->mom != NULL) {
@@ -203,13 +204,14 @@ compcoll_status_t compcoll_tensor_momentum(compcoll_tensor_t *t)
     }
     pthread_mutex_unlock(&reg_lock);
     if (fits) {
-        t->mom = calloc(2 * t->count, sizeof(float));
+        t->mom = calloc(COMPCOLL_MOM_WORDS * t->count, sizeof(float));
         if (t->mom == NULL) {
             pthread_mutex_lock(&reg_lock);
             reg_mem_held -= bytes;
             pthread_mutex_unlock(&reg_lock);
         }
     }
+    t->mom_nnz   = 0;
     t->mom_steps = 0;
     return t->mom != NULL ? COMPCOLL_OK : COMPCOLL_ERR_NO_MEMORY;
 }
@@ -217,8 +219,9 @@ compcoll_status_t compcoll_tensor_momentum(compcoll_tensor_t *t)
 void compcoll_tensor_momentum_clear(compcoll_tensor_t *t)
 {
     if (t->mom != NULL) {
-        memset(t->mom, 0, 2 * t->count * sizeof(float));
+        memset(t->mom, 0, t->count * sizeof(float)); /* u */
     }
+    t->mom_nnz   = 0;
     t->mom_steps = 0;
 }
 
@@ -793,14 +796,17 @@ static void reg_momentum_merge(compcoll_tensor_t *x, compcoll_tensor_t *y)
         return;
     }
     if (y->mom == NULL) {
-        y->mom = x->mom; /* its bytes stay counted */
-        x->mom = NULL;
+        y->mom     = x->mom; /* its bytes stay counted */
+        y->mom_nnz = x->mom_nnz;
+        x->mom     = NULL;
     } else {
         for (j = 0; j < x->count; j++) {
             y->mom[j] += x->mom[j];
         }
+        /* the previous sums: x's, values then indices */
         memcpy(y->mom + y->count, x->mom + x->count,
-               x->count * sizeof(float));
+               2 * x->count * sizeof(float));
+        y->mom_nnz = x->mom_nnz;
     }
     y->mom_steps += x->mom_steps;
 }

@@ -10,6 +10,7 @@
  * leader's, carried in the header; the others validate it before touching
  * memory.
  */
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -1421,8 +1422,46 @@ static compcoll_status_t sc_call(compcoll_comm_t *cc, compcoll_tensor_t *t,
  * holds S and its step applies S once.  A dense call (warm-up, after a NaN
  * or infinity) keeps the velocity: its sum is the dense velocity, and the
  * step is plain SGD with momentum.  A NaN or infinity reaches the output
- * the call that sends it and is not kept in u or S'.
+ * of the call that sends it and is kept in neither u nor S'.
+ *
+ * S' is kept as its nonzero elements (a sparse call's k), so that after
+ * the call only a scan of out for them is a pass over n: the velocity's
+ * update before it is the one other.
  */
+
+/* Out's nonzero elements (finite ones as themselves, others as 0) into
+ * idx and val; their count.  A block of 16 zeros costs one test. */
+static size_t sc_momentum_nonzeros(const float *out, size_t n, uint32_t *idx,
+                                   float *val)
+{
+    const uint32_t *bits = (const uint32_t *)(const void *)out;
+    size_t          i = 0, nnz = 0, j;
+
+    for (; i + 16 <= n; i += 16) {
+        uint32_t any = 0;
+
+        for (j = 0; j < 16; j++) {
+            any |= bits[i + j] << 1; /* -0 is 0 */
+        }
+        if (any == 0) {
+            continue;
+        }
+        for (j = i; j < i + 16; j++) {
+            if (out[j] != 0.0f) {
+                idx[nnz]   = (uint32_t)j;
+                val[nnz++] = isfinite(out[j]) ? out[j] : 0.0f;
+            }
+        }
+    }
+    for (; i < n; i++) {
+        if (out[i] != 0.0f) {
+            idx[nnz]   = (uint32_t)i;
+            val[nnz++] = isfinite(out[i]) ? out[i] : 0.0f;
+        }
+    }
+    return nnz;
+}
+
 static compcoll_status_t sc_momentum_call(compcoll_comm_t *cc,
                                           compcoll_tensor_t *t,
                                           const float *g, float *out,
@@ -1430,40 +1469,61 @@ static compcoll_status_t sc_momentum_call(compcoll_comm_t *cc,
 {
     const float       mu = (float)compcoll_cfg.momentum;
     compcoll_status_t status;
-    float            *u, *prev;
+    float            *u, *pval, *nval;
+    uint32_t         *pidx, *nidx;
     double            t0;
-    size_t            i;
+    size_t            i, nnz;
+    int               nonfinite = 0;
 
     status = compcoll_tensor_momentum(t);
+    if (status == COMPCOLL_OK &&
+        compcoll_buf_reserve(&cc->mom, n * (sizeof(uint32_t) +
+                                            sizeof(float))) == NULL) {
+        status = COMPCOLL_ERR_NO_MEMORY;
+    }
     if (status != COMPCOLL_OK) {
         compcoll_error("no memory for the momentum state (COMPCOLL_MOMENTUM) "
                        "of a tensor of %zu elements, %zu bytes (%zu held, "
                        "COMPCOLL_MAX_MEMORY=%zu): this rank takes part with "
                        "zeros and the call fails",
-                       n, 2 * n * sizeof(float), compcoll_registry_memory(),
-                       compcoll_cfg.max_memory);
+                       n, COMPCOLL_MOM_WORDS * n * sizeof(float),
+                       compcoll_registry_memory(), compcoll_cfg.max_memory);
         return sc_call(cc, t, NULL, g, out, n, status);
     }
     u    = t->mom;
-    prev = t->mom + n;
+    pval = t->mom + n;
+    pidx = (uint32_t *)(void *)(t->mom + 2 * n);
+    nidx = cc->mom.ptr;
+    nval = (float *)(void *)(nidx + n);
     t0   = compcoll_time();
     for (i = 0; i < n; i++) {
-        u[i] = mu * u[i] + g[i];
+        const float v = mu * u[i] + g[i];
+
+        u[i] = v;
+        nonfinite |= !(fabsf(v) <= FLT_MAX);
     }
     compcoll_stats.time_host += compcoll_time() - t0;
     status = sc_call(cc, t, NULL, u, out, n, COMPCOLL_OK);
     if (status != COMPCOLL_OK) {
         return status; /* compcoll_call_end zeroes the state on every rank */
     }
-    t0 = compcoll_time();
-    for (i = 0; i < n; i++) {
-        const float s = out[i];
-
-        if ((t->sparse_last && s != 0.0f) || !isfinite(u[i])) {
-            u[i] = 0.0f;
+    t0  = compcoll_time();
+    nnz = sc_momentum_nonzeros(out, n, nidx, nval); /* S */
+    for (i = 0; i < t->mom_nnz; i++) {
+        out[pidx[i]] -= mu * pval[i]; /* S - mu S' */
+    }
+    memcpy(pidx, nidx, nnz * sizeof(uint32_t));
+    memcpy(pval, nval, nnz * sizeof(float));
+    t->mom_nnz = nnz;
+    if (t->sparse_last) {
+        for (i = 0; i < nnz; i++) {
+            u[nidx[i]] = 0.0f; /* sent */
         }
-        out[i]  = s - mu * prev[i];
-        prev[i] = isfinite(s) ? s : 0.0f;
+    }
+    if (nonfinite) {
+        for (i = 0; i < n; i++) {
+            u[i] = isfinite(u[i]) ? u[i] : 0.0f;
+        }
     }
     t->mom_steps++;
     compcoll_stats.time_host += compcoll_time() - t0;

@@ -11,8 +11,9 @@
 # learning window that cannot note a call (window) fails nothing: the ranks
 # learn the cycle anew from that call, and every output must still match
 # the oracle.  A failed MPI step among the ranks of a node in a
-# hierarchical call (node), or of the ranks' agreement on a call's outcome
-# (agree), ends the job, whatever the error handler.  With
+# hierarchical call (node: their sum; result: the leader's broadcast of the
+# result), or of the ranks' agreement on a call's outcome (agree), ends the
+# job, whatever the error handler.  With
 # MPI_ERRORS_RETURN (scalecom_check and, for adacomp and topk,
 # sparse_check: --fail-call 3 or 1) every rank must get an error of one class
 # within 10 s, and every later call must match the oracle, which clears the
@@ -93,7 +94,7 @@ EOF2
 
 # The job must end, non-zero, in bounded time, with the fault's message:
 # under the default error handler for any fault; under MPI_ERRORS_RETURN
-# too for a failed MPI step among a node's ranks (node) or a failed
+# too for a failed MPI step among a node's ranks (node, result) or a failed
 # agreement on a call's outcome (agree), which leave a rank unable to tell
 # what the others saw.
 # fatal_case P ENV FAULT PROGRAM-ARGUMENTS...
@@ -114,14 +115,14 @@ fatal_case() {
         why= || why="no COMPCOLL_FAULT message" ;;
     esac
     case $fault:$why in
-    node:*: | agree:*:) grep -q "failed in MPI; this rank cannot go on in step.*ending the job" \
+    node:*: | result:*: | agree:*:) grep -q "failed in MPI; this rank cannot go on in step.*ending the job" \
         "$tmp/log" || why="the library did not say it ends the job" ;;
     esac
     [ -z "$why" ]
     tap $? "P=$np ${extra:+$extra }FAULT=$fault $*: the job ends (exit $rc, ${secs}s)${why:+: $why}" "$tmp/log"
 }
 
-run_cases "$tmp/cases" 10
+run_cases "$tmp/cases" 12
 tap_i=$n_case
 for fault in alloc:0:3 validate:0:3 kernel:1:3 transport:0:3; do
     fatal_case 2 "" "$fault" --steps 5 --interleave
@@ -131,5 +132,7 @@ fatal_case 4 "$hier" node:0:3 --steps 5 --interleave
 fatal_case 4 "$hier" node:3:3 --steps 5 --interleave
 fatal_case 4 "$hier" node:2:3 --steps 5 --interleave --fail-call 3
 fatal_case 4 "$hier COMPCOLL_TRANSPORT=mpi" node:1:3 --steps 5 --interleave --fail-call 3
+fatal_case 4 "$hier" result:1:3 --steps 5 --interleave
+fatal_case 4 "$hier COMPCOLL_TRANSPORT=mpi" result:2:3 --steps 5 --interleave --fail-call 3
 fatal_case 2 "" agree:1:3 --steps 5 --interleave --fail-call 3
 fatal_case 3 "COMPCOLL_TRANSPORT=mpi" agree:0:2 --steps 5 --interleave
