@@ -568,7 +568,10 @@ static compcoll_status_t cc_call(compcoll_comm_t *cc, compcoll_tensor_t *t,
                    "output in %s memory (device %d)", n,
                    cc_memtype_name(gw.type), gw.device,
                    cc_memtype_name(ow.type), ow.device);
-    if (cc_method->allreduce_gpu != NULL && gw.type != COMPCOLL_MEM_HOST &&
+    /* COMPCOLL_MOMENTUM's correction runs on the host: straight there,
+     * without moving the tensor's memory to the device first */
+    if (cc_method->allreduce_gpu != NULL && compcoll_cfg.momentum == 0.0 &&
+        gw.type != COMPCOLL_MEM_HOST &&
         ow.type != COMPCOLL_MEM_HOST && gw.device == ow.device &&
         gw.context == ow.context) {
         status = compcoll_gpu_tensor_get(cc, t, &gw, &gt);

@@ -50,8 +50,10 @@ typedef struct compcoll_tensor {
                                          * call's nonzero sums, values and
                                          * indices; NULL until needed */
     size_t                   mom_nnz;   /* how many of those */
-    uint64_t                 mom_steps; /* calls since mom was last zeroed,
-                                         * the same on every rank */
+    uint64_t                 mom_tag;   /* a fingerprint of the calls since
+                                         * mom was last zeroed and their
+                                         * sums, alike on every rank; 0:
+                                         * none since */
     int                      stand_in;  /* a copy a rank that cannot take
                                          * its part makes the call with */
 } compcoll_tensor_t;

@@ -211,8 +211,8 @@ compcoll_status_t compcoll_tensor_momentum(compcoll_tensor_t *t)
             pthread_mutex_unlock(&reg_lock);
         }
     }
-    t->mom_nnz   = 0;
-    t->mom_steps = 0;
+    t->mom_nnz = 0;
+    t->mom_tag = 0;
     return t->mom != NULL ? COMPCOLL_OK : COMPCOLL_ERR_NO_MEMORY;
 }
 
@@ -221,8 +221,8 @@ void compcoll_tensor_momentum_clear(compcoll_tensor_t *t)
     if (t->mom != NULL) {
         memset(t->mom, 0, t->count * sizeof(float)); /* u */
     }
-    t->mom_nnz   = 0;
-    t->mom_steps = 0;
+    t->mom_nnz = 0;
+    t->mom_tag = 0;
 }
 
 /* ------------------------------------------------------------ comms */
@@ -785,14 +785,14 @@ static size_t reg_auto_period(const compcoll_auto_t *a)
 }
 
 /* Momentum state (COMPCOLL_MOMENTUM) of x's calls joined to y's, as
- * every rank merges them: the velocities add, the previous sum is x's
- * (its calls came later) and the steps count both. */
+ * every rank merges them: the velocities add, and the previous sum and
+ * its fingerprint are x's (its calls came later).  A rank where x has no
+ * state keeps y's, whose fingerprint then tells the others so. */
 static void reg_momentum_merge(compcoll_tensor_t *x, compcoll_tensor_t *y)
 {
     size_t j;
 
     if (x->mom == NULL) {
-        y->mom_steps += x->mom_steps;
         return;
     }
     if (y->mom == NULL) {
@@ -808,7 +808,7 @@ static void reg_momentum_merge(compcoll_tensor_t *x, compcoll_tensor_t *y)
                2 * x->count * sizeof(float));
         y->mom_nnz = x->mom_nnz;
     }
-    y->mom_steps += x->mom_steps;
+    y->mom_tag = x->mom_tag;
 }
 
 /* After learning a cycle shorter than the window: the tensors the window

@@ -14,6 +14,7 @@
 
 #define COMPCOLL_SC_MAGIC  0x32434353u /* "SCC2" */
 #define COMPCOLL_SC_PIECES 32u         /* pieces a pipelined call has at most */
+#define COMPCOLL_SC_MSTATE_NONE UINT64_MAX /* a stand-in has no momentum state */
 
 enum {
     COMPCOLL_SC_SPARSE = 1, /* the k indices that follow are the call's I */
@@ -31,8 +32,9 @@ typedef struct {
     uint64_t k;
     uint64_t seq;    /* s_c of the call, a check that ranks are in step */
     uint64_t ibytes; /* bytes of coded indices that follow */
-    uint64_t mstep;  /* COMPCOLL_MOMENTUM: the leader's tensor's calls since
-                      * its momentum state was zeroed; else 0 */
+    uint64_t mstate; /* COMPCOLL_MOMENTUM: the fingerprint of the leader's
+                      * momentum state of the tensor (its mom_tag;
+                      * COMPCOLL_SC_MSTATE_NONE from a stand-in); else 0 */
     uint32_t pieces; /* pipelined (sc_pipe_run): its pieces; else 0 */
     uint32_t width;  /* pipelined chunk offsets: bytes each; else 0 */
     uint32_t pcount[COMPCOLL_SC_PIECES]; /* pipelined: indices per piece */

@@ -330,7 +330,7 @@ static void sc_header_fill(const compcoll_comm_t *cc,
     h->n      = n;
     h->k      = k;
     h->seq    = cc->ncalls;
-    h->mstep  = t->mom_steps;
+    h->mstate = t->stand_in ? COMPCOLL_SC_MSTATE_NONE : t->mom_tag;
     h->mode   = (t->calls < cfg->warmup || !has_mem || t->dense_next)
                     ? SC_MODE_DENSE
                     : SC_MODE_SPARSE;
@@ -399,27 +399,30 @@ static void sc_blind(sc_call_t *c);
 
 /*
  * COMPCOLL_MOMENTUM: what a call returns depends on the tensor's previous
- * sum, which every rank must hold alike.  The ranks count the tensor's
- * calls since its state was zeroed (a failed call zeroes it everywhere);
- * a rank whose count differs from the leader's has followed another
- * history of buffers, and the call fails on every rank, which zeroes the
- * state everywhere again.
+ * sum S', which every rank must hold alike.  Each rank keeps a fingerprint
+ * of the tensor's calls and sums since its state was zeroed (a failed call
+ * zeroes it everywhere); a rank whose fingerprint differs from the
+ * leader's has followed another history of buffers, and the call fails on
+ * every rank, which zeroes the state everywhere again.  A stand-in (a rank
+ * that cannot take its part, and fails the call anyway) is not compared.
  */
 static compcoll_status_t sc_momentum_check(const sc_call_t *c)
 {
-    if (compcoll_cfg.momentum == 0.0 || c->h.mstep == c->t->mom_steps) {
+    if (compcoll_cfg.momentum == 0.0 || c->t->stand_in ||
+        c->h.mstate == COMPCOLL_SC_MSTATE_NONE ||
+        c->h.mstate == c->t->mom_tag) {
         return COMPCOLL_OK;
     }
     compcoll_error("call %llu on communicator %llu: the leader's momentum "
                    "state (COMPCOLL_MOMENTUM) of this tensor of %zu elements "
-                   "is %llu calls old, this rank's %llu; the call fails on "
-                   "every rank and the state starts again (are all ranks "
-                   "making the same MPI_Allreduce calls on the same "
-                   "tensors?)",
+                   "differs from this rank's (fingerprints %#llx and "
+                   "%#llx); the call fails on every rank and the state "
+                   "starts again (are all ranks making the same "
+                   "MPI_Allreduce calls on the same tensors?)",
                    (unsigned long long)c->cc->ncalls,
                    (unsigned long long)c->cc->id, c->n,
-                   (unsigned long long)c->h.mstep,
-                   (unsigned long long)c->t->mom_steps);
+                   (unsigned long long)c->h.mstate,
+                   (unsigned long long)c->t->mom_tag);
     return COMPCOLL_ERR_PROTOCOL;
 }
 
@@ -1429,6 +1432,25 @@ static compcoll_status_t sc_call(compcoll_comm_t *cc, compcoll_tensor_t *t,
  * update before it is the one other.
  */
 
+/* The next fingerprint of a momentum state after a call whose sum has
+ * the nnz nonzero elements idx, val (the same bits on every rank). */
+static uint64_t sc_momentum_tag(uint64_t tag, const uint32_t *idx,
+                                const float *val, size_t nnz)
+{
+    const uint64_t prime = 0x100000001b3ull;
+    uint64_t       h     = (tag ^ nnz) * prime;
+    uint32_t       bits;
+    size_t         i;
+
+    for (i = 0; i < nnz; i++) {
+        memcpy(&bits, &val[i], sizeof(bits));
+        h = (h ^ idx[i]) * prime;
+        h = (h ^ bits) * prime;
+    }
+    h ^= h >> 31; /* tag 0 is a zeroed state's only */
+    return h != 0 ? h : 1;
+}
+
 /* Out's nonzero elements (finite ones as themselves, others as 0) into
  * idx and val; their count.  A block of 16 zeros costs one test. */
 static size_t sc_momentum_nonzeros(const float *out, size_t n, uint32_t *idx,
@@ -1476,19 +1498,24 @@ static compcoll_status_t sc_momentum_call(compcoll_comm_t *cc,
     int               nonfinite = 0;
 
     status = compcoll_tensor_momentum(t);
-    if (status == COMPCOLL_OK &&
-        compcoll_buf_reserve(&cc->mom, n * (sizeof(uint32_t) +
-                                            sizeof(float))) == NULL) {
-        status = COMPCOLL_ERR_NO_MEMORY;
-    }
     if (status != COMPCOLL_OK) {
         compcoll_error("no memory for the momentum state (COMPCOLL_MOMENTUM) "
                        "of a tensor of %zu elements, %zu bytes (%zu held, "
                        "COMPCOLL_MAX_MEMORY=%zu): this rank takes part with "
-                       "zeros and the call fails",
+                       "zeros and the call fails, as will the tensor's next "
+                       "ones until it fits",
                        n, COMPCOLL_MOM_WORDS * n * sizeof(float),
                        compcoll_registry_memory(), compcoll_cfg.max_memory);
         return sc_call(cc, t, NULL, g, out, n, status);
+    }
+    if (compcoll_buf_reserve(&cc->mom, n * (sizeof(uint32_t) +
+                                            sizeof(float))) == NULL) {
+        compcoll_error("no memory for the momentum correction's scratch "
+                       "(COMPCOLL_MOMENTUM) of a tensor of %zu elements, "
+                       "%zu bytes: this rank takes part with zeros and the "
+                       "call fails", n,
+                       n * (sizeof(uint32_t) + sizeof(float)));
+        return sc_call(cc, t, NULL, g, out, n, COMPCOLL_ERR_NO_MEMORY);
     }
     u    = t->mom;
     pval = t->mom + n;
@@ -1525,7 +1552,7 @@ static compcoll_status_t sc_momentum_call(compcoll_comm_t *cc,
             u[i] = isfinite(u[i]) ? u[i] : 0.0f;
         }
     }
-    t->mom_steps++;
+    t->mom_tag = sc_momentum_tag(t->mom_tag, nidx, nval, nnz);
     compcoll_stats.time_host += compcoll_time() - t0;
     return COMPCOLL_OK;
 }
