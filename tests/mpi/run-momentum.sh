@@ -15,7 +15,9 @@
 # (nonfinite_check).  Then two ways the correction cannot be made, each of
 # which must end the job, non-zero, in bounded time, saying why: ranks whose
 # tensors' histories differ (COMPCOLL_KEY=address with fresh buffers on the
-# odd ranks), and no room for the momentum state (COMPCOLL_MAX_MEMORY).
+# odd ranks, or two tensors of one count whose buffers the odd ranks swap
+# every step, which without the correction the oracle case above passes),
+# and no room for the momentum state (COMPCOLL_MAX_MEMORY).
 #
 # Environment: MPIEXEC, TEST_LIBCOMPCOLL, TESTS_BUILDDIR, TEST_MPI_TIMEOUT.
 
@@ -37,6 +39,7 @@ cat >"$tmp/cases" <<'CASES'
 2 | MOMENTUM=0.9 FAULT=tensor:1:1 | scalecom_check --steps 5 --interleave --fail-call 1
 2 | MOMENTUM=0.9 | nonfinite_check --count 4096
 2 | MOMENTUM=0.9 | nonfinite_check --count 4096 --inf --rank 0 --step 3
+2 | KEY=address | scalecom_check --steps 5 --interleave --count 1000 --count2 1000 --swap-odd
 CASES
 
 # must_end P ENV MESSAGE PROGRAM-ARGUMENTS...: the job ends non-zero, in
@@ -60,7 +63,7 @@ must_end() {
     tap $? "P=$np MOMENTUM=0.9 $extra $*: the job ends (exit $rc, ${secs}s)${why:+: $why}" "$tmp/log"
 }
 
-run_cases "$tmp/cases" 3
+run_cases "$tmp/cases" 4
 tap_i=$n_case
 must_end 2 "COMPCOLL_KEY=address" \
     "the leader's momentum state (COMPCOLL_MOMENTUM) of this tensor" \
@@ -68,5 +71,8 @@ must_end 2 "COMPCOLL_KEY=address" \
 must_end 3 "COMPCOLL_KEY=address COMPCOLL_TRANSPORT=mpi" \
     "the leader's momentum state (COMPCOLL_MOMENTUM) of this tensor" \
     --steps 4 --fresh-odd --interleave
+must_end 2 "COMPCOLL_KEY=address" \
+    "the leader's momentum state (COMPCOLL_MOMENTUM) of this tensor" \
+    --steps 5 --interleave --count 1000 --count2 1000 --swap-odd
 must_end 2 "COMPCOLL_MAX_MEMORY=6000" \
     "no memory for the momentum state (COMPCOLL_MOMENTUM)" --steps 4

@@ -47,6 +47,10 @@
  *   --skewed         the second half of every gradient is 1024 times
  *                    smaller, so the leaders' picks crowd into the first
  *                    half (pipelined pieces over the second half are empty)
+ *   --swap-odd       on the odd world ranks, tensors A and B (of one
+ *                    count) exchange their buffers every step: with
+ *                    COMPCOLL_KEY=address the ranks' memories follow the
+ *                    buffers, not the tensors
  *   --realloc        every step, each tensor's buffers are given back and
  *                    taken anew from a last-in-first-out pool per size, as
  *                    malloc does: a tensor whose count another shares gets
@@ -124,6 +128,7 @@ struct options {
     int      skewed;
     int      small;
     int      realloc_lifo;
+    int      swap;     /* --swap-odd on this rank */
     int      checksum;
     int      same;
     long     fail_call;   /* -1: none */
@@ -321,6 +326,8 @@ static void parse_options(int argc, char **argv)
             opt.ties = 1;
         } else if (strcmp(a, "--quiet") == 0) {
             opt.quiet = 1;
+        } else if (strcmp(a, "--swap-odd") == 0) {
+            opt.swap = world_rank % 2;
         } else if (strcmp(a, "--realloc") == 0) {
             opt.realloc_lifo = 1;
         } else if (strcmp(a, "--checksum") == 0) {
@@ -1382,6 +1389,18 @@ int main(int argc, char **argv)
         }
         if (opt.realloc_lifo && step > 0) {
             realloc_buffers(slots, order, n_order);
+        }
+        if (opt.swap && step > 0) {
+            struct slot *a = &slots[0], *b = &slots[1];
+            float       *t;
+
+            if (a->count != b->count || a->comm_idx != b->comm_idx ||
+                !a->owns_buffers || !b->owns_buffers) {
+                die("--swap-odd needs tensors A and B of one count "
+                    "(--count2 equal to --count) with buffers of their own");
+            }
+            t = a->sendbuf, a->sendbuf = b->sendbuf, b->sendbuf = t;
+            t = a->recvbuf, a->recvbuf = b->recvbuf, b->recvbuf = t;
         }
         for (j = 0; j < n_order; j++) {
             struct slot *sl = &slots[order[j]];
