@@ -1419,8 +1419,8 @@ static compcoll_status_t sc_call(compcoll_comm_t *cc, compcoll_tensor_t *t,
  * correction), DGC's, made transparent to an optimizer that applies
  * momentum mu itself.  This rank's velocity u <- mu u + g is what the call
  * compresses (the error-feedback memory accumulates velocities); the
- * elements a sparse call sent have their velocity cleared (DGC's momentum
- * factor masking); the call returns S - mu S', S its sum and S' the
+ * elements a sparse call sent, as those whose sum is not 0, have their
+ * velocity cleared (DGC's momentum factor masking); the call returns S - mu S', S its sum and S' the
  * tensor's previous one, so that the optimizer's buffer b <- mu b + out
  * holds S and its step applies S once.  A dense call (warm-up, after a NaN
  * or infinity) keeps the velocity: its sum is the dense velocity, and the
