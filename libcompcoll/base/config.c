@@ -113,36 +113,30 @@ static compcoll_status_t cfg_parse_auto_uint(const char *v, void *field,
     return COMPCOLL_OK;
 }
 
-static compcoll_status_t cfg_parse_beta(const char *v, void *field,
+/* A number within a part of [0, 1]: (0, 1] or [0, 1). */
+typedef struct {
+    int         zero_ok; /* 0 accepted, 1 not; else 1 accepted, 0 not */
+    const char *expect;  /* the error's text */
+} cfg_unit_t;
+
+static const cfg_unit_t cfg_beta_unit = {
+    0, "expected a number in (0, 1], e.g. 1 or 0.5"};
+static const cfg_unit_t cfg_momentum_unit = {
+    1, "expected a number in [0, 1): the optimizer's momentum, e.g. 0.9, or "
+       "0 (off)"};
+
+static compcoll_status_t cfg_parse_unit(const char *v, void *field,
                                         const void *arg, char *err, size_t len)
 {
-    char  *end;
-    double x;
-
-    errno = 0;
-    x     = strtod(v, &end);
-    if (end == v || *end != '\0' || errno != 0 || !isfinite(x) || x <= 0.0 ||
-        x > 1.0) {
-        snprintf(err, len, "expected a number in (0, 1], e.g. 1 or 0.5");
-        return COMPCOLL_ERR_INVALID_PARAM;
-    }
-    *(double *)field = x;
-    return COMPCOLL_OK;
-}
-
-static compcoll_status_t cfg_parse_momentum(const char *v, void *field,
-                                            const void *arg, char *err,
-                                            size_t len)
-{
-    char  *end;
-    double x;
+    const cfg_unit_t *u = arg;
+    char             *end;
+    double            x;
 
     errno = 0;
     x     = strtod(v, &end);
     if (end == v || *end != '\0' || errno != 0 || !isfinite(x) || x < 0.0 ||
-        x >= 1.0) {
-        snprintf(err, len, "expected a number in [0, 1): the optimizer's "
-                 "momentum, e.g. 0.9, or 0 (off)");
+        x > 1.0 || x == (u->zero_ok ? 1.0 : 0.0)) {
+        snprintf(err, len, "%s", u->expect);
         return COMPCOLL_ERR_INVALID_PARAM;
     }
     *(double *)field = x;
@@ -288,18 +282,6 @@ static const compcoll_cfg_enum_t cfg_methods[] = {
     {"none", COMPCOLL_METHOD_NONE},
     {NULL, 0}};
 
-static const char *cfg_method_name(int method)
-{
-    const compcoll_cfg_enum_t *e;
-
-    for (e = cfg_methods; e->name != NULL; e++) {
-        if (e->value == method) {
-            return e->name;
-        }
-    }
-    return "?";
-}
-
 static const compcoll_cfg_enum_t cfg_selects[] = {
     {"exact", COMPCOLL_SELECT_EXACT},
     {"chunk", COMPCOLL_SELECT_CHUNK},
@@ -390,7 +372,7 @@ const compcoll_cfg_field_t compcoll_cfg_table[] = {
      "Low-pass filter of scalecom's error-feedback memory: "
      "m <- (1 - beta) m + beta (a - C(a)). 1 is classic error feedback, "
      "which adacomp and topk always use.",
-     CFG_FIELD(beta), cfg_parse_beta, NULL, CFG_AGREED},
+     CFG_FIELD(beta), cfg_parse_unit, &cfg_beta_unit, CFG_AGREED},
     {"COMPCOLL_MOMENTUM", "0", "number in [0, 1)",
      "Momentum correction of scalecom for SGD with heavy-ball momentum: set "
      "it to the optimizer's momentum (e.g. 0.9). Each rank compresses its "
@@ -402,7 +384,7 @@ const compcoll_cfg_field_t compcoll_cfg_table[] = {
      "gradients' sum. Takes three more words per element (within "
      "COMPCOLL_MAX_MEMORY); device buffers go through host memory. "
      "Needs COMPCOLL_METHOD=scalecom. 0: off.",
-     CFG_FIELD(momentum), cfg_parse_momentum, NULL, CFG_AGREED},
+     CFG_FIELD(momentum), cfg_parse_unit, &cfg_momentum_unit, CFG_AGREED},
     {"COMPCOLL_WARMUP", "0", "integer >= 0",
      "Number of calls per tensor that are summed densely (in fp32) before "
      "compression starts, for every compressing method.",
@@ -678,7 +660,7 @@ compcoll_status_t compcoll_cfg_parse(compcoll_config_t *cfg, char *const *envp,
                  "COMPCOLL_METHOD=scalecom (COMPCOLL_METHOD is %s); set "
                  "COMPCOLL_MOMENTUM=0 or unset it",
                  cfg_env(envp, "COMPCOLL_MOMENTUM"),
-                 cfg_method_name(cfg->method));
+                 compcoll_cfg_enum_name("COMPCOLL_METHOD", cfg->method));
         report(ctx, msg);
         cfg->momentum = 0.0;
         result = COMPCOLL_ERR_INVALID_PARAM;

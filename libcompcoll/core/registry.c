@@ -33,18 +33,37 @@ static compcoll_id_counter_t reg_ids = COMPCOLL_ID_COUNTER_INITIALIZER;
 
 /* ------------------------------------------------------------ tensors */
 
+/* Bytes of state reserved within COMPCOLL_MAX_MEMORY: whether they fit
+ * (then they are held until reg_mem_release). */
+static int reg_mem_reserve(size_t bytes)
+{
+    int fits;
+
+    pthread_mutex_lock(&reg_lock);
+    fits = compcoll_cfg.max_memory == 0 ||
+           reg_mem_held + bytes <= compcoll_cfg.max_memory;
+    if (fits) {
+        reg_mem_held += bytes;
+    }
+    pthread_mutex_unlock(&reg_lock);
+    return fits;
+}
+
+static void reg_mem_release(size_t bytes)
+{
+    pthread_mutex_lock(&reg_lock);
+    reg_mem_held -= bytes;
+    pthread_mutex_unlock(&reg_lock);
+}
+
 static void reg_tensor_free(compcoll_tensor_t *t)
 {
     if (t->mem != NULL) {
-        pthread_mutex_lock(&reg_lock);
-        reg_mem_held -= t->count * sizeof(float);
-        pthread_mutex_unlock(&reg_lock);
+        reg_mem_release(t->count * sizeof(float));
         compcoll_topo_mem_free(t->mem, t->count * sizeof(float), t->mem_kind);
     }
     if (t->mom != NULL) {
-        pthread_mutex_lock(&reg_lock);
-        reg_mem_held -= COMPCOLL_MOM_WORDS * t->count * sizeof(float);
-        pthread_mutex_unlock(&reg_lock);
+        reg_mem_release(COMPCOLL_MOM_WORDS * t->count * sizeof(float));
         free(t->mom);
     }
     free(t);
@@ -191,24 +210,14 @@ size_t compcoll_registry_memory(void)
 compcoll_status_t compcoll_tensor_momentum(compcoll_tensor_t *t)
 {
     const size_t bytes = COMPCOLL_MOM_WORDS * t->count * sizeof(float);
-    int          fits;
 
     if (t->mom != NULL) {
         return COMPCOLL_OK;
     }
-    pthread_mutex_lock(&reg_lock);
-    fits = compcoll_cfg.max_memory == 0 ||
-           reg_mem_held + bytes <= compcoll_cfg.max_memory;
-    if (fits) {
-        reg_mem_held += bytes;
-    }
-    pthread_mutex_unlock(&reg_lock);
-    if (fits) {
+    if (reg_mem_reserve(bytes)) {
         t->mom = calloc(COMPCOLL_MOM_WORDS * t->count, sizeof(float));
         if (t->mom == NULL) {
-            pthread_mutex_lock(&reg_lock);
-            reg_mem_held -= bytes;
-            pthread_mutex_unlock(&reg_lock);
+            reg_mem_release(bytes);
         }
     }
     t->mom_nnz = 0;
@@ -552,13 +561,7 @@ static compcoll_status_t reg_tensor_new(compcoll_comm_t *cc, uint64_t key,
     t->key   = key;
     t->addr  = addr;
     t->count = count;
-    pthread_mutex_lock(&reg_lock);
-    fits = compcoll_cfg.max_memory == 0 ||
-           reg_mem_held + bytes <= compcoll_cfg.max_memory;
-    if (fits) {
-        reg_mem_held += bytes; /* reserved; given back if not allocated */
-    }
-    pthread_mutex_unlock(&reg_lock);
+    fits = reg_mem_reserve(bytes); /* given back if not allocated */
     if (!fits) {
         compcoll_warn_once("COMPCOLL_MAX_MEMORY=%zu bytes reached (%zu held): "
                            "tensors beyond it get no error-feedback memory "
@@ -576,9 +579,7 @@ static compcoll_status_t reg_tensor_new(compcoll_comm_t *cc, uint64_t key,
         }
     }
     if (fits && t->mem == NULL) {
-        pthread_mutex_lock(&reg_lock);
-        reg_mem_held -= bytes;
-        pthread_mutex_unlock(&reg_lock);
+        reg_mem_release(bytes);
     }
     switch (compcoll_cfg.key) {
     case COMPCOLL_KEY_SEQUENCE:

@@ -14,7 +14,8 @@
 
 #define COMPCOLL_SC_MAGIC  0x32434353u /* "SCC2" */
 #define COMPCOLL_SC_PIECES 32u         /* pieces a pipelined call has at most */
-#define COMPCOLL_SC_MSTATE_NONE UINT64_MAX /* a stand-in has no momentum state */
+/* the header's mstate from a stand-in, which has no momentum state */
+#define COMPCOLL_SC_MSTATE_NONE UINT64_MAX
 
 enum {
     COMPCOLL_SC_SPARSE = 1, /* the k indices that follow are the call's I */

@@ -1420,12 +1420,13 @@ static compcoll_status_t sc_call(compcoll_comm_t *cc, compcoll_tensor_t *t,
  * momentum mu itself.  This rank's velocity u <- mu u + g is what the call
  * compresses (the error-feedback memory accumulates velocities); the
  * elements a sparse call sent, as those whose sum is not 0, have their
- * velocity cleared (DGC's momentum factor masking); the call returns S - mu S', S its sum and S' the
- * tensor's previous one, so that the optimizer's buffer b <- mu b + out
- * holds S and its step applies S once.  A dense call (warm-up, after a NaN
- * or infinity) keeps the velocity: its sum is the dense velocity, and the
- * step is plain SGD with momentum.  A NaN or infinity reaches the output
- * of the call that sends it and is kept in neither u nor S'.
+ * velocity cleared (DGC's momentum factor masking); the call returns
+ * S - mu S', S its sum and S' the tensor's previous one, so that the
+ * optimizer's buffer b <- mu b + out holds S and its step applies S once.
+ * A dense call (warm-up, after a NaN or infinity) keeps the velocity: its
+ * sum is the dense velocity, and the step is plain SGD with momentum.  A
+ * NaN or infinity reaches the output of the call that sends it and is kept
+ * in neither u nor S'.
  *
  * S' is kept as its nonzero elements (a sparse call's k), so that after
  * the call only a scan of out for them is a pass over n: the velocity's
@@ -1562,7 +1563,7 @@ static compcoll_status_t sc_allreduce(compcoll_comm_t *cc, compcoll_tensor_t *t,
 {
     if (compcoll_cfg.momentum != 0.0 && !t->stand_in) {
         /* a stand-in's call fails: its zeros go as they are, and its
-         * header carries the tensor's count of calls */
+         * header carries no momentum state (sc_momentum_check) */
         return sc_momentum_call(cc, t, g, out, n);
     }
     return sc_call(cc, t, NULL, g, out, n, COMPCOLL_OK);
@@ -1573,10 +1574,8 @@ static compcoll_status_t sc_allreduce_gpu(compcoll_comm_t *cc,
                                           compcoll_gpu_tensor_t *gt,
                                           const float *g, float *out, size_t n)
 {
-    if (compcoll_cfg.momentum != 0.0) {
-        /* the momentum correction runs on the host (sc_momentum_call) */
-        return compcoll_allreduce_staged(cc, t, g, out, n);
-    }
+    /* never with COMPCOLL_MOMENTUM: cc_call takes those calls to the host
+     * path, where sc_momentum_call makes the correction */
     return sc_call(cc, t, gt, g, out, n, COMPCOLL_OK);
 }
 
