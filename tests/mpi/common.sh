@@ -16,8 +16,8 @@
 #   mpi_timeout       the default of TEST_MPI_TIMEOUT
 # Leaves: lib (what LD_PRELOAD gets: $TEST_PRELOAD, then the library),
 # mpiexec, builddir, timeout_s, tmp (removed on exit), guard (a timeout(1)
-# prefix, or empty), and the helpers program, trim, tap, run_case and
-# run_cases.
+# prefix, or empty), and the helpers program, trim, tap, run_case,
+# run_cases and job_ends.
 
 lib=${TEST_LIBCOMPCOLL-}
 mpiexec=${MPIEXEC-}
@@ -138,4 +138,26 @@ run_cases() {
         # shellcheck disable=SC2086 # the program and its options are words
         run_case "$n_case" "$(trim "$ranks")" "$(trim "$settings")" $command
     done <"$tmp/picked"
+}
+
+# job_ends RANKS "ENV" PROGRAM ARGS...: one job that must fail, made as
+# run_case makes it (COMPCOLL_MIN_COUNT=64 COMPCOLL_RATIO=10, then the
+# assignments in ENV), its output in $tmp/log.  Sets rc, secs, and why: empty
+# when the job ended with a non-zero status within the timeout, the reason
+# otherwise.  The caller checks the output's messages and prints the TAP line.
+# (Its own variables start with je_: sh has no locals.)
+job_ends() {
+    je_np=$1 je_env=$2 je_path=$(program "$3")
+    shift 3
+    start=$(date +%s)
+    # shellcheck disable=SC2086 # je_env holds assignments
+    $guard "$mpiexec" -n "$je_np" env LD_PRELOAD="$lib" COMPCOLL_MIN_COUNT=64 \
+        COMPCOLL_RATIO=10 $je_env "$je_path" "$@" >"$tmp/log" 2>&1 </dev/null
+    rc=$?
+    secs=$(($(date +%s) - start))
+    case $rc in
+    0) why="exit status 0: the failure went unnoticed" ;;
+    124 | 137) why="timed out after ${timeout_s}s" ;;
+    *) why= ;;
+    esac
 }

@@ -101,19 +101,9 @@ EOF2
 fatal_case() {
     np=$1 extra=$2 fault=$3
     shift 3
-    path=$(program scalecom_check)
-    start=$(date +%s)
-    $guard "$mpiexec" -n "$np" env LD_PRELOAD="$lib" COMPCOLL_MIN_COUNT=64 \
-        COMPCOLL_RATIO=10 COMPCOLL_FAULT="$fault" $extra "$path" "$@" \
-        >"$tmp/log" 2>&1 </dev/null
-    rc=$?
-    secs=$(($(date +%s) - start))
-    case $rc in
-    0) why="exit status 0: the failure went unnoticed" ;;
-    124 | 137) why="timed out after ${timeout_s}s" ;;
-    *) grep -q "COMPCOLL_FAULT: ${fault%%:*} fails" "$tmp/log" &&
-        why= || why="no COMPCOLL_FAULT message" ;;
-    esac
+    job_ends "$np" "COMPCOLL_FAULT=$fault $extra" scalecom_check "$@"
+    [ -n "$why" ] || grep -q "COMPCOLL_FAULT: ${fault%%:*} fails" "$tmp/log" ||
+        why="no COMPCOLL_FAULT message"
     case $fault:$why in
     node:*: | result:*: | agree:*:) grep -q "failed in MPI; this rank cannot go on in step.*ending the job" \
         "$tmp/log" || why="the library did not say it ends the job" ;;

@@ -47,18 +47,8 @@ CASES
 must_end() {
     np=$1 extra=$2 msg=$3
     shift 3
-    start=$(date +%s)
-    # shellcheck disable=SC2086 # extra holds assignments
-    $guard "$mpiexec" -n "$np" env LD_PRELOAD="$lib" COMPCOLL_MIN_COUNT=64 \
-        COMPCOLL_RATIO=10 COMPCOLL_MOMENTUM=0.9 $extra \
-        "$(program scalecom_check)" "$@" >"$tmp/log" 2>&1 </dev/null
-    rc=$?
-    secs=$(($(date +%s) - start))
-    case $rc in
-    0) why="exit status 0" ;;
-    124 | 137) why="timed out after ${timeout_s}s" ;;
-    *) grep -q -F -- "$msg" "$tmp/log" && why= || why="no message: $msg" ;;
-    esac
+    job_ends "$np" "COMPCOLL_MOMENTUM=0.9 $extra" scalecom_check "$@"
+    [ -n "$why" ] || grep -q -F -- "$msg" "$tmp/log" || why="no message: $msg"
     [ -z "$why" ]
     tap $? "P=$np MOMENTUM=0.9 $extra $*: the job ends (exit $rc, ${secs}s)${why:+: $why}" "$tmp/log"
 }
