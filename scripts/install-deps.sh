@@ -6,7 +6,7 @@ set -e
 packages="gcc make autoconf automake libtool pkg-config binutils
           mpich libmpich-dev libucx-dev ucx-utils libhwloc-dev
           python3 python3-venv python3-dev gfortran groff-base man-db
-          libopenblas-dev zlib1g-dev dataset-fashion-mnist gnuplot-nox"
+          libopenblas-dev zlib1g-dev dataset-fashion-mnist gnuplot-nox locales"
 
 missing=""
 for p in $packages; do

@@ -1,4 +1,5 @@
 #include "compcoll_config.h"
+#include "compcoll_locale.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -128,13 +129,25 @@ static const cfg_unit_t cfg_momentum_unit = {
 static compcoll_status_t cfg_parse_unit(const char *v, void *field,
                                         const void *arg, char *err, size_t len)
 {
-    const cfg_unit_t *u = arg;
-    char             *end;
-    double            x;
+    const cfg_unit_t    *u = arg;
+    compcoll_c_numeric_t c;
+    char                *end;
+    double               x;
+    int                  e;
 
+    /* a plain decimal number, 0.5 or 5e-1, in the "C" locale's notation
+     * whatever the program's locale: no space, sign, hex or inf */
+    if (!(isdigit((unsigned char)v[0]) || v[0] == '.') ||
+        v[strspn(v, "0123456789.eE+-")] != '\0') {
+        snprintf(err, len, "%s", u->expect);
+        return COMPCOLL_ERR_INVALID_PARAM;
+    }
+    compcoll_c_numeric_begin(&c);
     errno = 0;
     x     = strtod(v, &end);
-    if (end == v || *end != '\0' || errno != 0 || !isfinite(x) || x < 0.0 ||
+    e     = errno;
+    compcoll_c_numeric_end(&c);
+    if (end == v || *end != '\0' || e != 0 || !isfinite(x) || x < 0.0 ||
         x > 1.0 || x == (u->zero_ok ? 1.0 : 0.0)) {
         snprintf(err, len, "%s", u->expect);
         return COMPCOLL_ERR_INVALID_PARAM;

@@ -1,4 +1,5 @@
 #include "compcoll_log.h"
+#include "compcoll_locale.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,9 +27,10 @@ void compcoll_log_set_rank(int rank)
 void compcoll_log_emit(compcoll_log_level_t level, const char *file, int line,
                        const char *fmt, ...)
 {
-    const char *base = strrchr(file, '/');
-    char        msg[1024];
-    va_list     ap;
+    const char          *base = strrchr(file, '/');
+    char                 msg[1024];
+    compcoll_c_numeric_t c;
+    va_list              ap;
 
     if (log_host[0] == '\0') {
         if (gethostname(log_host, sizeof(log_host) - 1) != 0) {
@@ -39,9 +41,11 @@ void compcoll_log_emit(compcoll_log_level_t level, const char *file, int line,
             *dot = '\0';
         }
     }
+    compcoll_c_numeric_begin(&c); /* 0.5, not 0,5, in every message */
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    compcoll_c_numeric_end(&c);
     /* One fprintf per line so lines from concurrent ranks do not interleave. */
     fprintf(stderr, "[%s:%d:%d] COMPCOLL %-5s %s:%d %s\n", log_host,
             (int)getpid(), log_rank, level_names[level],

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "compcoll.h"
+#include "compcoll_locale.h"
 #include "compcoll_log.h"
 
 #define STATS_MAX_TENSORS 4096
@@ -365,8 +366,9 @@ void compcoll_stats_report(MPI_Comm world)
     uint64_t         mine[8];
     double           tmine[4];
     uint64_t         calls[4];
-    int              rank;
-    FILE            *out;
+    int                  rank;
+    FILE                *out;
+    compcoll_c_numeric_t c;
 
     stats_total(s);
     mine[0]  = s->bytes_dense;
@@ -409,19 +411,18 @@ void compcoll_stats_report(MPI_Comm world)
     if (rank != 0) {
         return;
     }
+    compcoll_c_numeric_begin(&c); /* JSON numbers: 0.5, never 0,5 */
     if (compcoll_cfg.stats == COMPCOLL_STATS_SUMMARY) {
         stats_print_summary(stderr, &r, s);
-        return;
-    }
-    out = fopen(compcoll_cfg.stats_path, "w");
-    if (out == NULL) {
+    } else if ((out = fopen(compcoll_cfg.stats_path, "w")) == NULL) {
         compcoll_error("cannot write COMPCOLL_STATS=%s: %s",
                        compcoll_cfg.stats_path, strerror(errno));
-        return;
+    } else {
+        stats_write_json(out, &r, s);
+        if (fclose(out) != 0) {
+            compcoll_error("writing COMPCOLL_STATS=%s failed: %s",
+                           compcoll_cfg.stats_path, strerror(errno));
+        }
     }
-    stats_write_json(out, &r, s);
-    if (fclose(out) != 0) {
-        compcoll_error("writing COMPCOLL_STATS=%s failed: %s",
-                       compcoll_cfg.stats_path, strerror(errno));
-    }
+    compcoll_c_numeric_end(&c);
 }

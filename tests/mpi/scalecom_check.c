@@ -70,6 +70,9 @@
  *   --fail-broken    with --fail-call: the failure is a transport's, after
  *                   which the communicator passes its calls to MPI
  *   --same           every rank gets the same gradients (rank 0's)
+ *   --setlocale      setlocale(LC_ALL, "") before MPI_Init, as a localized
+ *                    application does: under LC_ALL=de_DE.UTF-8 the
+ *                    library still reads COMPCOLL_BETA=0.5 as one half
  *
  * With COMPCOLL_MOMENTUM = mu the oracle keeps every rank's velocity
  * u <- mu u + g, which the method compresses in g's place, clears it where
@@ -87,6 +90,7 @@
 #include <float.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <locale.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -221,6 +225,24 @@ static int is_no(const char *v)
     return 0;
 }
 
+/* A number as the library reads it: in the "C" locale's notation, whatever
+ * locale --setlocale took. */
+static float env_unit(const char *name, float dflt)
+{
+    const char *v = env(name);
+    char        saved[128];
+    double      x;
+
+    if (v == NULL) {
+        return dflt;
+    }
+    snprintf(saved, sizeof(saved), "%s", setlocale(LC_NUMERIC, NULL));
+    setlocale(LC_NUMERIC, "C");
+    x = strtod(v, NULL);
+    setlocale(LC_NUMERIC, saved);
+    return (float)x;
+}
+
 static void read_config(void)
 {
     const char *v;
@@ -259,9 +281,8 @@ static void read_config(void)
     cfg.ratio     = env_long("COMPCOLL_RATIO", 100);
     cfg.min_count = env_long("COMPCOLL_MIN_COUNT", 8192);
     cfg.warmup    = env_long("COMPCOLL_WARMUP", 0);
-    cfg.beta      = (v = env("COMPCOLL_BETA")) ? (float)strtod(v, NULL) : 1.0f;
-    cfg.momentum  = (v = env("COMPCOLL_MOMENTUM")) ? (float)strtod(v, NULL)
-                                                   : 0.0f;
+    cfg.beta      = env_unit("COMPCOLL_BETA", 1.0f);
+    cfg.momentum  = env_unit("COMPCOLL_MOMENTUM", 0.0f);
     cfg.hier      = 1;
     if ((v = env("COMPCOLL_HIERARCHICAL")) != NULL) {
         cfg.hier = strcasecmp(v, "auto") == 0 ? 1 : is_no(v) ? 0 : 2;
@@ -338,6 +359,8 @@ static void parse_options(int argc, char **argv)
             opt.fail_broken = 1;
         } else if (strcmp(a, "--same") == 0) {
             opt.same = 1;
+        } else if (strcmp(a, "--setlocale") == 0) {
+            /* done before MPI_Init */
         } else if (strcmp(a, "--api") == 0 && i + 1 < argc) {
             const char *v = argv[++i];
 
@@ -1282,6 +1305,15 @@ int main(int argc, char **argv)
     size_t            e;
 
     check_name = "scalecom_check";
+    for (j = 1; j < argc; j++) {
+        if (strcmp(argv[j], "--setlocale") == 0 &&
+            setlocale(LC_ALL, "") == NULL) {
+            fprintf(stderr, "scalecom_check: setlocale(LC_ALL, \"\") "
+                    "failed: the environment names no locale this system "
+                    "has\n");
+            return 2;
+        }
+    }
     if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
         fprintf(stderr, "scalecom_check: MPI_Init failed\n");
         return 2;

@@ -56,6 +56,9 @@ static const bad_case_t bad_cases[] = {
     {"COMPCOLL_MIN_COUNT", {"", "0", "-1", "1e3", "12 ", "4294967296", NULL}},
     {"COMPCOLL_SELECT", {"", "topk", "exactly", NULL}},
     {"COMPCOLL_BETA", {"", "0", "-0.5", "1.01", "nan", "inf", "0.5x", "abc"}},
+    /* a plain decimal number only, read alike in every locale */
+    {"COMPCOLL_BETA", {" 0.5", "+0.5", "0.5 ", "0,5", "0x1p-1", "1e-400",
+                       "e-1", NULL}},
     {"COMPCOLL_MOMENTUM", {"", "1", "-0.1", "1.5", "nan", "inf", "0.9x",
                            "abc"}},
     {"COMPCOLL_WARMUP", {"", "-1", "ten", "3.5", "4294967296", NULL}},
@@ -270,6 +273,11 @@ static void test_good_values(void)
     ok(parse1(&cfg, "COMPCOLL_BETA", "1e-3") == COMPCOLL_OK &&
            cfg.beta == 1e-3,
        "BETA=1e-3");
+    ok(parse1(&cfg, "COMPCOLL_BETA", ".5") == COMPCOLL_OK && cfg.beta == 0.5,
+       "BETA=.5");
+    ok(parse1(&cfg, "COMPCOLL_MOMENTUM", "9E-1") == COMPCOLL_OK &&
+           cfg.momentum == 0.9,
+       "MOMENTUM=9E-1");
     ok(parse1(&cfg, "COMPCOLL_MAX_MEMORY", "4g") == COMPCOLL_OK &&
            cfg.max_memory == (size_t)4 << 30,
        "MAX_MEMORY=4g");
