@@ -129,25 +129,19 @@ static const cfg_unit_t cfg_momentum_unit = {
 static compcoll_status_t cfg_parse_unit(const char *v, void *field,
                                         const void *arg, char *err, size_t len)
 {
-    const cfg_unit_t    *u = arg;
-    compcoll_c_numeric_t c;
-    char                *end;
-    double               x;
-    int                  e;
+    const cfg_unit_t *u = arg;
+    char             *end;
+    double            x;
 
-    /* a plain decimal number, 0.5 or 5e-1, in the "C" locale's notation
-     * whatever the program's locale: no space, sign, hex or inf */
+    /* a plain decimal number, 0.5 or 5e-1: no space, sign, hex or inf */
     if (!(isdigit((unsigned char)v[0]) || v[0] == '.') ||
         v[strspn(v, "0123456789.eE+-")] != '\0') {
         snprintf(err, len, "%s", u->expect);
         return COMPCOLL_ERR_INVALID_PARAM;
     }
-    compcoll_c_numeric_begin(&c);
     errno = 0;
-    x     = strtod(v, &end);
-    e     = errno;
-    compcoll_c_numeric_end(&c);
-    if (end == v || *end != '\0' || e != 0 || !isfinite(x) || x < 0.0 ||
+    x     = strtod(v, &end); /* in the C locale: compcoll_cfg_parse */
+    if (end == v || *end != '\0' || errno != 0 || !isfinite(x) || x < 0.0 ||
         x > 1.0 || x == (u->zero_ok ? 1.0 : 0.0)) {
         snprintf(err, len, "%s", u->expect);
         return COMPCOLL_ERR_INVALID_PARAM;
@@ -627,9 +621,32 @@ const char *compcoll_cfg_closest(const char *name)
 
 /* ------------------------------------------------------------ parse */
 
+static compcoll_status_t cfg_parse_all(compcoll_config_t *cfg,
+                                       char *const *envp,
+                                       compcoll_cfg_report_fn_t report,
+                                       compcoll_cfg_report_fn_t warn,
+                                       void *ctx);
+
 compcoll_status_t compcoll_cfg_parse(compcoll_config_t *cfg, char *const *envp,
                                      compcoll_cfg_report_fn_t report,
                                      compcoll_cfg_report_fn_t warn, void *ctx)
+{
+    compcoll_c_numeric_t c;
+    compcoll_status_t    status;
+
+    /* in the C locale, whatever the program's: 0.5 is a number and
+     * strcasecmp("INFO", "info") holds under tr_TR too */
+    compcoll_c_numeric_begin(&c);
+    status = cfg_parse_all(cfg, envp, report, warn, ctx);
+    compcoll_c_numeric_end(&c);
+    return status;
+}
+
+static compcoll_status_t cfg_parse_all(compcoll_config_t *cfg,
+                                       char *const *envp,
+                                       compcoll_cfg_report_fn_t report,
+                                       compcoll_cfg_report_fn_t warn,
+                                       void *ctx)
 {
     compcoll_status_t result = COMPCOLL_OK;
     char              err[256], msg[PATH_MAX + 512];
