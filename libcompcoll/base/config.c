@@ -227,6 +227,7 @@ static compcoll_status_t cfg_parse_fault(const char *v, void *field,
     compcoll_fault_t  *f      = faults->list;
     unsigned           n      = 0;
 
+    memset(faults, 0, sizeof(*faults)); /* a refused list leaves nothing */
     while (*v != '\0') {
         unsigned long long call;
         long               rank;
@@ -253,7 +254,8 @@ static compcoll_status_t cfg_parse_fault(const char *v, void *field,
         }
         errno = 0;
         rank  = strtol(v + plen + 1, &end, 10);
-        if (errno != 0 || end == v + plen + 1 || *end != ':' || rank < 0 ||
+        if (!isdigit((unsigned char)v[plen + 1]) || errno != 0 ||
+            end == v + plen + 1 || *end != ':' || rank < 0 ||
             rank > INT_MAX || !isdigit((unsigned char)end[1])) {
             snprintf(err, len, "expected POINT:RANK:CALL with RANK and CALL "
                      "integers >= 0");

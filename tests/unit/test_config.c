@@ -79,6 +79,8 @@ static const bad_case_t bad_cases[] = {
     {"COMPCOLL_FAULT", {"alloc", "alloc:1", "oom:0:1", "alloc:-1:0",
                         "alloc:0:x", "alloc:0:1,", "alloc:0:1;decode:1:2",
                         "decode:0:99999999999999999999"}},
+    {"COMPCOLL_FAULT", {"alloc:+1:3", "alloc: 1:3", "alloc:1:+3",
+                        "alloc:1: 3", NULL}},
 };
 
 static void test_defaults(void)
