@@ -8,11 +8,10 @@
 #ifndef COMPCOLL_LOCALE_H
 #define COMPCOLL_LOCALE_H
 
-#include <locale.h>
-
-/* What compcoll_c_numeric_begin replaced, for compcoll_c_numeric_end. */
+/* What compcoll_c_numeric_begin replaced, for compcoll_c_numeric_end (a
+ * locale_t, which only locale.c needs POSIX 2008 to name). */
 typedef struct {
-    locale_t saved; /* (locale_t)0: nothing was replaced */
+    void *saved; /* NULL: nothing was replaced */
 } compcoll_c_numeric_t;
 
 /*

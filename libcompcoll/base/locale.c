@@ -4,6 +4,7 @@
 
 #include "compcoll_locale.h"
 
+#include <locale.h>
 #include <pthread.h>
 
 /* Made once, on first use, and kept for the life of the process. */
@@ -17,17 +18,19 @@ static void locale_make(void)
 
 void compcoll_c_numeric_begin(compcoll_c_numeric_t *scope)
 {
-    scope->saved = (locale_t)0;
+    locale_t saved = (locale_t)0;
+
     pthread_once(&locale_once, locale_make);
     if (locale_c != (locale_t)0) {
-        scope->saved = uselocale(locale_c);
+        saved = uselocale(locale_c);
     }
+    scope->saved = (void *)saved;
 }
 
 void compcoll_c_numeric_end(compcoll_c_numeric_t *scope)
 {
-    if (scope->saved != (locale_t)0) {
-        uselocale(scope->saved);
-        scope->saved = (locale_t)0;
+    if (scope->saved != NULL) {
+        uselocale((locale_t)scope->saved);
+        scope->saved = NULL;
     }
 }

@@ -1,6 +1,7 @@
 #include "compcoll_log.h"
 #include "compcoll_locale.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +20,22 @@ static const char *const level_names[] = {
     [COMPCOLL_LOG_TRACE] = "TRACE",
 };
 
+/* Once, whichever thread logs first (any thread may). */
+static pthread_once_t log_host_once = PTHREAD_ONCE_INIT;
+
+static void log_host_find(void)
+{
+    char *dot;
+
+    if (gethostname(log_host, sizeof(log_host) - 1) != 0) {
+        strcpy(log_host, "?");
+    }
+    dot = strchr(log_host, '.');
+    if (dot != NULL) {
+        *dot = '\0';
+    }
+}
+
 void compcoll_log_set_rank(int rank)
 {
     log_rank = rank;
@@ -32,15 +49,7 @@ void compcoll_log_emit(compcoll_log_level_t level, const char *file, int line,
     compcoll_c_numeric_t c;
     va_list              ap;
 
-    if (log_host[0] == '\0') {
-        if (gethostname(log_host, sizeof(log_host) - 1) != 0) {
-            strcpy(log_host, "?");
-        }
-        char *dot = strchr(log_host, '.');
-        if (dot != NULL) {
-            *dot = '\0';
-        }
-    }
+    pthread_once(&log_host_once, log_host_find);
     compcoll_c_numeric_begin(&c); /* 0.5, not 0,5, in every message */
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);

@@ -79,24 +79,32 @@ static compcoll_status_t parse_env(compcoll_config_t *cfg, char *entry,
 
 /* ----------------------------------------------- the man page's reading */
 
-/* The digits of a plain decimal integer (no sign, no space), capped at
- * 2^64 - 1; -1 when v is not one. */
+/* The value of a plain decimal integer (no sign, no space): 0, or 1 when
+ * it does not fit in 64 bits (as strtoull's ERANGE), or -1 when v is not
+ * one. */
 static int read_integer(const char *v, size_t len, unsigned long long *x)
 {
     size_t i;
+    int    over = 0;
 
     *x = 0;
     if (len == 0) {
         return -1;
     }
     for (i = 0; i < len; i++) {
+        unsigned d;
+
         if (v[i] < '0' || v[i] > '9') {
             return -1;
         }
-        *x = (*x > (ULLONG_MAX - 9) / 10) ? ULLONG_MAX
-                                          : *x * 10 + (unsigned)(v[i] - '0');
+        d = (unsigned)(v[i] - '0');
+        if (*x > (ULLONG_MAX - d) / 10) {
+            over = 1;
+        } else {
+            *x = *x * 10 + d;
+        }
     }
-    return 0;
+    return over;
 }
 
 static int one_of(const char *v, const char *const *words, size_t n)
@@ -221,7 +229,7 @@ static int reading(const compcoll_cfg_field_t *f, const char *v,
         int    shift  = u < 0 ? 0 : 10 * (u / 2);
 
         if (digits == 0 || u < 0 || read_integer(v, digits, &x) != 0 ||
-            x == ULLONG_MAX || x > (SIZE_MAX >> shift)) {
+            x > (SIZE_MAX >> shift)) {
             return 0;
         }
         return *(const size_t *)field == (size_t)(x << shift) ? 1 : -1;
@@ -270,7 +278,7 @@ static int reading(const compcoll_cfg_field_t *f, const char *v,
             }
             p += rlen + 1;
             clen = strcspn(p, ",");
-            if (read_integer(p, clen, &call) != 0 || call == ULLONG_MAX ||
+            if (read_integer(p, clen, &call) != 0 ||
                 (p[clen] == ',' && p[clen + 1] == '\0') ||
                 n == COMPCOLL_FAULT_MAX) {
                 return 0;
@@ -437,12 +445,10 @@ static int config_one(const uint8_t *data, size_t len, unsigned *broken)
             }
             return FUZZ_ACCEPTED;
         }
-        if (strncmp(v, "UCX_", 4) == 0 || strcmp(v, "LIBRARY") == 0 ||
-            h.warnings == 0) {
+        if (strncmp(v, "UCX_", 4) == 0 || strcmp(v, "LIBRARY") == 0) {
             /* COMPCOLL_UCX_* and the tools' own names are not the
-             * library's to warn about; any other unknown name is */
-            if (h.warnings == 0 && strncmp(v, "UCX_", 4) != 0 &&
-                strcmp(v, "LIBRARY") != 0) {
+             * library's to warn about */
+            if (h.warnings != 0) {
                 *broken |= 1u << P_NAME;
             }
             return FUZZ_ACCEPTED;

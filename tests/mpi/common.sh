@@ -149,12 +149,12 @@ run_cases() {
 job_ends() {
     je_np=$1 je_env=$2 je_path=$(program "$3")
     shift 3
-    start=$(date +%s)
+    je_start=$(date +%s)
     # shellcheck disable=SC2086 # je_env holds assignments
     $guard "$mpiexec" -n "$je_np" env LD_PRELOAD="$lib" COMPCOLL_MIN_COUNT=64 \
         COMPCOLL_RATIO=10 $je_env "$je_path" "$@" >"$tmp/log" 2>&1 </dev/null
     rc=$?
-    secs=$(($(date +%s) - start))
+    secs=$(($(date +%s) - je_start))
     case $rc in
     0) why="exit status 0: the failure went unnoticed" ;;
     124 | 137) why="timed out after ${timeout_s}s" ;;

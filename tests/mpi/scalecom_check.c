@@ -226,20 +226,26 @@ static int is_no(const char *v)
 }
 
 /* A number as the library reads it: in the "C" locale's notation, whatever
- * locale --setlocale took. */
+ * locale --setlocale took (a locale of this thread's own: MPI's threads may
+ * be running). */
 static float env_unit(const char *name, float dflt)
 {
     const char *v = env(name);
-    char        saved[128];
+    locale_t    c, saved = (locale_t)0;
     double      x;
 
     if (v == NULL) {
         return dflt;
     }
-    snprintf(saved, sizeof(saved), "%s", setlocale(LC_NUMERIC, NULL));
-    setlocale(LC_NUMERIC, "C");
+    c = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+    if (c != (locale_t)0) {
+        saved = uselocale(c);
+    }
     x = strtod(v, NULL);
-    setlocale(LC_NUMERIC, saved);
+    if (c != (locale_t)0) {
+        uselocale(saved);
+        freelocale(c);
+    }
     return (float)x;
 }
 
