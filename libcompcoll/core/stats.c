@@ -361,11 +361,11 @@ static void stats_write_json(FILE *out, const stats_report_t *r,
 
 void compcoll_stats_report(MPI_Comm world)
 {
-    compcoll_stats_t total, *s = &total;
-    stats_report_t   r;
-    uint64_t         mine[8];
-    double           tmine[4];
-    uint64_t         calls[4];
+    compcoll_stats_t     total, *s = &total;
+    stats_report_t       r;
+    uint64_t             mine[8];
+    double               tmine[4];
+    uint64_t             calls[4];
     int                  rank;
     FILE                *out;
     compcoll_c_numeric_t c;

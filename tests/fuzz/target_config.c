@@ -38,10 +38,6 @@
 
 enum { P_REFUSED, P_ACCEPTED, P_READING, P_NAME };
 
-static const char *const points[] = {"alloc",  "validate", "decode",
-                                     "transport", "kernel", "tensor",
-                                     "window", "node", "agree", "result"};
-
 /* ------------------------------------------------------------ the calls */
 
 typedef struct {
@@ -262,8 +258,9 @@ static int reading(const compcoll_cfg_field_t *f, const char *v,
             size_t             rlen, clen;
 
             for (pt = 0; pt < COMPCOLL_FAULT_POINTS; pt++) {
-                if (strlen(points[pt]) == plen &&
-                    strncmp(p, points[pt], plen) == 0) {
+                const char *point = compcoll_fault_point_name(pt);
+
+                if (strlen(point) == plen && strncmp(p, point, plen) == 0) {
                     break;
                 }
             }
@@ -366,10 +363,12 @@ static size_t config_seed(fuzz_rng_t *rng, uint8_t *buf, size_t cap, int *bad)
             snprintf(v, sizeof(v), x % 3 ? "/tmp/run%u.json" : "%u",
                      (unsigned)(x >> 8) % 2);
         } else if (strcmp(name, "FAULT") == 0) {
+            int p1 = (int)(x % COMPCOLL_FAULT_POINTS);
+            int p2 = (int)((x >> 32) % COMPCOLL_FAULT_POINTS);
+
             snprintf(v, sizeof(v), "%s:%u:%u,%s:0:1",
-                     points[x % COMPCOLL_FAULT_POINTS],
-                     (unsigned)(x >> 8) % 64, (unsigned)(x >> 16) % 1000,
-                     points[(x >> 32) % COMPCOLL_FAULT_POINTS]);
+                     compcoll_fault_point_name(p1), (unsigned)(x >> 8) % 64,
+                     (unsigned)(x >> 16) % 1000, compcoll_fault_point_name(p2));
         } else if (strstr(f->syntax, "integer") != NULL) {
             if (strncmp(f->syntax, "auto|", 5) == 0 && x % 4 == 0) {
                 snprintf(v, sizeof(v), "AUTO");
